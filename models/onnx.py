@@ -1,0 +1,69 @@
+"""ONNX Runtime sessions: execution-provider choice, a session cache and unloading.
+
+``device="auto"`` picks the first available of CUDA, CoreML, DirectML, CPU; the provider that
+actually runs (ONNX Runtime falls back silently when, say, CUDA libraries are missing) is
+logged once per session.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import onnxruntime as ort
+
+log = logging.getLogger("face_pipeline")
+
+PROVIDERS = {
+    "cuda": "CUDAExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+DEVICES = ["auto", *PROVIDERS]
+
+_sessions: dict[tuple[str, str], ort.InferenceSession] = {}
+_lock = threading.Lock()
+
+
+def providers_for(device: str = "auto") -> list[str]:
+    """Execution providers to request for ``device`` (always ending with CPU)."""
+    available = ort.get_available_providers()
+    if device == "auto":
+        chosen = [p for p in PROVIDERS.values() if p in available]
+    elif device in PROVIDERS:
+        if PROVIDERS[device] not in available:
+            raise ValueError(f"device '{device}' is not available in this onnxruntime build "
+                             f"(available: {', '.join(available)})")
+        chosen = [PROVIDERS[device]]
+    else:
+        raise ValueError(f"unknown device {device!r}; choose one of {DEVICES}")
+    return chosen + ([] if "CPUExecutionProvider" in chosen else ["CPUExecutionProvider"])
+
+
+def get_session(path: Path, device: str = "auto") -> ort.InferenceSession:
+    """A cached ``InferenceSession`` for the model file ``path``.
+
+    Raises ``ValueError`` naming the file when it is not a loadable ONNX model (corrupt,
+    truncated, or another format), with the advice to delete and fetch it again.
+    """
+    key = (str(Path(path).resolve()), device)
+    with _lock:
+        if key not in _sessions:
+            try:
+                session = ort.InferenceSession(key[0], providers=providers_for(device))
+            except Exception as exc:
+                raise ValueError(f"model file {path} could not be loaded by ONNX Runtime "
+                                 f"(corrupt, truncated or not an ONNX model?): {exc}. "
+                                 "Delete it and download it again.") from exc
+            log.info("face_pipeline: %s runs on %s", Path(path).name, session.get_providers()[0])
+            _sessions[key] = session
+        return _sessions[key]
+
+
+def unload_all() -> int:
+    """Drop every cached session (frees their memory, GPU memory included); returns how many."""
+    with _lock:
+        count = len(_sessions)
+        _sessions.clear()
+    return count
