@@ -82,7 +82,7 @@ def decode_ssd(raw: np.ndarray, logits: np.ndarray, anchors: np.ndarray, input_s
     wh = raw[:, 2:4]
     boxes = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], axis=1)
     kps = raw[:, 4:4 + 2 * num_keypoints].reshape(-1, num_keypoints, 2) + centers[:, None]
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100.0, 100.0)))
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100.0, 100.0)))
     return boxes, kps, scores
 
 
@@ -201,14 +201,15 @@ def tile_windows(height: int, width: int, tile: int, overlap: float = 0.25) -> l
 
 SCANS = ["auto", "whole_frame", "whole_frame+tiles"]
 TILE = 320
-"""Tile side in frame pixels: a 24 px face is then ~10% of the tile, which BlazeFace finds."""
+"""Smallest tile side in frame pixels: a 24 px face is then ~10% of the tile, which BlazeFace
+finds.  Frames over 1920 px use tiles of a sixth of their longer side (at most ~8 x 8 tiles)."""
 
 
 def _tile_detections(frame: np.ndarray, detect, threshold: float):
     """Detections from overlapping tiles, dropping those cut by an inner tile edge."""
     h, w = frame.shape[:2]
     found = []
-    for x0, y0, x1, y1 in tile_windows(h, w, TILE):
+    for x0, y0, x1, y1 in tile_windows(h, w, max(TILE, max(h, w) // 6)):
         boxes, kps, scores = detect(frame[y0:y1, x0:x1], threshold)
         inner = np.array([x0 > 0, y0 > 0, x1 < w, y1 < h])
         cut = ((boxes[:, :2] <= 1) & inner[:2]).any(1) | \

@@ -14,9 +14,23 @@ from .face import Face
 RIGHT_IRIS, LEFT_IRIS = 468, 473          # iris centres (the subject's sides)
 NOSE_TIP = 1
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291         # mouth corners (the subject's sides)
-RIGHT_EYE_CORNERS = (33, 133)             # outer, inner
-LEFT_EYE_CORNERS = (263, 362)             # outer, inner
+RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133
+LEFT_EYE_INNER, LEFT_EYE_OUTER = 362, 263
 FOREHEAD, CHIN = 10, 152
+
+# The iris model's 71 eye-contour and brow points replace these mesh points (MediaPipe's
+# UpdateFaceLandmarksCalculator), for the right eye (33/133 crop) and the left eye
+# (362/263 crop, mirrored).  The first 16 are the eye contour itself.
+RIGHT_EYE_CONTOUR = (
+    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110,
+    24, 23, 22, 26, 112, 243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232,
+    233, 244, 113, 225, 224, 223, 222, 221, 189, 35, 124, 46, 53, 52, 65, 143, 111, 117, 118,
+    119, 120, 121, 128, 245, 156, 70, 63, 105, 66, 107, 55, 193)
+LEFT_EYE_CONTOUR = (
+    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255,
+    339, 254, 253, 252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449,
+    450, 451, 452, 453, 464, 342, 445, 444, 443, 442, 441, 413, 265, 353, 276, 283, 282, 295,
+    372, 340, 346, 347, 348, 349, 350, 357, 465, 383, 300, 293, 334, 296, 336, 285, 417)
 
 MESH_ROI_SCALE = 1.5    # MediaPipe: face rect (detection or landmarks) grown 1.5x, square
 IRIS_ROI_SCALE = 2.3    # MediaPipe: eye-corner distance grown 2.3x, square
@@ -49,7 +63,7 @@ def mesh_roi_from_landmarks(landmarks: np.ndarray) -> tuple[np.ndarray, float, f
     builds it, so a tilted head gets a tight, upright crop.
     """
     points = landmarks[:468, :2]
-    angle = _angle(points[RIGHT_EYE_CORNERS[0]], points[LEFT_EYE_CORNERS[0]])
+    angle = _angle(points[RIGHT_EYE_OUTER], points[LEFT_EYE_OUTER])
     c, n = math.cos(angle), math.sin(angle)
     local = points @ np.array([[c, -n], [n, c]])  # rotate into the eye-line frame
     lo, hi = local.min(0), local.max(0)
@@ -58,11 +72,14 @@ def mesh_roi_from_landmarks(landmarks: np.ndarray) -> tuple[np.ndarray, float, f
     return center.astype(np.float32), MESH_ROI_SCALE * float((hi - lo).max()), angle
 
 
-def iris_roi(landmarks: np.ndarray, corners: tuple[int, int]) -> tuple[np.ndarray, float, float]:
-    """``(center, size, angle)`` of one eye's iris crop from its two corner landmarks."""
-    a, b = landmarks[corners[0], :2], landmarks[corners[1], :2]
-    start, end = (a, b) if a[0] <= b[0] else (b, a)
-    return (a + b) / 2, IRIS_ROI_SCALE * float(np.linalg.norm(b - a)), _angle(start, end)
+def iris_rois(landmarks: np.ndarray) -> list[tuple[np.ndarray, float, float]]:
+    """``(center, size, angle)`` of the right and the left eye's iris crops, each from its
+    two corners ordered along the face's x axis (MediaPipe mirrors the left-eye crop)."""
+    rois = []
+    for start, end in ((RIGHT_EYE_OUTER, RIGHT_EYE_INNER), (LEFT_EYE_INNER, LEFT_EYE_OUTER)):
+        a, b = landmarks[start, :2], landmarks[end, :2]
+        rois.append(((a + b) / 2, IRIS_ROI_SCALE * float(np.linalg.norm(b - a)), _angle(a, b)))
+    return rois
 
 
 def keypoints_from_mesh(landmarks: np.ndarray) -> np.ndarray:
@@ -77,7 +94,7 @@ def head_pose(landmarks: np.ndarray) -> np.ndarray:
     (y axis); the nose direction is the face's -z axis.  A frontal, upright face gives zeros.
     """
     p = landmarks[:, :3].astype(np.float64)
-    ex = p[LEFT_EYE_CORNERS[0]] - p[RIGHT_EYE_CORNERS[0]]
+    ex = p[LEFT_EYE_OUTER] - p[RIGHT_EYE_OUTER]
     ex /= np.linalg.norm(ex) + 1e-9
     ey = p[CHIN] - p[FOREHEAD]
     ey -= ey.dot(ex) * ex

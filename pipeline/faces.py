@@ -1,0 +1,147 @@
+"""Find faces, place landmarks, align crops and paste them back, over whole IMAGE batches."""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import torch
+
+from ..models.detectors import load_detector
+from ..models.landmarkers import load_landmarker
+from ..vision import detection, geometry
+from ..vision.draw import draw_faces
+from ..vision.face import Face, FaceSet
+from ..vision.image import check_image, frame_float, frame_uint8, to_image, to_mask
+
+Loop = Callable[[int], Iterable[int]]
+DEFAULT_DETECTOR = "mediapipe_face_short"
+DEFAULT_LANDMARKER = "mediapipe_face_mesh"
+PRESENCE_THRESHOLD = 0.5
+
+
+def check_faces(image: torch.Tensor, faces: FaceSet) -> None:
+    """Raise ``ValueError`` unless ``faces`` was found on a batch shaped like ``image``."""
+    check_image(image)
+    if len(faces) != image.shape[0]:
+        raise ValueError(f"FACES has {len(faces)} frame(s) but the IMAGE batch has "
+                         f"{image.shape[0]}: connect the image the faces were detected on")
+    size = (int(image.shape[1]), int(image.shape[2]))
+    if faces.image_sizes and any(tuple(s) != size for s in faces.image_sizes):
+        raise ValueError(f"FACES were found on {faces.image_sizes[0][1]}x{faces.image_sizes[0][0]} "
+                         f"frames but the IMAGE is {size[1]}x{size[0]}")
+
+
+def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshold: float = 0.5,
+                 adaptive_threshold: bool = True, max_faces: int = 0, order: str = "largest",
+                 min_size: float = 0.0, scan: str = "auto", verify: bool = True,
+                 device: str = "auto", allow_download: Optional[bool] = None,
+                 loop: Loop = range) -> FaceSet:
+    """Faces in every frame of an IMAGE ``[B, H, W, C]``; a frame without faces gets none.
+
+    ``verify`` re-checks each detection with the face mesh's face-presence classifier and
+    drops those below 0.5 (BlazeFace alone fires on hands and fabric at scores 0.5-0.7).
+    Other arguments: see :func:`vision.detection.find_faces`.
+    """
+    check_image(image)
+    detector = load_detector(model, device, allow_download)
+    verifier = load_landmarker(DEFAULT_LANDMARKER, device) if verify else None
+    frames = []
+    for i in loop(image.shape[0]):
+        frame = frame_uint8(image, i)
+        boxes, kps, scores = detection.find_faces(
+            frame, detector, threshold=threshold, adaptive=adaptive_threshold, max_faces=0,
+            order=order, min_size=min_size, scan=scan)
+        faces = tuple(Face(box=b, score=float(s), keypoints=k, detector=detector.id)
+                      for b, k, s in zip(boxes, kps, scores))
+        if verifier is not None:
+            keep = verifier.presence(frame, faces) >= PRESENCE_THRESHOLD
+            faces = tuple(f for f, k in zip(faces, keep) if k)
+        frames.append(faces[:max_faces] if max_faces > 0 else faces)
+    sizes = [(int(image.shape[1]), int(image.shape[2]))] * image.shape[0]
+    return FaceSet(frames, sizes)
+
+
+def add_landmarks(image: torch.Tensor, faces: FaceSet, model: str = DEFAULT_LANDMARKER, *,
+                  refine: bool = False, device: str = "auto", loop: Loop = range) -> FaceSet:
+    """``faces`` with 478 landmarks, landmark score, mesh-derived keypoints and head pose."""
+    check_faces(image, faces)
+    landmarker = load_landmarker(model, device)
+    frames = []
+    for i in loop(len(faces)):
+        frames.append(landmarker(frame_uint8(image, i), faces.frames[i], refine=refine)
+                      if faces.frames[i] else ())
+    return FaceSet(frames, faces.image_sizes)
+
+
+def align_faces(image: torch.Tensor, faces: FaceSet, template: geometry.Template,
+                loop: Loop = range) -> tuple[torch.Tensor, FaceSet]:
+    """Aligned crops of every face (frame-major order) and ``faces`` with their matrices.
+
+    Returns an IMAGE ``[N, S, S, 3]`` with N = ``faces.count``; when no frame has a face the
+    batch is one black crop (ComfyUI nodes expect at least one image) and ``faces.count`` is 0.
+    """
+    check_faces(image, faces)
+    dst = template.points
+    crops, frames = [], []
+    for i in loop(len(faces)):
+        frame = frame_float(image, i) if faces.frames[i] else None
+        aligned = []
+        for face in faces.frames[i]:
+            matrix = geometry.similarity_transform(face.keypoints, dst)
+            crops.append(geometry.warp_crop(frame, matrix, (template.size, template.size)))
+            aligned.append(face.with_(matrix=matrix, template=template.name,
+                                      crop_size=(template.size, template.size)))
+        frames.append(tuple(aligned))
+    if not crops:
+        crops = [np.zeros((template.size, template.size, 3), np.float32)]
+    return to_image(crops), FaceSet(frames, faces.image_sizes)
+
+
+def paste_faces_back(image: torch.Tensor, crops: torch.Tensor, faces: FaceSet, *,
+                     feather: float = 16.0, crop_masks: Optional[torch.Tensor] = None,
+                     loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor]:
+    """Warp (processed) crops back into their frames.
+
+    Args:
+        crops: IMAGE ``[N, h, w, C]``, one per aligned face in frame-major order.
+        feather: width in crop pixels of the edge ramp of the default crop mask.
+        crop_masks: optional MASK ``[N, h, w]`` (or ``[1, h, w]`` for all) in crop space,
+            multiplied with the feathered edge; e.g. a face-oval mask.
+    Returns: the IMAGE with faces pasted and the MASK of where it changed.  Pixels where the
+    mask is 0 are bit-identical to the input; frames without faces pass through unchanged.
+    """
+    check_faces(image, faces)
+    items = [(i, f) for i, _, f in faces.items()]
+    if any(f.matrix is None for _, f in items):
+        raise ValueError("these FACES have no alignment matrices: connect the FACES output of "
+                         "Align Faces, not of Detect Faces")
+    if items and crops.shape[0] != len(items):
+        raise ValueError(f"got {crops.shape[0]} crops for {len(items)} aligned faces: connect "
+                         "the crops made by the same Align Faces node")
+    if crop_masks is not None and crop_masks.shape[0] not in (1, len(items)):
+        raise ValueError(f"got {crop_masks.shape[0]} crop masks for {len(items)} faces")
+    h, w = int(crops.shape[1]), int(crops.shape[2])
+    edge = geometry.feather_mask((w, h), feather)
+    per_frame: dict[int, list[int]] = {}
+    for k, (i, _) in enumerate(items):
+        per_frame.setdefault(i, []).append(k)
+    out, masks = [], []
+    for i in loop(image.shape[0]):
+        frame = frame_float(image, i)
+        mask = np.zeros(frame.shape[:2], np.float32)
+        for k in per_frame.get(i, ()):
+            crop = crops[k].detach().cpu().float().numpy()[..., :3]
+            m = edge if crop_masks is None else \
+                edge * crop_masks[k % crop_masks.shape[0]].detach().cpu().float().numpy()
+            frame, pasted = geometry.paste_back(frame, crop, items[k][1].matrix, m)
+            mask = np.maximum(mask, pasted)
+        out.append(frame)
+        masks.append(mask)
+    return to_image(out), to_mask(masks)
+
+
+def draw_faces_batch(image: torch.Tensor, faces: FaceSet, loop: Loop = range, **options) -> torch.Tensor:
+    """IMAGE with boxes, landmarks, keypoints and labels drawn (see ``vision.draw``)."""
+    check_faces(image, faces)
+    return to_image([draw_faces(frame_uint8(image, i), faces.frames[i], **options)
+                     for i in loop(image.shape[0])])
