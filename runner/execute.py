@@ -115,7 +115,9 @@ def _check_inputs(prompt, node_id, node_mappings):
     """Validate one node's inputs in place (widget values get converted); return (problems, link sources)."""
     cls = node_mappings[prompt[node_id]["class_type"]]
     if getattr(cls, "INPUT_IS_LIST", False) or any(getattr(cls, "OUTPUT_IS_LIST", ())):
-        raise NotImplementedError(f"{_label(prompt, node_id)}: INPUT_IS_LIST / OUTPUT_IS_LIST nodes are not supported by this runner")
+        raise NotImplementedError(
+            f"{_label(prompt, node_id)}: INPUT_IS_LIST / OUTPUT_IS_LIST nodes are not supported by this runner"
+        )
     inputs = prompt[node_id].setdefault("inputs", {})
     spec = cls.INPUT_TYPES()
     required, declared = spec.get("required", {}), _declared_inputs(spec)
@@ -184,7 +186,8 @@ def validate_prompt(prompt: dict, node_mappings: dict) -> list:
                             "the custom node may not be installed")
     if problems:
         raise ValidationError(problems)
-    outputs = [i for i, node in prompt.items() if getattr(node_mappings[node["class_type"]], "OUTPUT_NODE", False) is True]
+    outputs = [i for i, node in prompt.items()
+               if getattr(node_mappings[node["class_type"]], "OUTPUT_NODE", False) is True]
     if not outputs:
         raise ValidationError(["prompt has no outputs: none of its nodes is an OUTPUT_NODE"])
 
@@ -255,9 +258,9 @@ def _execute_node(prompt, node_id, node_mappings, outputs):
         returned = getattr(cls(), cls.FUNCTION)(**_kwargs(prompt, node_id, cls, outputs))
     except Exception as ex:
         raise ExecutionError(f"{_label(prompt, node_id)}: {type(ex).__name__}: {ex}") from ex
-    node_ui, result = (returned.get("ui"), returned.get("result")) if isinstance(returned, dict) else (None, returned)
     if isinstance(returned, dict) and "expand" in returned:
         raise ExecutionError(f"{_label(prompt, node_id)}: node expansion ('expand') is not supported by this runner")
+    node_ui, result = (returned.get("ui"), returned.get("result")) if isinstance(returned, dict) else (None, returned)
     if result is None:
         return (), node_ui
     if not isinstance(result, (tuple, list)) or len(result) != len(cls.RETURN_TYPES):
@@ -295,4 +298,5 @@ def run_prompt(prompt: dict, node_mappings: dict, *, input_dir, output_dir, over
             if node_ui is not None:
                 ui[node_id] = node_ui
             log.info("[%d/%d] %s done in %.2fs", step, len(order), _label(prompt, node_id), time.perf_counter() - start)
-    return {"outputs": outputs, "ui": ui, "files": [path for node_ui in ui.values() for path in _written_files(node_ui)]}
+    files = [path for node_ui in ui.values() for path in _written_files(node_ui)]
+    return {"outputs": outputs, "ui": ui, "files": files}

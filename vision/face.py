@@ -41,6 +41,11 @@ class Face:
         matrix: ``[2, 3]`` float32 affine map from frame pixels to aligned-crop pixels, or None.
         template: name of the alignment template the matrix maps to, or None.
         crop_size: ``(width, height)`` of the aligned crop, or None.
+        embedding: ``[D]`` float32 L2-normalised identity embedding, or None.
+        embedding_model: id of the model that made ``embedding`` (embeddings of different
+            models are never compared), or None.
+        quality: no-reference quality of the face in ``0..1`` (higher is sharper and
+            larger), or None.
     """
 
     box: np.ndarray
@@ -53,6 +58,9 @@ class Face:
     matrix: Optional[np.ndarray] = None
     template: Optional[str] = None
     crop_size: Optional[tuple[int, int]] = None
+    embedding: Optional[np.ndarray] = None
+    embedding_model: Optional[str] = None
+    quality: Optional[float] = None
 
     @property
     def width(self) -> float:
@@ -73,7 +81,7 @@ class Face:
 
     def with_(self, **changes) -> "Face":
         """A copy with some fields replaced (arrays are converted to float32)."""
-        for key in ("box", "keypoints", "landmarks", "pose", "matrix"):
+        for key in ("box", "keypoints", "landmarks", "pose", "matrix", "embedding"):
             if changes.get(key) is not None:
                 changes[key] = np.asarray(changes[key], dtype=np.float32)
         return replace(self, **changes)
