@@ -24,3 +24,21 @@ def _load_pack(name: str = "face_pipeline"):
 
 
 _load_pack()
+
+
+def load_rgb(relpath: str):
+    """A test image from ../shared/testdata as uint8 RGB ``[H, W, 3]``."""
+    import cv2
+
+    frame = cv2.imread(str(TESTDATA / relpath), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise FileNotFoundError(TESTDATA / relpath)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def as_image(*frames):
+    """uint8 RGB frames of one size -> IMAGE tensor ``[B, H, W, 3]`` float32 0..1."""
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.stack(frames).astype(np.float32) / 255.0)

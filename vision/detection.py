@@ -109,23 +109,28 @@ def decode_scrfd(scores: np.ndarray, distances: np.ndarray, kps: np.ndarray | No
 
 # --------------------------------------------------------------------------- NMS
 
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one box ``[4]`` with each of ``boxes`` ``[N, 4]``."""
+def iou(box: np.ndarray, boxes: np.ndarray, containment: bool = False) -> np.ndarray:
+    """Intersection over union of one box ``[4]`` with each of ``boxes`` ``[N, 4]``
+    (over the smaller area instead when ``containment``: a box inside another scores 1)."""
     x1 = np.maximum(box[0], boxes[:, 0])
     y1 = np.maximum(box[1], boxes[:, 1])
     x2 = np.minimum(box[2], boxes[:, 2])
     y2 = np.minimum(box[3], boxes[:, 3])
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+    if containment:
+        return inter / np.maximum(np.minimum(area(box), area(boxes)), 1e-9)
     return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
 
 
 def nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray, iou_threshold: float,
-        weighted: bool = False):
+        weighted: bool = False, containment: bool = False):
     """Non-maximum suppression, highest score first.
 
     ``weighted=True`` is MediaPipe's blending NMS: each kept detection's box and keypoints
     become the score-weighted mean of the detections it suppresses (steadier boxes).
+    ``containment=True`` also suppresses boxes lying mostly inside a better one (merging
+    detections of one face from windows of different sizes).
     Returns boxes, keypoints, scores of the kept detections, by descending score.
     """
     order = np.argsort(-scores)
@@ -134,7 +139,7 @@ def nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray, iou_threshold: f
     remaining = np.arange(len(scores))
     while remaining.size:
         top = remaining[0]
-        overlap = iou(boxes[top], boxes[remaining]) > iou_threshold
+        overlap = iou(boxes[top], boxes[remaining], containment) > iou_threshold
         group = remaining[overlap]
         if weighted:
             w = scores[group][:, None]
@@ -181,35 +186,38 @@ def order_indices(boxes: np.ndarray, scores: np.ndarray, order: str) -> np.ndarr
 
 # --------------------------------------------------------------------------- tiling
 
-def tile_windows(height: int, width: int, tile: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
-    """Overlapping square windows ``(x0, y0, x1, y1)`` covering a frame, for small faces.
+def tile_pyramid(height: int, width: int, min_tile: int, levels: int = 2) -> list[tuple[int, int, int, int]]:
+    """Square windows ``(x0, y0, x1, y1)`` at sizes 1/2, 1/4, ... of the frame's longer side
+    (down to ``min_tile``, at most ``levels`` sizes), each overlapping its neighbours by half.
 
-    Whole-frame detection sees a large frame at the model's 128-192 px and misses faces under
-    about 96 px in 720p; running the detector on upscaled tiles finds them (see the README).
+    A face of width ``s`` then lies whole inside some window 2-4 ``s`` wide, where it is
+    25-50% of the model's input: the range BlazeFace was trained for.  Whole-frame detection
+    alone sees a 720p frame at 128-192 px and misses faces under about 96 px.
     """
-    def starts(length):
-        if length <= tile:
-            return [0]
-        step = max(1, int(tile * (1 - overlap)))
-        s = list(range(0, length - tile, step))
-        return s + [length - tile]
-    return [(x, y, min(x + tile, width), min(y + tile, height))
-            for y in starts(height) for x in starts(width)]
+    windows = []
+    tile = max(height, width) // 2
+    while tile >= min_tile and levels > 0:
+        step = tile // 2
+        ys = sorted({*range(0, max(height - tile, 0) + 1, step), max(height - tile, 0)})
+        xs = sorted({*range(0, max(width - tile, 0) + 1, step), max(width - tile, 0)})
+        windows += [(x, y, min(x + tile, width), min(y + tile, height)) for y in ys for x in xs]
+        tile //= 2
+        levels -= 1
+    return windows
 
 
 # --------------------------------------------------------------------------- whole search
 
 SCANS = ["auto", "whole_frame", "whole_frame+tiles"]
-TILE = 320
-"""Smallest tile side in frame pixels: a 24 px face is then ~10% of the tile, which BlazeFace
-finds.  Frames over 1920 px use tiles of a sixth of their longer side (at most ~8 x 8 tiles)."""
+MIN_TILE = 256
+"""Smallest window of the tile pyramid (see :func:`tile_pyramid`)."""
 
 
 def _tile_detections(frame: np.ndarray, detect, threshold: float):
     """Detections from overlapping tiles, dropping those cut by an inner tile edge."""
     h, w = frame.shape[:2]
     found = []
-    for x0, y0, x1, y1 in tile_windows(h, w, max(TILE, max(h, w) // 6)):
+    for x0, y0, x1, y1 in tile_pyramid(h, w, MIN_TILE):
         boxes, kps, scores = detect(frame[y0:y1, x0:x1], threshold)
         inner = np.array([x0 > 0, y0 > 0, x1 < w, y1 < h])
         cut = ((boxes[:, :2] <= 1) & inner[:2]).any(1) | \
@@ -231,9 +239,10 @@ def find_faces(frame: np.ndarray, detect, *, threshold: float = 0.5, adaptive: b
         max_faces: keep at most this many after ordering (0 keeps all).
         order: one of :data:`ORDERS`.
         min_size: drop faces whose box is narrower than this many pixels.
-        scan: ``whole_frame``; ``whole_frame+tiles`` also scans overlapping 320 px tiles for
-            small faces (merged by NMS); ``auto`` adds the tiles when the frame's longer side
-            exceeds two tiles.
+        scan: ``whole_frame`` (fastest); ``whole_frame+tiles`` also scans a pyramid of
+            overlapping windows for small faces (:func:`tile_pyramid`, merged by NMS);
+            ``auto`` scans the windows only when the whole frame gave no face and the frame's
+            longer side exceeds 512 px (no extra cost whenever a face is found).
 
     Returns: boxes ``[N, 4]``, keypoints ``[N, 5, 2]``, scores ``[N]``; N may be 0.
     """
@@ -243,11 +252,11 @@ def find_faces(frame: np.ndarray, detect, *, threshold: float = 0.5, adaptive: b
     if adaptive:
         threshold = adaptive_threshold(threshold, min(h, w))
     found = [detect(frame, threshold)]
-    if scan == "whole_frame+tiles" or (scan == "auto" and max(h, w) > 2 * TILE):
+    if scan == "whole_frame+tiles" or (scan == "auto" and not len(found[0][2]) and max(h, w) > 512):
         found += _tile_detections(frame, detect, threshold)
     boxes, kps, scores = (np.concatenate(parts).astype(np.float32) for parts in zip(*found))
     if len(found) > 1:
-        boxes, kps, scores = nms(boxes, kps, scores, 0.3)
+        boxes, kps, scores = nms(boxes, kps, scores, 0.3, containment=True)
     keep = (boxes[:, 2] - boxes[:, 0]) >= min_size
     boxes, kps, scores = boxes[keep], kps[keep], scores[keep]
     idx = order_indices(boxes, scores, order)

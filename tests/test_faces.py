@@ -1,0 +1,213 @@
+"""Detection, 478 landmarks, alignment and paste-back on real photos (../shared/testdata)."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, as_image, load_rgb
+
+from face_pipeline.pipeline import faces as ops
+from face_pipeline.vision import landmarks as lmk
+from face_pipeline.vision.geometry import Template
+
+PORTRAITS = ["faces/nasa_astronaut/1.png", "faces/grace_hopper/1.jpg", "faces/obama/1.jpg",
+             "faces/obama/2.jpg", "faces/obama/3.jpg", "faces/biden/1.jpg"]
+REFERENCE = json.loads((ROOT / "tests/data/mediapipe_reference.json").read_text())["images"]
+
+
+def faces_of(relpath, **options):
+    image = as_image(load_rgb(relpath))
+    return image, ops.add_landmarks(image, ops.detect_faces(image, **options))
+
+
+@pytest.mark.parametrize("relpath", PORTRAITS + ["lowres/obama_240p.jpg"])
+@pytest.mark.parametrize("model", ["mediapipe_face_short", "mediapipe_face_full"])
+def test_one_face_per_portrait(relpath, model):
+    faces = ops.detect_faces(as_image(load_rgb(relpath)), model)
+    assert faces.count == 1, faces.summary()
+
+
+def test_group_photo_has_two_faces_ordered():
+    image = as_image(load_rgb("group/two_people.jpg"))
+    faces = ops.detect_faces(image, order="left_to_right")
+    assert faces.count == 2
+    left, right = faces.frames[0]
+    assert left.box[0] < right.box[0]
+    assert ops.detect_faces(image, max_faces=1).count == 1
+
+
+def test_verification_removes_detector_false_positives():
+    image = as_image(load_rgb("group/two_people.jpg"))
+    unverified = ops.detect_faces(image, verify=False, scan="whole_frame+tiles")
+    assert unverified.count > 2  # BlazeFace alone fires on the crossed hands
+    assert ops.detect_faces(image, verify=True, scan="whole_frame+tiles").count == 2
+
+
+@pytest.mark.parametrize("relpath", PORTRAITS[:4] + ["group/two_people.jpg"])
+def test_landmarks_shape_box_and_keypoints(relpath):
+    image = as_image(load_rgb(relpath))
+    detected = ops.detect_faces(image)
+    faces = ops.add_landmarks(image, detected)
+    for (_, _, before), (_, _, face) in zip(detected.items(), faces.items()):
+        assert face.landmarks.shape == (478, 3) and face.landmark_score > 0.9
+        x1, y1, x2, y2 = face.box
+        pad = 0.3 * face.width
+        assert (face.landmarks[:, 0] > x1 - pad).all() and (face.landmarks[:, 0] < x2 + pad).all()
+        assert (face.landmarks[:, 1] > y1 - pad).all() and (face.landmarks[:, 1] < y2 + pad).all()
+        # The detector's eyes and mouth centre (it has no mouth corners: those are estimated)
+        # agree with the mesh's iris centres and the middle of its mouth corners.
+        mesh_kps = lmk.keypoints_from_mesh(face.landmarks)
+        eyes = np.linalg.norm(before.keypoints[:2] - mesh_kps[:2], axis=1)
+        mouth = np.linalg.norm(before.keypoints[3:].mean(0) - mesh_kps[3:].mean(0))
+        assert (eyes < 0.1 * face.width).all() and mouth < 0.1 * face.width, (eyes, mouth)
+        assert np.array_equal(face.keypoints, mesh_kps)
+
+
+@pytest.mark.parametrize("relpath", sorted(REFERENCE))
+def test_landmarks_match_real_mediapipe(relpath):
+    """The ONNX conversion + our crops reproduce MediaPipe 0.10.14's own results."""
+    _, faces = faces_of(relpath)
+    ours = [f.landmarks for _, _, f in faces.items()]
+    for ref in REFERENCE[relpath]["face_mesh"]:
+        ref = np.array(ref).reshape(478, 3)
+        iod = np.linalg.norm(ref[33, :2] - ref[263, :2])
+        mesh = min(ours, key=lambda o: np.abs(o[:, :2] - ref[:, :2]).mean())
+        err = np.linalg.norm(mesh[:, :2] - ref[:, :2], axis=1) / iod
+        assert err[:468].mean() < 0.04, err[:468].mean()
+        assert err[468:].mean() < 0.06, err[468:].mean()
+        assert np.corrcoef(mesh[:468, 2], ref[:468, 2])[0, 1] > 0.98
+
+
+def test_head_pose_frontal_and_mirrored():
+    rgb = load_rgb("faces/nasa_astronaut/1.png")
+    image = as_image(rgb, rgb[:, ::-1])
+    faces = ops.add_landmarks(image, ops.detect_faces(image))
+    pose, flipped = faces.frames[0][0].pose, faces.frames[1][0].pose
+    assert abs(pose[0]) < 15 and abs(pose[2]) < 15
+    assert abs(pose[0] + flipped[0]) < 3 and abs(pose[2] + flipped[2]) < 3
+    assert abs(pose[1] - flipped[1]) < 3
+
+
+def test_head_pose_follows_image_rotation():
+    rgb = load_rgb("faces/grace_hopper/1.jpg")
+    h, w = rgb.shape[:2]
+    rotated = cv2.warpAffine(rgb, cv2.getRotationMatrix2D((w / 2, h / 2), -20, 1.0), (w, h),
+                             borderMode=cv2.BORDER_REPLICATE)  # 20 degrees clockwise
+    image = as_image(rgb, rotated)
+    faces = ops.add_landmarks(image, ops.detect_faces(image))
+    roll = [f.pose[2] for _, _, f in faces.items()]
+    assert 15 < roll[1] - roll[0] < 25
+
+
+@pytest.mark.parametrize("relpath", ["faces/grace_hopper/1.jpg", "faces/obama/2.jpg",
+                                     "group/two_people.jpg"])
+def test_align_then_paste_back_is_lossless_outside_and_close_inside(relpath):
+    image, faces = faces_of(relpath)
+    crops, aligned = ops.align_faces(image, faces, Template("ffhq_512", 512))
+    assert crops.shape == (faces.count, 512, 512, 3)
+    out, mask = ops.paste_faces_back(image, crops, aligned)
+    outside = mask[0] == 0
+    assert outside.any() and torch.equal(out[0][outside], image[0][outside])
+    inside = mask[0] > 0.99
+    mse = ((out[0] - image[0]) ** 2)[inside].mean().item()
+    assert 10 * np.log10(1 / mse) > 40
+
+
+def test_aligned_crop_puts_keypoints_on_the_template():
+    image, faces = faces_of("faces/obama/1.jpg")
+    template = Template("arcface_112_v2", 112)
+    _, aligned = ops.align_faces(image, faces, template)
+    face = aligned.frames[0][0]
+    mapped = face.keypoints @ face.matrix[:, :2].T + face.matrix[:, 2]
+    assert np.abs(mapped - template.points).max() < 6.0
+
+
+def test_pasted_crop_changes_only_the_face():
+    image, faces = faces_of("faces/grace_hopper/1.jpg")
+    crops, aligned = ops.align_faces(image, faces, Template("ffhq_512", 256))
+    out, mask = ops.paste_faces_back(image, 1.0 - crops, aligned, feather=8)
+    changed = (out[0] != image[0]).any(-1)
+    assert torch.equal(changed, mask[0] > 0) or (changed <= (mask[0] > 0)).all()
+    x1, y1, x2, y2 = faces.frames[0][0].box
+    ys, xs = torch.nonzero(changed, as_tuple=True)
+    cx, cy = xs.float().mean().item(), ys.float().mean().item()
+    assert x1 < cx < x2 and y1 < cy < y2
+
+
+# ------------------------------------------------------------------ awkward input
+
+def test_no_face_gives_empty_frame():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    image = as_image(np.full((240, 320, 3), 128, np.uint8), cv2.GaussianBlur(noise, (9, 9), 3))
+    faces = ops.add_landmarks(image, ops.detect_faces(image))
+    assert faces.frames == ((), ())
+    crops, aligned = ops.align_faces(image, faces, Template("arcface_112_v2", 112))
+    assert crops.shape == (1, 112, 112, 3) and aligned.count == 0
+    out, mask = ops.paste_faces_back(image, crops, aligned)
+    assert torch.equal(out, image) and mask.sum() == 0
+
+
+def test_grey_and_rgba_inputs_find_the_same_face():
+    rgb = load_rgb("faces/grace_hopper/1.jpg")
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    image = as_image(rgb)
+    box = ops.detect_faces(image).frames[0][0].box
+    grey_image = torch.from_numpy(grey[None, ..., None].astype(np.float32) / 255)
+    rgba = torch.cat([image, torch.rand(1, *rgb.shape[:2], 1)], dim=-1)
+    for variant in (grey_image, rgba):
+        faces = ops.add_landmarks(variant, ops.detect_faces(variant))
+        assert faces.count == 1
+        assert np.abs(faces.frames[0][0].box - box).max() < 0.05 * (box[2] - box[0])
+
+
+def test_batch_mixing_faces_and_no_faces():
+    a = load_rgb("faces/nasa_astronaut/1.png")
+    b = cv2.resize(load_rgb("faces/grace_hopper/1.jpg"), (512, 512))
+    blank = np.full_like(a, 200)
+    image = as_image(a, blank, b, blank)
+    faces = ops.add_landmarks(image, ops.detect_faces(image))
+    assert [len(f) for f in faces.frames] == [1, 0, 1, 0]
+    crops, aligned = ops.align_faces(image, faces, Template("arcface_112_v2", 112))
+    out, _ = ops.paste_faces_back(image, crops, aligned)
+    assert crops.shape[0] == 2 and torch.equal(out[1], image[1]) and torch.equal(out[3], image[3])
+
+
+def test_huge_image():
+    face = cv2.resize(load_rgb("faces/grace_hopper/1.jpg"), (1024, 1200))
+    canvas = np.full((4096, 4096, 3), 90, np.uint8)
+    canvas[1500:2700, 2000:3024] = face
+    image = as_image(canvas)
+    faces = ops.add_landmarks(image, ops.detect_faces(image))
+    assert faces.count == 1
+    x1, y1, x2, y2 = faces.frames[0][0].box
+    assert 2000 < (x1 + x2) / 2 < 3024 and 1500 < (y1 + y2) / 2 < 2700
+
+
+def test_small_face_in_large_frame_needs_tiles():
+    """A ~45 px face in a 720p frame: the whole-frame pass misses it, the tile pyramid finds it."""
+    face = cv2.resize(load_rgb("faces/grace_hopper/1.jpg"), (100, 117), interpolation=cv2.INTER_AREA)
+    frame = np.full((720, 1280, 3), 110, np.uint8)
+    frame[300:417, 900:1000] = face
+    image = as_image(frame)
+    assert ops.detect_faces(image, scan="whole_frame").count == 0
+    faces = ops.detect_faces(image, scan="auto")
+    assert faces.count == 1
+    x1, y1, x2, y2 = faces.frames[0][0].box
+    assert 920 < (x1 + x2) / 2 < 980 and 310 < (y1 + y2) / 2 < 390 and 30 < x2 - x1 < 70
+
+
+def test_mismatched_batches_are_clear_errors():
+    image, faces = faces_of("faces/nasa_astronaut/1.png")
+    with pytest.raises(ValueError, match="1 frame.*IMAGE batch has 2"):
+        ops.add_landmarks(torch.cat([image, image]), faces)
+    with pytest.raises(ValueError, match="FACES were found on 512x512"):
+        ops.align_faces(image[:, :256], faces, Template("arcface_112_v2", 112))
+    crops, aligned = ops.align_faces(image, faces, Template("arcface_112_v2", 112))
+    with pytest.raises(ValueError, match="no alignment matrices"):
+        ops.paste_faces_back(image, crops, faces)
+    with pytest.raises(ValueError, match="2 crops for 1 aligned faces"):
+        ops.paste_faces_back(image, torch.cat([crops, crops]), aligned)
+    with pytest.raises(ValueError, match="empty"):
+        ops.detect_faces(image[:0])
