@@ -42,3 +42,14 @@ def as_image(*frames):
     import torch
 
     return torch.from_numpy(np.stack(frames).astype(np.float32) / 255.0)
+
+
+def save_onnx(graph, path):
+    """Save a test-built ONNX graph loadable by any onnxruntime >= 1.16 (IR 8, opset 17)."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
