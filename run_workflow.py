@@ -13,7 +13,8 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent
 
 
-def _load_pack(name: str = "face_pipeline"):
+def load_pack(name: str = "face_pipeline"):
+    """Import the repository root as the package ``name`` (once) and return it."""
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(
@@ -26,5 +27,5 @@ def _load_pack(name: str = "face_pipeline"):
 
 
 if __name__ == "__main__":
-    pack = _load_pack()
+    pack = load_pack()
     sys.exit(importlib.import_module(f"{pack.__name__}.runner.cli").main())

@@ -70,3 +70,6 @@ def find_model_file(name: str) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+register_comfy_folder()
