@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 ALTERNATIVES = {
-    "opencv-python-headless>=4.8": ("opencv-python", "opencv-python-headless",
+    "opencv-python-headless>=4.8,<5": ("opencv-python", "opencv-python-headless",
                                     "opencv-contrib-python", "opencv-contrib-python-headless"),
     "onnxruntime>=1.16": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml",
                           "onnxruntime-silicon", "onnxruntime-openvino", "onnxruntime-rocm"),
