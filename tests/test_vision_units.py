@@ -1,0 +1,82 @@
+"""Pure geometry and detection helpers, on exact synthetic cases."""
+import math
+
+import numpy as np
+import pytest
+
+from face_pipeline.vision import detection as det
+from face_pipeline.vision import geometry, landmarks
+
+
+def test_similarity_transform_recovers_a_known_map():
+    rng = np.random.default_rng(1)
+    src = rng.uniform(0, 100, (5, 2))
+    angle, scale, shift = math.radians(25), 1.7, np.array([12.0, -7.0])
+    rot = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    matrix = geometry.similarity_transform(src, src @ rot.T + shift)
+    np.testing.assert_allclose(matrix[:, :2], rot, atol=1e-5)
+    np.testing.assert_allclose(matrix[:, 2], shift, atol=1e-3)
+    np.testing.assert_allclose(geometry.invert(matrix) @ np.append(matrix[:, 2], 1), [0, 0], atol=1e-4)
+
+
+def test_templates_scale_about_the_centre():
+    base = geometry.Template("arcface_112_v2", 112).points
+    zoomed = geometry.Template("arcface_112_v2", 224, scale=0.5).points
+    np.testing.assert_allclose(zoomed, (base - 56) + 112, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown alignment template"):
+        geometry.Template("nope", 112).points
+
+
+def test_feather_mask_is_zero_on_the_border_and_one_inside():
+    mask = geometry.feather_mask((64, 48), 8)
+    assert mask.shape == (48, 64)
+    assert mask[0].max() == 0 and mask[:, -1].max() == 0 and mask[24, 32] == 1
+    assert np.all(np.diff(mask[24, :9]) >= 0)
+
+
+def test_adaptive_threshold_matches_the_seed_pipeline():
+    assert det.adaptive_threshold(0.5, 48) == pytest.approx(0.3)
+    assert det.adaptive_threshold(0.5, 20) == pytest.approx(0.3)
+    assert det.adaptive_threshold(0.5, 256) == pytest.approx(0.5)
+    assert 0.3 < det.adaptive_threshold(0.5, 110) < 0.5
+
+
+def test_tile_pyramid_holds_every_face_size_whole_in_some_window():
+    h, w = 720, 1280
+    windows = det.tile_pyramid(h, w, 256)
+    assert {x1 - x0 for x0, y0, x1, y1 in windows} == {640, 320}
+    rng = np.random.default_rng(0)
+    for size in (60, 120, 200):
+        for x, y in rng.uniform(0, (w - size, h - size), (20, 2)):
+            assert any(x0 <= x and y0 <= y and x + size <= x1 and y + size <= y1
+                       and size <= (x1 - x0) / 1.5 for x0, y0, x1, y1 in windows)
+
+
+def test_weighted_nms_blends_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    kps = np.zeros((3, 5, 2), np.float32)
+    scores = np.array([0.9, 0.6, 0.8], np.float32)
+    b, _, s = det.nms(boxes, kps, scores, 0.3, weighted=True)
+    assert list(s) == pytest.approx([0.9, 0.8])
+    np.testing.assert_allclose(b[0], [0.4, 0.4, 10.4, 10.4], atol=1e-5)
+    inner = np.array([[0, 0, 100, 100], [40, 40, 60, 60]], np.float32)
+    assert len(det.nms(inner, kps[:2], scores[:2], 0.3)[2]) == 2
+    assert len(det.nms(inner, kps[:2], scores[:2], 0.3, containment=True)[2]) == 1
+
+
+def test_ssd_anchors_count_matches_blazeface():
+    assert det.ssd_anchor_centers(128, [8, 16, 16, 16], [2, 2, 2, 2]).shape == (896, 2)
+    assert det.ssd_anchor_centers(192, [4], [1]).shape == (2304, 2)
+
+
+def test_head_pose_of_a_rotated_synthetic_mesh():
+    rng = np.random.default_rng(3)
+    mesh = rng.normal(size=(478, 3))
+    mesh[landmarks.RIGHT_EYE_OUTER] = [-1, 0, 0]
+    mesh[landmarks.LEFT_EYE_OUTER] = [1, 0, 0]
+    mesh[landmarks.FOREHEAD] = [0, -1, 0]
+    mesh[landmarks.CHIN] = [0, 1.5, 0]
+    assert np.abs(landmarks.head_pose(mesh)).max() < 1e-4
+    yaw = math.radians(30)  # turn towards the image's right: the nose (-z) gains +x
+    turn = np.array([[math.cos(yaw), 0, -math.sin(yaw)], [0, 1, 0], [math.sin(yaw), 0, math.cos(yaw)]])
+    np.testing.assert_allclose(landmarks.head_pose(mesh @ turn.T), [30, 0, 0], atol=1e-3)
