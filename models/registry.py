@@ -7,6 +7,7 @@ where to put it, where it can be downloaded and the embedded model that works in
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,6 +30,8 @@ class ModelFile:
     urls: tuple[str, ...] = ()
     sha256: str = ""
     size: int = 0
+    package: str = ""
+    """Python package whose folder holds the file (``name`` is then relative to it)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def manifest() -> dict[str, ModelSpec]:
     specs = {}
     for e in entries:
         files = tuple(ModelFile(f["name"], tuple(f.get("urls", ())), f.get("sha256", ""),
-                                f.get("size", 0)) for f in e["files"])
+                                f.get("size", 0), f.get("package", "")) for f in e["files"])
         specs[e["id"]] = ModelSpec(e["id"], e["task"], e["title"], e["backend"], e["embedded"],
                                    files, e["license"], e.get("input", {}))
     return specs
@@ -88,10 +91,27 @@ def _unavailable(spec: ModelSpec, file: ModelFile, reason: str) -> ModelUnavaila
     return ModelUnavailableError("\n".join(lines))
 
 
+def _package_file(spec: ModelSpec, file: ModelFile) -> Path:
+    """``file`` inside the installed package ``file.package`` (found without importing it)."""
+    found = importlib.util.find_spec(file.package)
+    if found is None or not found.submodule_search_locations:
+        raise ModelUnavailableError(
+            f"model '{spec.id}' needs the Python package '{file.package}': "
+            f"pip install {file.package.replace('_', '-')} (it is in the pack's requirements.txt)")
+    path = paths.safe_join(Path(next(iter(found.submodule_search_locations))), file.name)
+    if not path.is_file():
+        raise ModelUnavailableError(f"model '{spec.id}': {path} is missing from the package "
+                                    f"'{file.package}'; reinstall it")
+    return path
+
+
 def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> list[Path]:
     """Local paths of ``spec``'s files, downloading missing ones only when allowed."""
     out = []
     for file in spec.files:
+        if file.package:
+            out.append(_package_file(spec, file))
+            continue
         if spec.embedded:
             path = paths.safe_join(paths.EMBEDDED_DIR, file.name)
             if not path.is_file():

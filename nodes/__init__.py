@@ -1,5 +1,8 @@
 """ComfyUI node classes: thin adapters that convert types and call the pack's functions."""
 from .faces import AlignFaces, DetectFaces, FaceLandmarks, PasteFacesBack, PreviewFaces
+from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding, GalleryFromFolder,
+                       GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
+                       SearchGallery, SelectFacesByReference)
 from .model_management import DownloadFaceModel, UnloadFaceModels
 
 _NODES = {
@@ -10,6 +13,18 @@ _NODES = {
     "FacePipelinePreviewFaces": (PreviewFaces, "Preview Faces"),
     "FacePipelineUnloadModels": (UnloadFaceModels, "Unload Face Models"),
     "FacePipelineDownloadModel": (DownloadFaceModel, "Download Face Model"),
+    "FacePipelineFaceEmbedding": (FaceEmbedding, "Face Embedding"),
+    "FacePipelineCompareFaces": (CompareFaces, "Compare Faces"),
+    "FacePipelineBuildFaceModel": (BuildFaceModel, "Build Face Model"),
+    "FacePipelineSaveFaceModel": (SaveFaceModel, "Save Face Model"),
+    "FacePipelineLoadFaceModel": (LoadFaceModel, "Load Face Model"),
+    "FacePipelineGalleryFromFolder": (GalleryFromFolder, "Face Gallery from Folder"),
+    "FacePipelineGalleryFromImages": (GalleryFromImages, "Face Gallery from Images"),
+    "FacePipelineEditGallery": (EditGallery, "Edit Face Gallery"),
+    "FacePipelineSaveGallery": (SaveGallery, "Save Face Gallery"),
+    "FacePipelineLoadGallery": (LoadGallery, "Load Face Gallery"),
+    "FacePipelineSearchGallery": (SearchGallery, "Search Face Gallery"),
+    "FacePipelineSelectFacesByReference": (SelectFacesByReference, "Select Faces by Reference"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

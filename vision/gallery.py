@@ -1,0 +1,301 @@
+"""Known identities: a :class:`FaceModel` (one person from one or more photos) and a
+:class:`Gallery` (many named entries, searched 1:N), with safetensors files for both.
+
+Files never pickle: tensors plus string metadata (``format``, ``embedding_model``, JSON lists
+of names and sources).  Loading a file of the other kind, a foreign safetensors file (say a
+LoRA) or a corrupt one raises ``ValueError`` saying which; embeddings of different models are
+never mixed or compared (``check_same_model``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+from . import identity
+
+FACE_MODEL = "face_pipeline.face_model"
+GALLERY = "face_pipeline.gallery"
+VERSION = "1"
+
+
+def check_same_model(expected: str, got: str, what: str) -> None:
+    """Raise ``ValueError`` unless two embedding model ids agree."""
+    if expected != got:
+        raise ValueError(f"{what} was embedded with '{got}' but this needs '{expected}': "
+                         "embeddings of different models cannot be compared or mixed; "
+                         f"re-embed with '{expected}'")
+
+
+# --------------------------------------------------------------------------- face model
+
+@dataclass(frozen=True)
+class FaceModel:
+    """One person, from one or more photos.
+
+    Attributes:
+        name: the person's name.  model: embedding model id.
+        embedding: ``[D]`` unit vector combining ``members`` by ``method`` (mean or median).
+        members: ``[K, D]`` unit embeddings of the source faces.
+        member_quality: ``[K]`` their quality in 0..1 (weights of the mean).
+        sources: ``K`` descriptions of where each member came from.
+    """
+
+    name: str
+    model: str
+    embedding: np.ndarray
+    members: np.ndarray
+    member_quality: np.ndarray
+    method: str
+    sources: tuple[str, ...]
+
+    @property
+    def quality(self) -> float:
+        return float(self.member_quality.mean()) if len(self.member_quality) else 0.0
+
+    @classmethod
+    def build(cls, name: str, model: str, embeddings: np.ndarray, quality: np.ndarray,
+              sources: tuple[str, ...], method: str = "mean") -> "FaceModel":
+        members = identity.normalize(np.atleast_2d(embeddings))
+        quality = np.asarray(quality, np.float32).reshape(-1)
+        if len(members) != len(quality) or len(members) != len(sources):
+            raise ValueError(f"{len(members)} embeddings, {len(quality)} qualities and "
+                             f"{len(sources)} sources do not match")
+        combined = identity.aggregate(members, method, quality)
+        return cls(name, model, combined, members, quality, method, tuple(sources))
+
+    def extend(self, other: "FaceModel") -> "FaceModel":
+        """This person with ``other``'s photos added (same embedding model required)."""
+        check_same_model(self.model, other.model, f"face model '{other.name}'")
+        return FaceModel.build(self.name, self.model, np.concatenate([self.members, other.members]),
+                               np.concatenate([self.member_quality, other.member_quality]),
+                               self.sources + other.sources, self.method)
+
+
+# --------------------------------------------------------------------------- gallery
+
+@dataclass(frozen=True)
+class Match:
+    """One gallery identity as a candidate for a probe face."""
+
+    name: str
+    distance: float
+    score: float
+    source: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Candidates for one probe, best first; ``identity`` is the best name, or ``"unknown"``
+    when even the best is farther than the threshold."""
+
+    identity: str
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Named face embeddings of one model, searched 1:N with one matrix product.
+
+    Entries are kept sorted by name (one person may have several entries; a search counts
+    each person once, by the best entry).
+
+    Attributes:
+        model: embedding model id.  names: ``N`` entry names.
+        embeddings: ``[N, D]`` float32 unit vectors (full resolution).
+        quality: ``[N]`` float32 in 0..1.  sources: ``N`` source descriptions (file names).
+        widths: face widths in pixels at which every entry was also embedded, ascending.
+        scaled: ``[len(widths), N, D]`` those embeddings (the photo shrunk until the face is
+            that wide), or None.  A small probe is compared with the layer nearest its width.
+    """
+
+    model: str
+    names: tuple[str, ...]
+    embeddings: np.ndarray
+    quality: np.ndarray
+    sources: tuple[str, ...]
+    widths: tuple[int, ...] = ()
+    scaled: Optional[np.ndarray] = None
+    groups: Optional[np.ndarray] = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        emb = np.asarray(self.embeddings, np.float32).reshape(len(self.names), -1)
+        n = len(self.names)
+        quality = np.asarray(self.quality, np.float32).reshape(-1)
+        if len(quality) != n or len(self.sources) != n:
+            raise ValueError(f"gallery has {n} names, {len(quality)} qualities and "
+                             f"{len(self.sources)} sources")
+        scaled = None if self.scaled is None else np.asarray(self.scaled, np.float32)
+        if (scaled is None) != (not self.widths) or (
+                scaled is not None and scaled.shape != (len(self.widths), *emb.shape)):
+            raise ValueError(f"gallery layers {None if scaled is None else scaled.shape} do not "
+                             f"match widths {self.widths} and embeddings {emb.shape}")
+        order = np.argsort(np.asarray(self.names, dtype=object), kind="stable") if n else []
+        names = tuple(self.names[i] for i in order)
+        starts = np.flatnonzero([i == 0 or names[i] != names[i - 1] for i in range(n)])
+        set_ = lambda key, value: object.__setattr__(self, key, value)  # frozen dataclass
+        set_("names", names)
+        set_("embeddings", emb[order])
+        set_("quality", quality[order])
+        set_("sources", tuple(self.sources[i] for i in order))
+        set_("widths", tuple(int(w) for w in self.widths))
+        set_("scaled", None if scaled is None else scaled[:, order])
+        set_("groups", None if len(starts) == n else starts)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        """Distinct names, sorted."""
+        return tuple(dict.fromkeys(self.names))
+
+    def summary(self) -> str:
+        layers = f", also at face widths {list(self.widths)} px" if self.widths else ""
+        return (f"gallery of {len(self.identities)} identities ({len(self)} entries), model "
+                f"{self.model}{layers}: {', '.join(self.identities)}")
+
+    def _layers(self, widths: tuple[int, ...]) -> Optional[np.ndarray]:
+        """``scaled`` for ``widths``; entries without layers repeat their full embedding."""
+        if not widths:
+            return None
+        if self.widths == widths:
+            return self.scaled
+        if self.widths:
+            raise ValueError(f"cannot merge galleries embedded at face widths {self.widths} and "
+                             f"{widths}")
+        return np.broadcast_to(self.embeddings, (len(widths), *self.embeddings.shape))
+
+    def merge(self, other: "Gallery") -> "Gallery":
+        """The entries of both galleries (same embedding model required)."""
+        check_same_model(self.model, other.model, "the added entries")
+        widths = self.widths or other.widths
+        layers = [g._layers(widths) for g in (self, other)]
+        return Gallery(self.model, self.names + other.names,
+                       np.concatenate([self.embeddings, other.embeddings]),
+                       np.concatenate([self.quality, other.quality]), self.sources + other.sources,
+                       widths, None if not widths else np.concatenate(layers, axis=1))
+
+    def add_face_model(self, face_model: FaceModel) -> "Gallery":
+        """This gallery with ``face_model`` as one more entry."""
+        entry = Gallery(face_model.model, (face_model.name,), face_model.embedding[None],
+                        [face_model.quality], (f"face model of {len(face_model.sources)} photo(s)",))
+        return self.merge(entry)
+
+    def remove(self, name: str) -> "Gallery":
+        """This gallery without the entries called ``name``; ``KeyError`` if there are none."""
+        keep = np.array([n != name for n in self.names], bool)
+        if keep.all():
+            raise KeyError(f"'{name}' is not in the gallery ({', '.join(self.identities)})")
+        return Gallery(self.model, tuple(np.asarray(self.names, object)[keep]),
+                       self.embeddings[keep], self.quality[keep],
+                       tuple(np.asarray(self.sources, object)[keep]), self.widths,
+                       None if self.scaled is None else self.scaled[:, keep])
+
+    def search(self, probes: np.ndarray, threshold: float, *, k: int = 5, metric: str = "cosine",
+               probe_widths: Optional[np.ndarray] = None) -> list[SearchResult]:
+        """Top-``k`` identities for each probe ``[P, D]`` (best first).
+
+        With ``probe_widths`` ``[P]`` (face widths in pixels) and stored ``widths``, a probe is
+        compared with the layer embedded nearest its own width (see
+        :func:`identity.width_layer`); otherwise with the full-resolution embeddings.
+        """
+        probes = identity.normalize(np.atleast_2d(probes))
+        if len(self) and probes.shape[1] != self.embeddings.shape[1]:
+            raise ValueError(f"probe embeddings have {probes.shape[1]} dimensions, the gallery "
+                             f"{self.embeddings.shape[1]}")
+        layer_of = np.full(len(probes), -1) if probe_widths is None else np.array(
+            [identity.width_layer(self.widths, w) for w in probe_widths], int)
+        results: list[Optional[SearchResult]] = [None] * len(probes)
+        for layer in np.unique(layer_of):
+            rows = np.flatnonzero(layer_of == layer)
+            matrix = self.embeddings if layer < 0 else self.scaled[layer]
+            idx, sims = identity.top_k(probes[rows], matrix, k, self.groups)
+            dists = identity.to_distance(sims, metric)
+            for row, entries, ds in zip(rows, idx, dists):
+                entries = entries if self.groups is None else self.groups[entries]
+                matches = tuple(Match(self.names[e], float(d),
+                                      identity.match_score(float(d), threshold), self.sources[e])
+                                for e, d in zip(entries, ds))
+                known = bool(matches) and matches[0].distance <= threshold
+                results[row] = SearchResult(matches[0].name if known else identity.UNKNOWN,
+                                            matches)
+        return results
+
+
+# --------------------------------------------------------------------------- files
+
+def _write(path: Path, kind: str, tensors: dict, meta: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()}
+    save_file(tensors, str(path), metadata={"format": kind, "version": VERSION, **meta})
+    return path
+
+
+def _read(path: Path, kind: str) -> tuple[dict, dict]:
+    """Tensors and metadata of a ``kind`` file; ``ValueError`` for anything else."""
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable safetensors file (corrupt or truncated?): "
+                         f"{exc}") from exc
+    found = meta.get("format")
+    if found != kind:
+        what = f"a '{found}' file" if found else "not a Face Pipeline file (no format metadata)"
+        raise ValueError(f"{path} is {what}; expected a '{kind}' file")
+    return tensors, meta
+
+
+def _field(meta: dict, tensors: dict, path: Path, key: str, tensor: bool = False):
+    try:
+        return tensors[key] if tensor else json.loads(meta[key])
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"{path} is damaged: '{key}' is missing or unreadable") from exc
+
+
+def save_face_model(face_model: FaceModel, path: Path) -> Path:
+    return _write(path, FACE_MODEL,
+                  {"embedding": face_model.embedding, "members": face_model.members,
+                   "member_quality": face_model.member_quality},
+                  {"embedding_model": json.dumps(face_model.model),
+                   "name": json.dumps(face_model.name),
+                   "method": json.dumps(face_model.method),
+                   "sources": json.dumps(list(face_model.sources))})
+
+
+def load_face_model(path: Path) -> FaceModel:
+    tensors, meta = _read(path, FACE_MODEL)
+    get = lambda key, tensor=False: _field(meta, tensors, path, key, tensor)
+    return FaceModel(get("name"), get("embedding_model"), get("embedding", True),
+                     get("members", True), get("member_quality", True), get("method"),
+                     tuple(get("sources")))
+
+
+def save_gallery(gallery: Gallery, path: Path) -> Path:
+    tensors = {"embeddings": gallery.embeddings, "quality": gallery.quality}
+    if gallery.scaled is not None:
+        tensors["scaled"] = gallery.scaled
+    return _write(path, GALLERY, tensors,
+                  {"embedding_model": json.dumps(gallery.model),
+                   "names": json.dumps(list(gallery.names)),
+                   "sources": json.dumps(list(gallery.sources)),
+                   "widths": json.dumps(list(gallery.widths))})
+
+
+def load_gallery(path: Path) -> Gallery:
+    tensors, meta = _read(path, GALLERY)
+    get = lambda key, tensor=False: _field(meta, tensors, path, key, tensor)
+    try:
+        return Gallery(get("embedding_model"), tuple(get("names")), get("embeddings", True),
+                       get("quality", True), tuple(get("sources")), tuple(get("widths")),
+                       tensors.get("scaled"))
+    except ValueError as exc:
+        raise ValueError(f"{path} is damaged: {exc}") from exc
