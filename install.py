@@ -1,9 +1,9 @@
 """Install step run by ComfyUI-Manager after ``requirements.txt`` (and by the README's setup).
 
-OpenCV and ONNX Runtime each come in several distributions that install the same import
-folder (``cv2``; ``onnxruntime``): installing a second one over a user's existing one (say
-``opencv-python`` over ``opencv-contrib-python``, or ``onnxruntime`` over ``onnxruntime-gpu``)
-breaks it.  So each is installed only when no distribution of it is present; any of them
+OpenCV, ONNX Runtime and dlib each come in several distributions that install the same import
+folder (``cv2``; ``onnxruntime``; ``dlib``): installing a second one over a user's existing one
+(say ``opencv-python`` over ``opencv-contrib-python``, or ``onnxruntime`` over
+``onnxruntime-gpu``) breaks it.  So each is installed only when no distribution of it is present; any of them
 satisfies the pack, which uses only their core API.
 """
 import importlib.metadata
@@ -15,6 +15,7 @@ ALTERNATIVES = {
                                     "opencv-contrib-python", "opencv-contrib-python-headless"),
     "onnxruntime>=1.16": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml",
                           "onnxruntime-silicon", "onnxruntime-openvino", "onnxruntime-rocm"),
+    "dlib-bin>=19.24": ("dlib", "dlib-bin"),
 }
 
 

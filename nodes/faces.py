@@ -28,7 +28,8 @@ class DetectFaces:
             "required": {
                 "image": ("IMAGE", {"tooltip": "Images to search; grey and RGBA are accepted "
                                     "(alpha is ignored)."}),
-                "model": (model_ids("detect"), {"tooltip": "mediapipe_face_short: faces within "
+                "model": (model_ids("detect"), {"default": model_ids("detect")[0], "tooltip":
+                          "mediapipe_face_short: faces within "
                           "~2 m (portraits, selfies); mediapipe_face_full: smaller faces; "
                           "scrfd_10g: insightface's detector (download, non-commercial)."}),
                 "threshold": ("FLOAT", {"default": 0.5, "min": 0.05, "max": 0.99, "step": 0.01,
@@ -78,7 +79,8 @@ class FaceLandmarks:
         return {"required": {
             "image": ("IMAGE", {"tooltip": "The images the faces were detected on."}),
             "faces": ("FACES", {"tooltip": "Faces from Detect Faces."}),
-            "model": (model_ids("landmarks"), {"tooltip": "Landmark model."}),
+            "model": (model_ids("landmarks"), {"default": model_ids("landmarks")[0],
+                                               "tooltip": "Landmark model."}),
             "refine": ("BOOLEAN", {"default": False, "tooltip": "Run the mesh a second time on a "
                        "crop re-centred on the first result (more accurate, ~2x the time)."}),
             "device": DEVICE,

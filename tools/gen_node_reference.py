@@ -23,7 +23,7 @@ def node_reference(mappings: dict, names: dict) -> str:
         for section in ("required", "optional"):
             for name, spec in types.get(section, {}).items():
                 options = spec[1] if len(spec) > 1 else {}
-                default = options.get("default", spec[0][0] if isinstance(spec[0], list) else "")
+                default = options.get("default", "")
                 label = name if section == "required" else f"{name} (optional)"
                 out.append(f"| {label} | {_input_type(spec)} | {default} | {options.get('tooltip', '')} |")
         out += ["", "| output | type | what it is |", "|---|---|---|"]
