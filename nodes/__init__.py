@@ -3,7 +3,9 @@ from .faces import AlignFaces, DetectFaces, FaceLandmarks, PasteFacesBack, Previ
 from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding, GalleryFromFolder,
                        GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
                        SearchGallery, SelectFacesByReference)
+from .masks import FaceRegionMask
 from .model_management import DownloadFaceModel, UnloadFaceModels
+from .warp import MeshWarpSwap
 
 _NODES = {
     "FacePipelineDetectFaces": (DetectFaces, "Detect Faces"),
@@ -25,6 +27,8 @@ _NODES = {
     "FacePipelineLoadGallery": (LoadGallery, "Load Face Gallery"),
     "FacePipelineSearchGallery": (SearchGallery, "Search Face Gallery"),
     "FacePipelineSelectFacesByReference": (SelectFacesByReference, "Select Faces by Reference"),
+    "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
+    "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

@@ -1,0 +1,54 @@
+"""The mesh-warp face swap node."""
+from __future__ import annotations
+
+from ..pipeline import swap_geometry as ops
+from ._comfy import CATEGORY, frames
+
+
+class MeshWarpSwap:
+    DESCRIPTION = ("Warp the source face's texture over the 478-point face mesh into each "
+                   "target face (one dense remap per face, no model). Hidden parts of a turned "
+                   "source face are filled from its other side. Gives the raw warp and its "
+                   "mask: blend and colour-match it downstream. Frames without a face pass "
+                   "through unchanged.")
+    CATEGORY = CATEGORY + "/swap"
+    FUNCTION = "swap"
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("image", "mask", "report")
+    OUTPUT_TOOLTIPS = ("Target frames with the warped source laid in through the mask.",
+                       "Where the warp produced source pixels (0..1, soft toward kept eyes "
+                       "and mouth).",
+                       "Which faces of which frames were swapped.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "source_image": ("IMAGE", {"tooltip": "The image with the face to put in."}),
+            "source_faces": ("FACES", {"tooltip": "Faces of the source image, with landmarks "
+                             "(Face Landmarks)."}),
+            "target_image": ("IMAGE", {"tooltip": "Frames to put the face into (a video "
+                             "batch is fine)."}),
+            "target_faces": ("FACES", {"tooltip": "Faces of the target frames, with "
+                             "landmarks."}),
+            "source_face_index": ("INT", {"default": 0, "min": 0, "max": 1000, "tooltip":
+                                  "Which source face, counting over the source batch in "
+                                  "detection order."}),
+            "target_faces_selector": ("STRING", {"default": "all", "tooltip": "Faces to "
+                                      "replace in each frame: all, largest, or indices like "
+                                      "0,2."}),
+            "shape_transfer": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
+                               "tooltip": "How far the target's face shape moves toward the "
+                               "source's (carries identity; 0 keeps the target's outline)."}),
+            "keep_target_eyes": ("BOOLEAN", {"default": False, "tooltip": "Leave the target's "
+                                 "own eyes (its gaze) instead of the source's."}),
+            "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "Leave the target's "
+                                  "inner mouth (teeth, tongue), which rarely matches the "
+                                  "source's."}),
+        }}
+
+    def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
+             target_faces_selector, shape_transfer, keep_target_eyes, keep_target_mouth):
+        return ops.mesh_warp_swap(source_image, source_faces, target_image, target_faces,
+                                  source_index=source_face_index, targets=target_faces_selector,
+                                  shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
+                                  keep_mouth=keep_target_mouth, loop=frames)

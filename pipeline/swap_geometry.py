@@ -1,0 +1,140 @@
+"""Face-region masks and the mesh-warp swap over whole IMAGE batches.
+
+The source face is prepared once per call (visibility, mirror choice, pyramid) and warped onto
+every selected target face of every frame; frames without a selected face pass through.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from ..vision import meshwarp, regions
+from ..vision.face import Face, FaceSet
+from ..vision.image import check_image, frame_float, to_mask
+from .faces import check_faces
+
+Loop = Callable[[int], Iterable[int]]
+TARGET_SELECTORS = ("all", "largest")
+"""Besides these, a comma-separated list of face indices (e.g. ``0,2``) per frame."""
+
+
+def parse_regions(text: str) -> list[str]:
+    """``"skin, lips"`` -> ``["skin", "lips"]``; ``ValueError`` naming an unknown region."""
+    names = [n.strip().lower() for n in text.replace(";", ",").split(",") if n.strip()]
+    unknown = [n for n in names if n not in regions.REGIONS]
+    if unknown:
+        raise ValueError(f"unknown face region(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(regions.REGIONS)}")
+    return names
+
+
+def _require_landmarks(faces: FaceSet, what: str) -> None:
+    if any(f.landmarks is None for _, _, f in faces.items()):
+        raise ValueError(f"{what} needs 478 landmarks: connect the FACES output of Face Landmarks")
+
+
+def face_region_masks(image: torch.Tensor, faces: FaceSet, add: Sequence[str],
+                      subtract: Sequence[str] = (), *, loop: Loop = range,
+                      **options) -> torch.Tensor:
+    """MASK ``[B, H, W]``: the regions of every face per frame (zeros where a frame has none).
+
+    ``options``: ``grow``, ``blur``, ``forehead`` (see :func:`vision.regions.region_mask`).
+    """
+    check_faces(image, faces)
+    _require_landmarks(faces, "Face Region Mask")
+    shape = (int(image.shape[1]), int(image.shape[2]))
+    return to_mask([regions.faces_region_mask(faces.frames[i], shape, add, subtract, **options)
+                    for i in loop(len(faces))])
+
+
+def crop_region_masks(faces: FaceSet, add: Sequence[str], subtract: Sequence[str] = (),
+                      **options) -> torch.Tensor:
+    """MASK ``[N, h, w]``: the regions in each aligned crop (faces of Align Faces, frame-major
+    order, as Paste Faces Back's crop_mask); one empty 64x64 mask when there is no face."""
+    _require_landmarks(faces, "Face Region Mask")
+    items = [f for _, _, f in faces.items()]
+    if any(f.matrix is None for f in items):
+        raise ValueError("crop-space masks need aligned faces: connect the FACES output of "
+                         "Align Faces (after Face Landmarks)")
+    masks = [regions.crop_region_mask(f, add, subtract, **options) for f in items]
+    return to_mask(masks or [np.zeros((64, 64), np.float32)])
+
+
+def select_faces(faces: tuple[Face, ...], selector: str) -> list[int]:
+    """Indices of the faces of one frame chosen by ``selector``: ``all``, ``largest`` or
+    comma-separated indices (those beyond the frame's faces are skipped)."""
+    selector = selector.strip().lower()
+    if selector == "all":
+        return list(range(len(faces)))
+    if selector == "largest":
+        return [int(np.argmax([f.area for f in faces]))] if faces else []
+    try:
+        wanted = [int(s) for s in selector.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"target faces {selector!r}: use 'all', 'largest' or indices "
+                         "like '0,2'") from None
+    return [k for k in dict.fromkeys(wanted) if 0 <= k < len(faces)]
+
+
+def source_face(faces: FaceSet, index: int) -> tuple[int, Face]:
+    """``(frame, face)`` of the ``index``-th face of a source batch, frame-major."""
+    items = [(i, f) for i, _, f in faces.items()]
+    if not items:
+        raise ValueError("no face was found in the source image")
+    if not 0 <= index < len(items):
+        raise ValueError(f"source face index {index} is out of range: the source has "
+                         f"{len(items)} face(s)")
+    return items[index]
+
+
+def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
+                   target_image: torch.Tensor, target_faces: FaceSet, *, source_index: int = 0,
+                   targets: str = "all", shape_transfer: float = 0.5, keep_eyes: bool = False,
+                   keep_mouth: bool = True,
+                   loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Warp one source face onto the selected faces of every target frame.
+
+    Returns the IMAGE (target frames with the warped source laid in through the mask), the
+    MASK ``[B, H, W]`` of warped pixels (0..1, soft toward kept eyes/mouth) and a report with
+    one line per frame naming the faces swapped.  Frames without a selected face pass through
+    bit-identical (RGB) with an empty mask.
+    """
+    check_image(source_image, "source image")
+    check_faces(source_image, source_faces)
+    check_faces(target_image, target_faces)
+    _require_landmarks(source_faces, "Mesh-Warp Swap")
+    _require_landmarks(target_faces, "Mesh-Warp Swap")
+    frame_index, face = source_face(source_faces, source_index)
+    source = meshwarp.prepare_source(frame_float(source_image, frame_index), face.landmarks)
+    shape = (int(target_image.shape[1]), int(target_image.shape[2]))
+    out = _rgb_copy(target_image)
+    masks = torch.zeros(out.shape[:3])
+    frames, mask_frames = out.numpy(), masks.numpy()  # views: written in place
+    report = []
+    for i in loop(out.shape[0]):
+        done = []
+        for k in select_faces(target_faces.frames[i], targets):
+            own = target_faces.frames[i][k].landmarks
+            mesh = meshwarp.transfer_shape(own, face.landmarks, shape_transfer)
+            warped = meshwarp.warp_face(source, mesh, shape, keep_eyes=keep_eyes,
+                                        keep_mouth=keep_mouth, keep_landmarks=own)
+            if warped is None:
+                continue
+            meshwarp.composite(frames[i], warped)
+            x0, y0, x1, y1 = warped.box
+            np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
+                       out=mask_frames[i, y0:y1, x0:x1])
+            done.append(str(k))
+        report.append(f"frame {i}: " + (f"swapped face {', '.join(done)}" if done
+                                        else "no face swapped (unchanged)"))
+    return out, masks, "\n".join(report)
+
+
+def _rgb_copy(image: torch.Tensor) -> torch.Tensor:
+    """A float32 RGB copy ``[B, H, W, 3]`` of an IMAGE on the CPU (grey repeated, alpha
+    dropped, as ``vision.image.to_rgb`` does per frame)."""
+    x = image.detach().to("cpu", torch.float32)
+    x = x[..., :1].expand(-1, -1, -1, 3) if x.shape[-1] in (1, 2) else x[..., :3]
+    return x.clone(memory_format=torch.contiguous_format)

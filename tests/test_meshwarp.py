@@ -1,0 +1,175 @@
+"""Mesh-warp swap: astronaut (source) onto Grace Hopper (target), topology, batches, node."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import TESTDATA
+from face_pipeline.nodes.warp import MeshWarpSwap
+from face_pipeline.pipeline import faces as ops
+from face_pipeline.pipeline import swap_geometry as sg
+from face_pipeline.vision import meshwarp as mw
+from face_pipeline.vision import mesh_topology as topo
+from face_pipeline.vision.regions import region_mask
+
+
+def load(path):
+    rgb = cv2.cvtColor(cv2.imread(str(TESTDATA / path)), cv2.COLOR_BGR2RGB)
+    return torch.from_numpy(rgb.astype(np.float32) / 255.0)[None]
+
+
+def with_faces(image):
+    return image, ops.add_landmarks(image, ops.detect_faces(image))
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return with_faces(load("faces/nasa_astronaut/1.png"))
+
+
+@pytest.fixture(scope="module")
+def hopper():
+    return with_faces(load("faces/grace_hopper/1.jpg"))
+
+
+def test_topology_is_consistent():
+    tris = topo.TRIANGLES
+    assert tris.shape == (898, 3) and tris.min() == 0 and tris.max() == 467
+    np.testing.assert_array_equal(topo.MIRROR[topo.MIRROR], np.arange(478))
+    assert topo.MIRROR[topo.RIGHT_EYE[0]] == topo.LEFT_EYE[0] and topo.MIRROR[1] == 1
+    # every directed edge once: a consistently wound surface
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    assert len(np.unique(edges, axis=0)) == len(edges)
+    assert (mw.MIRROR_TRIANGLES >= 0).mean() > 0.97
+
+
+def test_warp_stays_in_the_target_oval(astronaut, hopper):
+    (src_img, src_faces), (tgt_img, tgt_faces) = astronaut, hopper
+    out, mask, report = sg.mesh_warp_swap(src_img, src_faces, tgt_img, tgt_faces,
+                                          shape_transfer=0.0)
+    target = tgt_faces.frames[0][0].landmarks
+    oval = region_mask(target, tuple(tgt_img.shape[1:3]), ["face"], forehead=0.0, grow=1) > 0
+    m = mask[0].numpy()
+    assert (m > 0).sum() > 0.9 * oval.sum() - (m == 0)[oval].sum()
+    assert not ((m > 0) & ~oval).any()
+    unchanged = (mask[0] == 0)[..., None].expand_as(out[0])
+    assert torch.equal(out[0][unchanged], tgt_img[0][unchanged])
+    assert report == "frame 0: swapped face 0"
+    # no holes inside the face apart from the kept mouth
+    mouth = region_mask(target, m.shape, ["mouth"], grow=10) > 0  # and its soft edge
+    inner = region_mask(target, m.shape, ["face"], forehead=0.0, grow=-4) > 0
+    assert (m[inner & ~mouth] > 0.99).mean() > 0.995
+
+
+def test_warp_of_a_face_onto_itself_reproduces_it(hopper):
+    image, faces = hopper
+    frame = image[0].numpy()
+    lm = faces.frames[0][0].landmarks
+    warped = mw.warp_face(mw.prepare_source(frame, lm), lm, frame.shape[:2], keep_mouth=False)
+    x0, y0, x1, y1 = warped.box
+    inside = warped.mask > 0.99
+    assert inside.sum() > 0.9 * (region_mask(lm, frame.shape[:2], ["face"], forehead=0) > 0).sum()
+    mse = ((warped.image - frame[y0:y1, x0:x1]) ** 2)[inside].mean()
+    assert 10 * np.log10(1.0 / mse) > 30
+    kept = mw.warp_face(mw.prepare_source(frame, lm), lm, frame.shape[:2], keep_eyes=True)
+    eyes = region_mask(lm, frame.shape[:2], ["eyes"])[y0:y1, x0:x1] > 0.5
+    assert eyes.sum() > 50 and (kept.mask[eyes] < 0.05).all()
+    assert (kept.mask[inside & ~eyes] > 0).mean() > 0.95
+
+
+def test_swapped_face_takes_the_target_geometry(astronaut, hopper):
+    (src_img, src_faces), (tgt_img, tgt_faces) = astronaut, hopper
+    out, _, _ = sg.mesh_warp_swap(src_img, src_faces, tgt_img, tgt_faces, shape_transfer=0.0)
+    found = ops.add_landmarks(out, ops.detect_faces(out))
+    assert found.count == 1
+    target = tgt_faces.frames[0][0].landmarks[:468, :2]
+    swapped = found.frames[0][0].landmarks[:468, :2]
+    height = mw.face_height(tgt_faces.frames[0][0].landmarks)
+    assert np.median(np.linalg.norm(swapped - target, axis=1)) < 0.03 * height
+
+
+def test_full_shape_transfer_gives_the_source_shape(astronaut, hopper):
+    source = astronaut[1].frames[0][0].landmarks
+    target = hopper[1].frames[0][0].landmarks
+    rest = np.setdiff1d(np.arange(478), mw.EXPRESSION_POINTS)
+
+    def residual(mesh, idx):  # of the best 3D similarity from mesh onto the source, per point
+        s, r, t = mw.similarity_3d(mesh[idx], source[idx])
+        return np.linalg.norm(s * mesh[idx] @ r.T + t - source[idx], axis=1).max()
+
+    height = mw.face_height(source)
+    assert residual(target, rest) > 0.05 * height  # the two faces do differ
+    full = mw.transfer_shape(target, source, 1.0, keep_expression=False)
+    assert residual(full, np.arange(478)) < 1e-3 * height
+    kept = mw.transfer_shape(target, source, 1.0)
+    assert residual(kept, rest) < 1e-3 * height
+    np.testing.assert_array_equal(kept[mw.EXPRESSION_POINTS], target[mw.EXPRESSION_POINTS])
+    half = mw.transfer_shape(target, source, 0.5, keep_expression=False)
+    np.testing.assert_allclose(half, (target + full) / 2, atol=1e-3)
+    # the target keeps its place and size
+    np.testing.assert_allclose(full[list(mw.STABLE_POINTS)].mean(0),
+                               target[list(mw.STABLE_POINTS)].mean(0), atol=1.0)
+
+
+def turned(landmarks, yaw_degrees):
+    """The mesh rotated about the vertical axis through its centre."""
+    a = np.radians(yaw_degrees)
+    rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    centre = landmarks.mean(0)
+    return ((landmarks - centre) @ rot.T + centre).astype(np.float32)
+
+
+def test_hidden_side_takes_the_mirror_texture(hopper):
+    image, faces = hopper
+    frame, lm = image[0].numpy(), faces.frames[0][0].landmarks
+    straight = mw.prepare_source(frame, lm)
+    own = (straight.texture == topo.TRIANGLES).all(1)
+    assert own.mean() > 0.97 and straight.usable.mean() > 0.97
+    side = mw.prepare_source(frame, turned(lm, 70))
+    mirrored = ~(side.texture == topo.TRIANGLES).all(1)
+    assert mirrored.mean() > 0.1
+    np.testing.assert_array_equal(side.texture[mirrored],
+                                  topo.MIRROR[topo.TRIANGLES[mirrored]])
+    # mirrored triangles lie on the side turned away: their own centres are deeper
+    depth = side.landmarks[topo.TRIANGLES, 2].mean(1)
+    assert depth[mirrored].mean() > depth[~mirrored].mean()
+    assert side.usable.mean() > 0.9
+
+
+def test_closed_source_mouth_is_not_smeared_over_an_open_one(astronaut, hopper):
+    # Grace Hopper's lips are closed; the astronaut smiles with her teeth showing
+    (tgt_img, tgt_faces), (src_img, src_faces) = astronaut, hopper
+    frame, target = tgt_img[0].numpy(), tgt_faces.frames[0][0].landmarks
+    source = mw.prepare_source(src_img[0].numpy(), src_faces.frames[0][0].landmarks)
+    warped = mw.warp_face(source, target, frame.shape[:2], keep_mouth=False)
+    x0, y0, x1, y1 = warped.box
+    mouth = region_mask(target, frame.shape[:2], ["mouth"], grow=-2)[y0:y1, x0:x1] > 0.5
+    assert mouth.sum() > 50
+    assert (warped.mask[mouth] == 0).mean() > 0.9
+    lips = region_mask(target, frame.shape[:2], ["lips"], grow=-2)[y0:y1, x0:x1] > 0.5
+    assert (warped.mask[lips] == 1).mean() > 0.9
+
+
+def test_batch_with_faceless_frames_and_other_sizes(astronaut, hopper):
+    (src_img, src_faces), (tgt_img, _) = astronaut, hopper
+    assert src_img.shape[1:3] != tgt_img.shape[1:3]
+    batch = torch.cat([tgt_img, torch.full_like(tgt_img, 0.4), tgt_img.flip(2)])
+    original = batch.clone()
+    faces = ops.add_landmarks(batch, ops.detect_faces(batch))
+    out, mask, report = MeshWarpSwap().swap(src_img, src_faces, batch, faces, 0, "largest",
+                                            0.5, False, True)
+    assert torch.equal(batch, original)  # the input is never written to
+    assert out.shape == batch.shape and mask.shape == batch.shape[:3]
+    assert torch.equal(out[1], batch[1]) and mask[1].sum() == 0
+    assert report.splitlines() == ["frame 0: swapped face 0",
+                                   "frame 1: no face swapped (unchanged)",
+                                   "frame 2: swapped face 0"]
+    # the mirrored frame gets the mirrored swap (same source, mirrored target)
+    a, b = mask[0] > 0.5, mask[2].flip(1) > 0.5
+    assert (a & b).sum() / (a | b).sum() > 0.9
+    _, _, none = sg.mesh_warp_swap(src_img, src_faces, batch, faces, targets="3")
+    assert "swapped face" not in none
+    with pytest.raises(ValueError, match="source face index 1"):
+        sg.mesh_warp_swap(src_img, src_faces, batch, faces, source_index=1)
+    with pytest.raises(ValueError, match="target faces"):
+        sg.mesh_warp_swap(src_img, src_faces, batch, faces, targets="the big one")
