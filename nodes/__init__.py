@@ -1,4 +1,5 @@
 """ComfyUI node classes: thin adapters that convert types and call the pack's functions."""
+from .blend import FaceQuality, GatedBlend, PoissonComposite
 from .faces import AlignFaces, DetectFaces, FaceLandmarks, PasteFacesBack, PreviewFaces
 from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding, GalleryFromFolder,
                        GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
@@ -27,6 +28,9 @@ _NODES = {
     "FacePipelineLoadGallery": (LoadGallery, "Load Face Gallery"),
     "FacePipelineSearchGallery": (SearchGallery, "Search Face Gallery"),
     "FacePipelineSelectFacesByReference": (SelectFacesByReference, "Select Faces by Reference"),
+    "FacePipelineGatedBlend": (GatedBlend, "Gated Blend"),
+    "FacePipelinePoissonComposite": (PoissonComposite, "Poisson Composite"),
+    "FacePipelineFaceQuality": (FaceQuality, "Face Quality"),
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
 }
