@@ -9,8 +9,8 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from conftest import TESTDATA, as_image, load_rgb, save_onnx
-from onnx import TensorProto, helper, numpy_helper
+from conftest import TESTDATA, as_image, load_rgb
+from tiny_models import tiny_arcface
 
 from face_pipeline.models import onnx as ort_cache
 from face_pipeline.models.embedders import default_threshold
@@ -323,23 +323,6 @@ def test_reference_selection_picks_the_person_in_a_group(photos):
 
 
 # --------------------------------------------------------------------------- ArcFace slot
-
-def tiny_arcface(path):
-    """[1,3,112,112] -> mean over H, W -> [1,3] @ W[3,512] + 1 -> [1,512]: ArcFace's signature
-    (the bias makes the output depend on the input's scale and offset, not only direction)."""
-    weights = np.random.default_rng(0).normal(size=(3, 512)).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["input.1"], ["pooled"], axes=[2, 3], keepdims=0),
-         helper.make_node("MatMul", ["pooled", "W"], ["projected"]),
-         helper.make_node("Add", ["projected", "bias"], ["683"])],
-        "tiny_arcface",
-        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 112, 112])],
-        [helper.make_tensor_value_info("683", TensorProto.FLOAT, [1, 512])],
-        [numpy_helper.from_array(weights, "W"),
-         numpy_helper.from_array(np.ones(512, np.float32), "bias")])
-    save_onnx(graph, str(path))
-    return weights
-
 
 def test_arcface_slot_preprocesses_like_insightface(models_dir):
     weights = tiny_arcface(models_dir / "w600k_r50.onnx")

@@ -4,46 +4,18 @@ The tiny model outputs ``0.5 * target + latent[:3] (per channel) + ramp(y, x)``:
 received shows in the colour offset, and the position ramp shows how sub-images were woven.
 """
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from tiny_models import SWAP_SIZE as SIZE
+from tiny_models import tiny_inswapper
 
 from face_pipeline.models import registry, swappers
-
-SIZE = 128
-
-
-def _tiny_inswapper(path, emap):
-    ramp = (np.add.outer(np.arange(SIZE), 3 * np.arange(SIZE)) / (16 * SIZE)).astype(np.float32)
-    nodes = [
-        helper.make_node("Mul", ["target", "half"], ["scaled"]),
-        helper.make_node("Slice", ["source", "start", "stop", "axis"], ["rgb"]),
-        helper.make_node("Reshape", ["rgb", "shape"], ["offset"]),
-        helper.make_node("Add", ["scaled", "offset"], ["shifted"]),
-        helper.make_node("Add", ["shifted", "ramp"], ["output"]),
-    ]
-    inits = [numpy_helper.from_array(np.array(0.5, np.float32), "half"),
-             numpy_helper.from_array(np.array([0], np.int64), "start"),
-             numpy_helper.from_array(np.array([3], np.int64), "stop"),
-             numpy_helper.from_array(np.array([1], np.int64), "axis"),
-             numpy_helper.from_array(np.array([1, 3, 1, 1], np.int64), "shape"),
-             numpy_helper.from_array(ramp[None, None], "ramp"),
-             numpy_helper.from_array(emap, "emap")]  # the last initializer, as in inswapper
-    graph = helper.make_graph(
-        nodes, "tiny_inswapper",
-        [helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, SIZE, SIZE]),
-         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, SIZE, SIZE])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.save(model, str(path))
-    return ramp
 
 
 @pytest.fixture()
 def tiny(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     emap = rng.normal(size=(512, 512)).astype(np.float32)
-    ramp = _tiny_inswapper(tmp_path / "inswapper_128.onnx", emap)
+    ramp = tiny_inswapper(tmp_path / "inswapper_128.onnx", emap)
     monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
     swappers.latent_map.cache_clear()
     return swappers.load_swapper("inswapper_128", device="cpu"), emap, ramp

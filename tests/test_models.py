@@ -6,7 +6,8 @@ import threading
 import numpy as np
 import pytest
 from conftest import as_image, load_rgb, save_onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+from tiny_models import SCRFD_SIZE, tiny_scrfd
 
 from face_pipeline.models import onnx as ort_cache
 from face_pipeline.models import paths, registry
@@ -78,39 +79,13 @@ def test_wrong_model_in_the_slot_is_a_clear_error(models_dir):
 
 # ------------------------------------------------------------------ tiny SCRFD
 
-SIZE = 64
-STRIDES = (8, 16, 32)
-
-
-def tiny_scrfd(path, level: int, anchor: int, distances, kps_offsets):
-    """An ONNX model with det_10g's signature (one [1,3,H,W] input; scores, box distances and
-    keypoints for strides 8/16/32) whose outputs encode one face at a chosen anchor."""
-    inp = helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, SIZE, SIZE])
-    nodes = [helper.make_node("ReduceMean", ["input.1"], ["mean"], keepdims=0),
-             helper.make_node("Mul", ["mean", "zero"], ["nothing"])]
-    inits = [numpy_helper.from_array(np.zeros((), np.float32), "zero")]
-    outputs = []
-    for kind, width in (("score", 1), ("bbox", 4), ("kps", 10)):
-        for lvl, stride in enumerate(STRIDES):
-            n = (SIZE // stride) ** 2 * 2
-            value = np.full((n, width), 0.01 if kind == "score" else 1.0, np.float32)
-            if lvl == level:
-                value[anchor] = {"score": [0.9], "bbox": distances, "kps": kps_offsets}[kind]
-            name = f"{kind}_{stride}"
-            inits.append(numpy_helper.from_array(value, name + "_c"))
-            nodes.append(helper.make_node("Add", [name + "_c", "nothing"], [name]))
-            outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [n, width]))
-    graph = helper.make_graph(nodes, "tiny_scrfd", [inp], outputs, inits)
-    save_onnx(graph, path)
-
-
 def test_tiny_scrfd_model_decodes_the_box_it_encodes(models_dir):
     # Anchor 10 of stride 16 sits at cell 5 -> (x, y) = (1, 1) * 16 = (16, 16) input pixels.
     distances = [0.5, 0.75, 1.0, 1.25]                      # in strides: l, t, r, b
     kps = np.array([[-0.5, -0.25], [0.5, -0.25], [0, 0], [-0.25, 0.5], [0.25, 0.5]]).ravel()
     tiny_scrfd(models_dir / "det_10g.onnx", level=1, anchor=10, distances=distances, kps_offsets=kps)
     detector = load_detector("scrfd_10g")
-    assert isinstance(detector, SCRFDDetector) and detector.size == SIZE
+    assert isinstance(detector, SCRFDDetector) and detector.size == SCRFD_SIZE
     frame = np.zeros((128, 96, 3), np.uint8)                 # letterboxed at scale 0.5, top-left
     boxes, points, scores = detector(frame, 0.5)
     assert len(boxes) == 1 and scores[0] == pytest.approx(0.9)

@@ -1,0 +1,77 @@
+"""The one-node Face Swap (as in ReActor), composed from the individual nodes' functions."""
+from __future__ import annotations
+
+from ..pipeline.swap import ENGINES, face_swap
+from ..models.swappers import BOOSTS
+from ..vision.color import METHODS
+from ._comfy import CATEGORY, frames
+from .faces import DEVICE
+
+
+class FaceSwap:
+    DESCRIPTION = ("Swap a source face onto every selected face of the target images in one "
+                   "node: detect + 478 landmarks, swap (mesh_warp: no model, CPU real time; "
+                   "inswapper_128: ONNX model from the models folder), then a quality-gated "
+                   "Laplacian blend with colour matching. Frames without a face pass through.")
+    CATEGORY = CATEGORY + "/swap"
+    FUNCTION = "swap"
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("image", "mask", "report")
+    OUTPUT_TOOLTIPS = ("The target images with the face swapped.",
+                       "Where each image changed (the final blend mask).",
+                       "Which faces of which frames were swapped; source quality and strength.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "source_image": ("IMAGE", {"tooltip": "The image with the face to put in."}),
+                "target_image": ("IMAGE", {"tooltip": "Images or video frames to change."}),
+                "engine": (ENGINES, {"default": "mesh_warp", "tooltip": "mesh_warp: warps the "
+                           "source's own pixels over the face mesh (embedded, any resolution). "
+                           "inswapper_128: InsightFace's model (download, non-commercial)."}),
+                "source_face_index": ("INT", {"default": 0, "min": 0, "max": 1000, "tooltip":
+                                      "Which source face (largest first)."}),
+                "target_faces": ("STRING", {"default": "all", "tooltip": "Faces to replace in "
+                                 "each frame: all, largest, or indices like 0,2."}),
+                "shape_transfer": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
+                                   "tooltip": "mesh_warp: move the target's face shape toward "
+                                   "the source's (identity carries better)."}),
+                "keep_target_eyes": ("BOOLEAN", {"default": False, "tooltip": "mesh_warp: keep "
+                                     "the target's eyes (gaze)."}),
+                "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "mesh_warp: keep "
+                                      "the target's mouth interior (teeth, open mouth)."}),
+                "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                             "tooltip": "Blend strength; capped at 0.7 for low-quality sources."}),
+                "feather": ("FLOAT", {"default": 15.0, "min": 0.0, "max": 128.0, "step": 1.0,
+                            "tooltip": "Soft edge width in pixels."}),
+                "color": (list(METHODS), {"default": "reinhard", "tooltip": "Colour matching of "
+                          "the source to the target's skin."}),
+                "sharpen": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 2.0, "step": 0.05,
+                            "tooltip": "Light unsharp mask on the swapped face."}),
+                "pixel_boost": ([str(b * 128) for b in BOOSTS], {"default": "128", "tooltip":
+                                "inswapper_128: swap at 256/512 px by interleaved sub-sampling "
+                                "(sharper on large faces)."}),
+                "device": DEVICE,
+            },
+            "optional": {
+                "source_faces": ("FACES", {"tooltip": "Faces already found on the source "
+                                 "(with landmarks); found here when not connected."}),
+                "target_faces_in": ("FACES", {"tooltip": "Faces already found on the targets "
+                                    "(with landmarks); found here when not connected."}),
+                "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
+                                   "a missing model file (verified by sha256)."}),
+            },
+        }
+
+    def swap(self, source_image, target_image, engine, source_face_index, target_faces,
+             shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
+             sharpen, pixel_boost, device, source_faces=None, target_faces_in=None,
+             allow_download=False):
+        return face_swap(source_image, target_image, source_faces=source_faces,
+                         target_faces=target_faces_in, source_index=source_face_index,
+                         targets=target_faces, engine=engine, shape_transfer=shape_transfer,
+                         keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
+                         pixel_boost=int(pixel_boost), strength=strength, feather=feather,
+                         color=color, sharpen=sharpen, device=device,
+                         allow_download=allow_download, loop=frames)

@@ -1,0 +1,108 @@
+"""The one-node face swap: find faces, swap with an engine, blend — composed from the same
+functions the individual nodes call (never a second implementation)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..models.embedders import load_embedder
+from ..models.swappers import load_swapper
+from ..vision import geometry, quality, regions
+from ..vision.face import FaceSet
+from ..vision.image import frame_float, frame_uint8, to_image, to_mask
+from . import blend
+from .faces import Loop, add_landmarks, check_faces, detect_faces
+from .swap_geometry import mesh_warp_swap, select_faces, source_face
+
+ENGINES = ["mesh_warp", "inswapper_128"]
+SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFace
+
+
+def find_faces(image: torch.Tensor, faces: Optional[FaceSet], device: str, loop: Loop) -> FaceSet:
+    """``faces`` if given (checked against ``image``), else detected with 478 landmarks."""
+    if faces is None:
+        return add_landmarks(image, detect_faces(image, device=device, loop=loop), device=device)
+    check_faces(image, faces)
+    return faces
+
+
+def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: torch.Tensor,
+               target_faces: FaceSet, *, source_index: int = 0, targets: str = "all",
+               model: str = "inswapper_128", pixel_boost: int = 128, device: str = "auto",
+               allow_download: Optional[bool] = None,
+               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Swap with an ONNX model of inswapper's signature: each selected target face is aligned
+    to ``arcface_128_v2`` at ``pixel_boost`` px, swapped to the source's ArcFace identity and
+    pasted back through its face-oval mask.  Same outputs as ``mesh_warp_swap``."""
+    check_faces(source_image, source_faces)
+    check_faces(target_image, target_faces)
+    swapper = load_swapper(model, device, allow_download)
+    embedder = load_embedder(SWAP_EMBEDDER, device, allow_download)
+    frame_index, face = source_face(source_faces, source_index)
+    embedding = embedder(frame_uint8(source_image, frame_index), (face,))[0][0]
+    template = geometry.Template("arcface_128_v2", pixel_boost)
+    size = (pixel_boost, pixel_boost)
+    frames, masks, report = [], [], []
+    for i in loop(target_image.shape[0]):
+        frame = frame_float(target_image, i)
+        mask = np.zeros(frame.shape[:2], np.float32)
+        done = []
+        for k in select_faces(target_faces.frames[i], targets):
+            target = target_faces.frames[i][k]
+            matrix = geometry.similarity_transform(target.keypoints, template.points)
+            swapped = swapper(geometry.warp_crop(frame, matrix, size), embedding)
+            crop_mask = geometry.feather_mask(size, pixel_boost / 16)
+            if target.landmarks is not None:
+                crop_mask = crop_mask * regions.crop_region_mask(
+                    target.with_(matrix=matrix, crop_size=size), ["face"])
+            frame, pasted = geometry.paste_back(frame, swapped, matrix, crop_mask)
+            mask = np.maximum(mask, pasted)
+            done.append(str(k))
+        frames.append(frame)
+        masks.append(mask)
+        report.append(f"frame {i}: " + (f"swapped face {', '.join(done)}" if done
+                                        else "no face swapped (unchanged)"))
+    return to_image(frames), to_mask(masks), "\n".join(report)
+
+
+def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
+              source_faces: Optional[FaceSet] = None, target_faces: Optional[FaceSet] = None,
+              source_index: int = 0, targets: str = "all", engine: str = "mesh_warp",
+              shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
+              pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
+              color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
+              device: str = "auto", allow_download: Optional[bool] = None,
+              loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Swap the source face onto the selected faces of every target frame, then gated-blend.
+
+    The source's faces, landmarks and quality are computed once, whatever the number of target
+    frames.  Frames where no face is swapped pass through unchanged; the report says, per
+    frame, which faces were swapped, then the source quality and the blend strength applied.
+    Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown swap engine {engine!r}; choose one of {ENGINES}")
+    source_faces = find_faces(source_image, source_faces, device, range)
+    target_faces = find_faces(target_image, target_faces, device, loop)
+    if source_faces.count == 0:
+        raise ValueError("no face found in the source image: use a clearer, larger face")
+    frame_index, face = source_face(source_faces, source_index)
+    source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
+                                          face.keypoints, face.box).quality
+    if engine == "mesh_warp":
+        warped, mask, report = mesh_warp_swap(
+            source_image, source_faces, target_image, target_faces, source_index=source_index,
+            targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
+            keep_mouth=keep_mouth, loop=loop)
+    else:
+        warped, mask, report = model_swap(
+            source_image, source_faces, target_image, target_faces, source_index=source_index,
+            targets=targets, model=engine, pixel_boost=pixel_boost, device=device,
+            allow_download=allow_download, loop=loop)
+    image, final_mask, _, strengths = blend.gated_blend(
+        target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
+        color=color, target_light=target_light, sharpen=sharpen, loop=loop)
+    report += f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
+    return image, final_mask, report

@@ -1,0 +1,78 @@
+"""Tiny ONNX models with the signatures of the real downloadable models (SCRFD det_10g,
+ArcFace w600k_r50, inswapper_128): the tests exercise the loaders, pre- and post-processing
+without any download."""
+import numpy as np
+from conftest import save_onnx
+from onnx import TensorProto, helper, numpy_helper
+
+SWAP_SIZE = 128
+
+SCRFD_SIZE = 64
+STRIDES = (8, 16, 32)
+
+
+def tiny_scrfd(path, level: int, anchor: int, distances, kps_offsets):
+    """An ONNX model with det_10g's signature (one [1,3,H,W] input; scores, box distances and
+    keypoints for strides 8/16/32) whose outputs encode one face at a chosen anchor."""
+    inp = helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, SCRFD_SIZE, SCRFD_SIZE])
+    nodes = [helper.make_node("ReduceMean", ["input.1"], ["mean"], keepdims=0),
+             helper.make_node("Mul", ["mean", "zero"], ["nothing"])]
+    inits = [numpy_helper.from_array(np.zeros((), np.float32), "zero")]
+    outputs = []
+    for kind, width in (("score", 1), ("bbox", 4), ("kps", 10)):
+        for lvl, stride in enumerate(STRIDES):
+            n = (SCRFD_SIZE // stride) ** 2 * 2
+            value = np.full((n, width), 0.01 if kind == "score" else 1.0, np.float32)
+            if lvl == level:
+                value[anchor] = {"score": [0.9], "bbox": distances, "kps": kps_offsets}[kind]
+            name = f"{kind}_{stride}"
+            inits.append(numpy_helper.from_array(value, name + "_c"))
+            nodes.append(helper.make_node("Add", [name + "_c", "nothing"], [name]))
+            outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [n, width]))
+    graph = helper.make_graph(nodes, "tiny_scrfd", [inp], outputs, inits)
+    save_onnx(graph, path)
+
+
+def tiny_arcface(path):
+    """[1,3,112,112] -> mean over H, W -> [1,3] @ W[3,512] + 1 -> [1,512]: ArcFace's signature
+    (the bias makes the output depend on the input's scale and offset, not only direction)."""
+    weights = np.random.default_rng(0).normal(size=(3, 512)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["input.1"], ["pooled"], axes=[2, 3], keepdims=0),
+         helper.make_node("MatMul", ["pooled", "W"], ["projected"]),
+         helper.make_node("Add", ["projected", "bias"], ["683"])],
+        "tiny_arcface",
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 112, 112])],
+        [helper.make_tensor_value_info("683", TensorProto.FLOAT, [1, 512])],
+        [numpy_helper.from_array(weights, "W"),
+         numpy_helper.from_array(np.ones(512, np.float32), "bias")])
+    save_onnx(graph, str(path))
+    return weights
+
+
+def tiny_inswapper(path, emap):
+    """An ONNX model with inswapper_128's signature that outputs
+    ``0.5 * target + latent[:3] (per channel) + ramp(y, x)``: the latent it received shows in the
+    colour offset, the position ramp shows how pixel-boost sub-images were woven."""
+    ramp = (np.add.outer(np.arange(SWAP_SIZE), 3 * np.arange(SWAP_SIZE)) / (16 * SWAP_SIZE)).astype(np.float32)
+    nodes = [
+        helper.make_node("Mul", ["target", "half"], ["scaled"]),
+        helper.make_node("Slice", ["source", "start", "stop", "axis"], ["rgb"]),
+        helper.make_node("Reshape", ["rgb", "shape"], ["offset"]),
+        helper.make_node("Add", ["scaled", "offset"], ["shifted"]),
+        helper.make_node("Add", ["shifted", "ramp"], ["output"]),
+    ]
+    inits = [numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+             numpy_helper.from_array(np.array([0], np.int64), "start"),
+             numpy_helper.from_array(np.array([3], np.int64), "stop"),
+             numpy_helper.from_array(np.array([1], np.int64), "axis"),
+             numpy_helper.from_array(np.array([1, 3, 1, 1], np.int64), "shape"),
+             numpy_helper.from_array(ramp[None, None], "ramp"),
+             numpy_helper.from_array(emap, "emap")]  # the last initializer, as in inswapper
+    graph = helper.make_graph(
+        nodes, "tiny_inswapper",
+        [helper.make_tensor_value_info("target", TensorProto.FLOAT, [1, 3, SWAP_SIZE, SWAP_SIZE]),
+         helper.make_tensor_value_info("source", TensorProto.FLOAT, [1, 512])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, SWAP_SIZE, SWAP_SIZE])], inits)
+    save_onnx(graph, str(path))
+    return ramp
