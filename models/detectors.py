@@ -13,7 +13,7 @@ import numpy as np
 
 from ..vision import detection as det
 from .onnx import get_session
-from .registry import ModelSpec, get_spec, resolve_files
+from .registry import ModelSpec, load_backend, resolve_files
 
 # The mouth-corner half-spacing relative to the eye spacing in the ArcFace template
 # ((70.73 - 41.55) / (73.53 - 38.29) / 2); BlazeFace gives only the mouth centre.
@@ -105,8 +105,5 @@ BACKENDS = {"mediapipe_blazeface": BlazeFaceDetector, "scrfd": SCRFDDetector}
 
 
 def load_detector(model_id: str, device: str = "auto", allow_download: Optional[bool] = None):
-    """The detector for a manifest id (sessions are cached; the wrapper is cheap)."""
-    spec = get_spec(model_id)
-    if spec.task != "detect":
-        raise ValueError(f"model {model_id!r} is a {spec.task} model, not a face detector")
-    return BACKENDS[spec.backend](spec, device, allow_download)
+    """The face detector for a manifest id of task ``detect``."""
+    return load_backend(model_id, "detect", BACKENDS, device, allow_download)

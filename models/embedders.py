@@ -19,7 +19,7 @@ from ..vision.face import Face
 from ..vision.geometry import Template, similarity_transform, warp_crop
 from ..vision.identity import convert_distance, normalize
 from .onnx import get_session
-from .registry import ModelSpec, ModelUnavailableError, get_spec, resolve_files
+from .registry import ModelSpec, ModelUnavailableError, load_backend, resolve_files
 
 THRESHOLDS = {
     "dlib_resnet_v1": 0.093,
@@ -103,8 +103,5 @@ BACKENDS = {"dlib_resnet": DlibEmbedder, "arcface": ArcFaceEmbedder}
 
 
 def load_embedder(model_id: str, device: str = "auto", allow_download: Optional[bool] = None):
-    """The embedder for manifest entry ``model_id`` (task ``embed``)."""
-    spec = get_spec(model_id)
-    if spec.task != "embed":
-        raise ValueError(f"model {model_id!r} is a {spec.task} model, not a face embedder")
-    return BACKENDS[spec.backend](spec, device, allow_download)
+    """The embedder for a manifest id of task ``embed``."""
+    return load_backend(model_id, "embed", BACKENDS, device, allow_download)

@@ -15,7 +15,7 @@ from ..vision import landmarks as lmk
 from ..vision.face import Face
 from ..vision.geometry import invert, transform_points
 from .onnx import get_session
-from .registry import ModelSpec, get_spec, resolve_files
+from .registry import ModelSpec, load_backend, resolve_files
 
 MESH_SIZE = 192
 IRIS_SIZE = 64
@@ -97,7 +97,6 @@ class FaceMeshLandmarker:
 
 
 def load_landmarker(model_id: str, device: str = "auto", allow_download: Optional[bool] = None):
-    spec = get_spec(model_id)
-    if spec.task != "landmarks":
-        raise ValueError(f"model {model_id!r} is a {spec.task} model, not a landmarker")
-    return FaceMeshLandmarker(spec, device, allow_download)
+    """The landmarker for a manifest id of task ``landmarks``."""
+    return load_backend(model_id, "landmarks", {"mediapipe_mesh": FaceMeshLandmarker}, device,
+                        allow_download)

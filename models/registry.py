@@ -130,3 +130,14 @@ def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> lis
                 raise _unavailable(spec, file, f"could not be downloaded ({exc})") from exc
         out.append(path)
     return out
+
+
+def load_backend(model_id: str, task: str, backends: dict, device: str = "auto",
+                 allow_download: Optional[bool] = None):
+    """The backend object for manifest entry ``model_id``, which must be a ``task`` model:
+    ``backends[spec.backend](spec, device, allow_download)`` (sessions are cached, so this is
+    cheap to call per node execution)."""
+    spec = get_spec(model_id)
+    if spec.task != task:
+        raise ValueError(f"model {model_id!r} is a {spec.task} model, not a {task} model")
+    return backends[spec.backend](spec, device, allow_download)

@@ -21,7 +21,7 @@ import onnx
 from onnx import numpy_helper
 
 from .onnx import get_session
-from .registry import ModelSpec, get_spec, resolve_files
+from .registry import ModelSpec, load_backend, resolve_files
 
 BOOSTS = (1, 2, 4)
 """Pixel-boost factors: crops of 128, 256 or 512 pixels."""
@@ -95,9 +95,6 @@ class InswapperSwapper:
 
 def load_swapper(model_id: str = "inswapper_128", device: str = "auto",
                  allow_download: Optional[bool] = None) -> InswapperSwapper:
-    """The swapper for a manifest entry of task ``swap`` (missing files raise
+    """The swapper for a manifest id of task ``swap`` (missing files raise
     :class:`registry.ModelUnavailableError` saying where to put them)."""
-    spec = get_spec(model_id)
-    if spec.task != "swap":
-        raise ValueError(f"model {model_id!r} is a {spec.task} model, not a face swapper")
-    return InswapperSwapper(spec, device, allow_download)
+    return load_backend(model_id, "swap", {"inswapper": InswapperSwapper}, device, allow_download)
