@@ -10,7 +10,7 @@ from tiny_models import tiny_arcface, tiny_inswapper
 from face_pipeline.models import onnx as ort_cache
 from face_pipeline.models import swappers
 from face_pipeline.pipeline import identity
-from face_pipeline.pipeline.faces import detect_faces
+from face_pipeline.pipeline.faces import add_landmarks, detect_faces
 from face_pipeline.pipeline.swap import face_swap
 
 ASTRONAUT = "faces/nasa_astronaut/1.png"
@@ -77,3 +77,20 @@ def test_onnx_engine_runs_tiny_inswapper_signature(tmp_path, monkeypatch, boost)
     box = detect_faces(tgt).frames[0][0].box
     ys, xs = torch.nonzero(changed, as_tuple=True)
     assert box[0] < xs.float().mean() < box[2] and box[1] < ys.float().mean() < box[3]
+
+
+def test_reference_mode_swaps_only_the_matching_face():
+    """Select Faces by Reference -> Face Swap: in the two-person photo only the face matching
+    the reference photo (another photo of the same person) is replaced (numbers only; no
+    picture of this swap is kept)."""
+    group = as_image(load_rgb("group/two_people.jpg"))
+    reference = as_image(load_rgb("faces/obama/2.jpg"))
+    faces, _ = identity.embed_faces(group, add_landmarks(group, detect_faces(group)))
+    ref_faces, _ = identity.embed_faces(reference, detect_faces(reference))
+    chosen, distances = identity.select_by_reference(faces, ref_faces)
+    assert faces.count == 2 and chosen.count == 1 and min(distances) < max(distances)
+    out, mask, report = face_swap(as_image(load_rgb(ASTRONAUT)), group, target_faces=chosen)
+    kept = next(f for _, _, f in faces.items() if not np.array_equal(f.box, chosen.frames[0][0].box))
+    x1, y1, x2, y2 = np.round(kept.box).astype(int)
+    assert "swapped face 0" in report and mask[0].max() > 0.9
+    assert mask[0, y1:y2, x1:x2].max() == 0 and torch.equal(out[0, y1:y2, x1:x2], group[0, y1:y2, x1:x2])
