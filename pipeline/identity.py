@@ -21,6 +21,7 @@ from ..models import paths
 from ..models.embedders import default_threshold, load_embedder
 from ..models.registry import model_ids
 from ..vision import identity
+from ..vision.quality import face_quality
 from ..vision.face import Face, FaceSet
 from ..vision.gallery import FaceModel, Gallery, SearchResult, check_same_model
 from ..vision.image import frame_uint8, to_image
@@ -40,10 +41,11 @@ STORE = {"face_model": "faces", "gallery": "galleries"}
 
 def _embed(embedder, frame: np.ndarray, faces: tuple[Face, ...]) -> tuple[tuple[Face, ...], list[str]]:
     """Faces of one uint8 frame with embedding, model id and quality; one note per flagged face."""
-    vectors, chips = embedder(frame, faces)
+    vectors, _ = embedder(frame, faces)
     out, notes = [], []
-    for face, vector, chip in zip(faces, vectors, chips):
-        quality, flags = identity.assess_quality(face.width, identity.sharpness(chip))
+    for face, vector in zip(faces, vectors):
+        measured = face_quality(frame, face.keypoints, face.box)
+        quality, flags = measured.quality, identity.quality_flags(face.width, measured.sharpness)
         out.append(face.with_(embedding=vector, embedding_model=embedder.id, quality=quality))
         if flags:
             notes.append(f"{face.width:.0f} px face, quality {quality:.2f}: flagged "

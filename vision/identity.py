@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 METRICS = ("cosine", "euclidean")
@@ -124,35 +123,19 @@ def top_k(probes: np.ndarray, gallery: np.ndarray, k: int,
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_sims, order, axis=1)
 
 
-# --------------------------------------------------------------------------- quality
+# --------------------------------------------------------------------------- quality flags
 
 SMALL_FACE = 40.0
 """Faces narrower than this (pixels) are flagged ``small``: the embedder sees upscaled blur."""
 BLURRY = 0.35
-"""Sharpness below this is flagged ``blurry``."""
-SHARP_SCALE = 60.0
-"""Laplacian variance of a 150 px grey chip that maps to sharpness 0.63 (1 - 1/e)."""
+"""A sharpness term (``vision.quality``) below this is flagged ``blurry``."""
 
 
-def sharpness(chip: np.ndarray) -> float:
-    """0..1 sharpness of an aligned face chip ``[h, w, 3]`` uint8: the variance of its
-    Laplacian at 150 px, mapped through ``1 - exp(-var / SHARP_SCALE)``."""
-    grey = cv2.cvtColor(np.ascontiguousarray(chip), cv2.COLOR_RGB2GRAY)
-    grey = cv2.resize(grey, (150, 150), interpolation=cv2.INTER_AREA)
-    variance = float(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F).var())
-    return float(1.0 - np.exp(-variance / SHARP_SCALE))
-
-
-def assess_quality(face_width: float, sharp: float) -> tuple[float, tuple[str, ...]]:
-    """``(quality 0..1, flags)`` of a face ``face_width`` pixels wide with sharpness ``sharp``.
-
-    Quality is the product of a size factor (reaching 1 at 112 px) and the sharpness; flags
-    name what is wrong: ``small`` (< ``SMALL_FACE`` px), ``blurry`` (sharpness < ``BLURRY``).
-    """
-    size = float(np.clip(face_width / 112.0, 0.0, 1.0))
-    flags = tuple(name for name, bad in (("small", face_width < SMALL_FACE),
-                                         ("blurry", sharp < BLURRY)) if bad)
-    return size * float(np.clip(sharp, 0.0, 1.0)), flags
+def quality_flags(face_width: float, sharpness: float) -> tuple[str, ...]:
+    """What makes a face unreliable for identity: ``small`` (< :data:`SMALL_FACE` px wide),
+    ``blurry`` (the quality measure's sharpness term below :data:`BLURRY`)."""
+    return tuple(name for name, bad in (("small", face_width < SMALL_FACE),
+                                        ("blurry", sharpness < BLURRY)) if bad)
 
 
 def width_layer(widths: tuple[int, ...], face_width: float) -> int:
