@@ -33,7 +33,6 @@ def register_comfy_folder() -> None:
 def model_dirs() -> list[Path]:
     """Folders searched for downloadable models, in order; the first receives downloads."""
     if folder_paths is not None:
-        register_comfy_folder()
         dirs = [Path(p) for p in folder_paths.get_folder_paths(FOLDER_NAME)]
         insightface = Path(folder_paths.models_dir) / "insightface"
         dirs += [insightface, insightface / "models" / "buffalo_l"]

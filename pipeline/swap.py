@@ -44,6 +44,7 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     embedding = embedder(frame_uint8(source_image, frame_index), (face,))[0][0]
     template = geometry.Template("arcface_128_v2", pixel_boost)
     size = (pixel_boost, pixel_boost)
+    edge = geometry.feather_mask(size, pixel_boost / 16)
     frames, masks, report = [], [], []
     for i in loop(target_image.shape[0]):
         frame = frame_float(target_image, i)
@@ -53,9 +54,9 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
             target = target_faces.frames[i][k]
             matrix = geometry.similarity_transform(target.keypoints, template.points)
             swapped = swapper(geometry.warp_crop(frame, matrix, size), embedding)
-            crop_mask = geometry.feather_mask(size, pixel_boost / 16)
+            crop_mask = edge
             if target.landmarks is not None:
-                crop_mask = crop_mask * regions.crop_region_mask(
+                crop_mask = edge * regions.crop_region_mask(
                     target.with_(matrix=matrix, crop_size=size), ["face"])
             frame, pasted = geometry.paste_back(frame, swapped, matrix, crop_mask)
             mask = np.maximum(mask, pasted)

@@ -83,15 +83,19 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return out
 
 
+def _interpolation(matrix: np.ndarray) -> int:
+    """Area sampling when ``matrix`` shrinks the image, bicubic when it enlarges it."""
+    return cv2.INTER_AREA if abs(np.linalg.det(matrix[:, :2])) < 1 else cv2.INTER_CUBIC
+
+
 def warp_crop(frame: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Cut an aligned crop ``[h, w, C]`` out of ``frame`` with the frame->crop ``matrix``.
 
     ``size`` is ``(width, height)``.  Minifying uses area sampling, magnifying bicubic; the
     border is replicated so the crop has no black wedges.
     """
-    scale = np.sqrt(abs(np.linalg.det(matrix[:, :2])))
-    flags = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.warpAffine(frame, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(frame, matrix, size, flags=_interpolation(matrix),
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def feather_mask(size: tuple[int, int], feather: float) -> np.ndarray:
@@ -145,8 +149,8 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
     local = inverse.copy()
     local[:, 2] -= (x0, y0)
     roi_size = (x1 - x0, y1 - y0)
-    flags = cv2.INTER_CUBIC if np.sqrt(abs(np.linalg.det(local[:, :2]))) > 1 else cv2.INTER_AREA
-    warped = cv2.warpAffine(crop, local, roi_size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpAffine(crop, local, roi_size, flags=_interpolation(local),
+                            borderMode=cv2.BORDER_REPLICATE)
     mask = cv2.warpAffine(crop_mask, local, roi_size, flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     mask = np.clip(mask, 0.0, 1.0)
