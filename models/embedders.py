@@ -34,6 +34,15 @@ ArcFace: FaceFusion's reference_face_distance 0.6 (cosine, ArcFace 512-d); not m
 """
 
 
+EMBEDDING_SIZES = {"dlib_resnet_v1": 128, "arcface_w600k_r50": 512}
+"""Dimension of each model's embeddings (stored galleries and face models are checked)."""
+
+
+def embedding_size(model_id: str) -> Optional[int]:
+    """The dimension of ``model_id``'s embeddings, or None for a model not known here."""
+    return EMBEDDING_SIZES.get(model_id)
+
+
 def default_threshold(model_id: str, metric: str = "cosine") -> float:
     """The "same person" distance for embeddings of ``model_id``, in ``metric``."""
     if model_id not in THRESHOLDS:

@@ -43,22 +43,25 @@ def model_dirs() -> list[Path]:
     return [Path.home() / ".cache" / "face_pipeline" / "models"]
 
 
-def safe_join(base: Path, name: str) -> Path:
+def safe_join(base: Path, name: str, what: str = "model file name",
+              folder: str = "models folder") -> Path:
     """``base / name`` if ``name`` is a relative path that stays inside ``base``.
 
     Raises ``ValueError`` for absolute paths, drive letters, ``..`` components, empty names and
-    symbolic links that lead outside ``base``: a model name from a workflow can never reach a
-    file outside the models folder.
+    symbolic links that lead outside ``base``: a name from a workflow can never reach a file
+    outside its folder.  ``what`` names the input in the message (``"gallery folder"``) and
+    ``folder`` the folder it must stay in (``"input folder"``).
     """
-    if not name or "\x00" in name:
-        raise ValueError(f"invalid model file name {name!r}")
+    if not name or not name.strip() or "\x00" in name:
+        raise ValueError(f"invalid {what} {name!r}: give a name inside the {folder} ({base})")
     pure = PurePath(name.replace("\\", "/"))
     if pure.is_absolute() or pure.drive or ".." in pure.parts or name.startswith(("/", "\\")):
-        raise ValueError(f"model file name {name!r} must be a plain name inside the models "
-                         f"folder ({base}); absolute paths and '..' are not allowed")
+        raise ValueError(f"{what} {name!r} must be a relative name inside the {folder} "
+                         f"({base}); absolute paths and '..' are not allowed")
     path = (base / pure).resolve()
     if not path.is_relative_to(base.resolve()):
-        raise ValueError(f"model file name {name!r} resolves outside the models folder {base}")
+        raise ValueError(f"{what} {name!r} resolves outside the {folder} {base} (a symbolic "
+                         "link?)")
     return path
 
 

@@ -10,7 +10,6 @@ from ..models.paths import safe_join
 from ..models.registry import model_ids
 from ..pipeline import identity as ops
 from ..pipeline.faces import check_faces
-from ..vision.gallery import load_face_model, load_gallery, save_face_model, save_gallery
 from ..vision.identity import AGGREGATES, METRICS
 from ._comfy import CATEGORY, frames
 
@@ -46,6 +45,29 @@ def _stored(kind: str) -> list[str]:
     return ops.stored_names(kind) or [NONE_SAVED]
 
 
+def _filename(kind: str) -> tuple:
+    folder = ops.STORE[kind]
+    return ("STRING", {"default": "person" if kind == "face_model" else "gallery", "tooltip":
+            f"Name of the file in models/face_pipeline/{folder} (.safetensors is added); "
+            f"subfolders like team/alice are allowed, '..' and absolute paths are not."})
+
+
+OVERWRITE = ("BOOLEAN", {"default": False, "tooltip": "Replace a file of the same name. Off: "
+             "saving over an existing file is an error (nothing is lost by accident)."})
+
+
+def _save(kind: str, value, filename: str, overwrite: bool) -> dict:
+    path = str(ops.save_stored(kind, value, filename, overwrite))
+    return {"ui": {"text": [path]}, "result": (path,)}
+
+
+def _load(kind: str, filename: str):
+    if filename == NONE_SAVED:
+        raise ValueError(f"no {ops.STORED_WHAT[kind]} is saved yet: run Save "
+                         f"{ops.STORED_WHAT[kind].title()} first, then reload the page")
+    return ops.load_stored(kind, filename)
+
+
 def _input_dir() -> Path:
     if folder_paths is not None:
         return Path(folder_paths.get_input_directory())
@@ -57,7 +79,7 @@ def gallery_folder(folder: str) -> Path:
     """``folder`` relative to the input folder, or an absolute path inside the input folder or a
     folder listed in ``FACE_PIPELINE_GALLERY_DIRS``; ``ValueError`` for anything outside."""
     if not Path(folder).is_absolute():
-        return safe_join(_input_dir(), folder)
+        return safe_join(_input_dir(), folder, "gallery folder", "input folder")
     extra = os.environ.get(EXTRA_DIRS_ENV, "").split(os.pathsep)
     roots = [_input_dir(), *(Path(p) for p in extra if p)]
     real = Path(folder).resolve()
@@ -170,13 +192,11 @@ class SaveFaceModel:
     def INPUT_TYPES(cls):
         return {"required": {
             "face_model": ("FACE_MODEL", {"tooltip": "The face model to save."}),
-            "filename": ("STRING", {"default": "person", "tooltip": "File name (.safetensors "
-                         "is added); no folders outside faces/."}),
-        }}
+            "filename": _filename("face_model"),
+        }, "optional": {"overwrite": OVERWRITE}}
 
-    def save(self, face_model, filename):
-        path = save_face_model(face_model, ops.stored_path("face_model", filename, existing=False))
-        return {"ui": {"text": [str(path)]}, "result": (str(path),)}
+    def save(self, face_model, filename, overwrite=False):
+        return _save("face_model", face_model, filename, overwrite)
 
 
 class LoadFaceModel:
@@ -190,10 +210,10 @@ class LoadFaceModel:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"filename": (_stored("face_model"), {"tooltip":
-                "Files in models/face_pipeline/faces."})}}
+                "Files in models/face_pipeline/faces (subfolders included)."})}}
 
     def load(self, filename):
-        model = load_face_model(ops.stored_path("face_model", filename, existing=True))
+        model = _load("face_model", filename)
         return model, (f"face model '{model.name}' ({model.model}): {len(model.sources)} "
                        f"photo(s), {model.method}, quality {model.quality:.2f}")
 
@@ -221,7 +241,7 @@ class GalleryFromFolder:
     @classmethod
     def IS_CHANGED(cls, folder, **kwargs):
         root = gallery_folder(folder)
-        return sorted((str(p), p.stat().st_mtime) for p in root.rglob("*")) if root.is_dir() else ""
+        return sorted((str(p), p.lstat().st_mtime) for p in root.rglob("*")) if root.is_dir() else ""
 
     def build(self, folder, model, multiscale, detector, device):
         widths = ops.GALLERY_WIDTHS if multiscale else ()
@@ -299,13 +319,11 @@ class SaveGallery:
     def INPUT_TYPES(cls):
         return {"required": {
             "gallery": ("FACE_GALLERY", {"tooltip": "The gallery to save."}),
-            "filename": ("STRING", {"default": "gallery", "tooltip": "File name (.safetensors "
-                         "is added)."}),
-        }}
+            "filename": _filename("gallery"),
+        }, "optional": {"overwrite": OVERWRITE}}
 
-    def save(self, gallery, filename):
-        path = save_gallery(gallery, ops.stored_path("gallery", filename, existing=False))
-        return {"ui": {"text": [str(path)]}, "result": (str(path),)}
+    def save(self, gallery, filename, overwrite=False):
+        return _save("gallery", gallery, filename, overwrite)
 
 
 class LoadGallery:
@@ -319,10 +337,10 @@ class LoadGallery:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"filename": (_stored("gallery"), {"tooltip":
-                "Files in models/face_pipeline/galleries."})}}
+                "Files in models/face_pipeline/galleries (subfolders included)."})}}
 
     def load(self, filename):
-        gallery = load_gallery(ops.stored_path("gallery", filename, existing=True))
+        gallery = _load("gallery", filename)
         return gallery, gallery.summary()
 
 

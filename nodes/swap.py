@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 from ..pipeline.swap import ENGINES, face_swap
+from ..pipeline.swap_geometry import MIN_FACE_CONFIDENCE
 from ..models.swappers import BOOSTS
 from ..vision.color import METHODS
 from ._comfy import CATEGORY, frames
 from .faces import DEVICE
+
+
+MIN_CONFIDENCE = ("FLOAT", {"default": MIN_FACE_CONFIDENCE, "min": 0.0, "max": 1.0, "step": 0.01,
+                  "tooltip": "Leave target faces whose landmark confidence is below this "
+                  "alone (listed in the report): a face mesh that does not fit, e.g. on an "
+                  "upside-down face, would swap into a mangled face."})
 
 
 class FaceSwap:
@@ -55,6 +62,7 @@ class FaceSwap:
                 "device": DEVICE,
             },
             "optional": {
+                "min_face_confidence": MIN_CONFIDENCE,
                 "source_faces": ("FACES", {"tooltip": "Faces already found on the source "
                                  "(with landmarks); found here when not connected."}),
                 "target_faces_in": ("FACES", {"tooltip": "Faces already found on the targets "
@@ -66,12 +74,13 @@ class FaceSwap:
 
     def swap(self, source_image, target_image, engine, source_face_index, target_faces,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
-             sharpen, pixel_boost, device, source_faces=None, target_faces_in=None,
-             allow_download=False):
+             sharpen, pixel_boost, device, min_face_confidence=MIN_FACE_CONFIDENCE,
+             source_faces=None, target_faces_in=None, allow_download=False):
         return face_swap(source_image, target_image, source_faces=source_faces,
                          target_faces=target_faces_in, source_index=source_face_index,
                          targets=target_faces, engine=engine, shape_transfer=shape_transfer,
                          keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
                          pixel_boost=int(pixel_boost), strength=strength, feather=feather,
                          color=color, sharpen=sharpen, device=device,
-                         allow_download=allow_download, loop=frames)
+                         allow_download=allow_download,
+                         min_confidence=min_face_confidence, loop=frames)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..pipeline import swap_geometry as ops
 from ._comfy import CATEGORY, frames
+from .swap import MIN_CONFIDENCE
 
 
 class MeshWarpSwap:
@@ -44,11 +45,13 @@ class MeshWarpSwap:
             "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "Leave the target's "
                                   "inner mouth (teeth, tongue), which rarely matches the "
                                   "source's."}),
-        }}
+        }, "optional": {"min_face_confidence": MIN_CONFIDENCE}}
 
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
-             target_faces_selector, shape_transfer, keep_target_eyes, keep_target_mouth):
+             target_faces_selector, shape_transfer, keep_target_eyes, keep_target_mouth,
+             min_face_confidence=ops.MIN_FACE_CONFIDENCE):
         return ops.mesh_warp_swap(source_image, source_faces, target_image, target_faces,
                                   source_index=source_face_index, targets=target_faces_selector,
                                   shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
-                                  keep_mouth=keep_target_mouth, loop=frames)
+                                  keep_mouth=keep_target_mouth,
+                                  min_confidence=min_face_confidence, loop=frames)

@@ -13,25 +13,18 @@ import torch
 
 from ..vision import blend, poisson
 from ..vision.face import FaceSet
-from ..vision.image import check_image, frame_float, to_image, to_mask
+from ..vision.image import check_image, check_mask, frame_float, to_image, to_mask
 from ..vision.quality import Quality, crop_quality, face_quality
 from .faces import check_faces
 
 Loop = Callable[[int], Iterable[int]]
 
 
-def _mask_batch(mask: torch.Tensor) -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
-        raise ValueError(f"mask: expected a MASK of shape [B,H,W], got "
-                         f"{tuple(getattr(mask, 'shape', ())) or type(mask).__name__}")
-    return mask[None] if mask.ndim == 2 else mask
-
-
 def check_inputs(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Validate shapes (module docstring); returns the mask as ``[B or 1, H, W]``."""
     check_image(target, "target")
     check_image(source, "source")
-    mask = _mask_batch(mask)
+    mask = check_mask(mask)
     batch, size = target.shape[0], tuple(target.shape[1:3])
     hints = {"source": "warp the source onto the target first",
              "mask": "the mask must be made on the target's frames"}
@@ -60,6 +53,9 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     Returns the IMAGE, the final MASK, and the quality and applied strength per frame.
     """
     mask = check_inputs(target, source, mask)
+    if quality is not None and not 0.0 <= quality <= 1.0:   # also refuses NaN
+        raise ValueError(f"quality must be in 0..1, got {quality}: connect Face Quality's "
+                         "quality output, or leave the input unconnected to estimate it")
     measured: dict[tuple[int, int], float] = {}
     images, masks, qualities, strengths = [], [], [], []
     for i in loop(target.shape[0]):
@@ -104,6 +100,11 @@ def face_qualities(image: torch.Tensor, faces: Optional[FaceSet] = None,
     """
     check_image(image)
     if faces is None:
+        h, w = int(image.shape[1]), int(image.shape[2])
+        if max(h, w) > 2 * min(h, w):
+            raise ValueError(f"image is {w}x{h}, not an aligned face crop: without faces every "
+                             "image must be a crop from Align Faces; connect the faces found "
+                             "on these images to measure faces on whole frames")
         return [crop_quality(frame_float(image, i)) for i in loop(image.shape[0])]
     check_faces(image, faces)
     found = []

@@ -11,7 +11,7 @@ from ..models.landmarkers import load_landmarker
 from ..vision import detection, geometry
 from ..vision.draw import draw_faces
 from ..vision.face import Face, FaceSet
-from ..vision.image import check_image, frame_float, frame_uint8, to_image, to_mask
+from ..vision.image import check_image, check_mask, frame_float, frame_uint8, to_image, to_mask
 
 Loop = Callable[[int], Iterable[int]]
 DEFAULT_DETECTOR = "mediapipe_face_short"
@@ -19,9 +19,10 @@ DEFAULT_LANDMARKER = "mediapipe_face_mesh"
 PRESENCE_THRESHOLD = 0.5
 
 
-def check_faces(image: torch.Tensor, faces: FaceSet) -> None:
-    """Raise ``ValueError`` unless ``faces`` was found on a batch shaped like ``image``."""
-    check_image(image)
+def check_faces(image: torch.Tensor, faces: FaceSet, name: str = "image") -> None:
+    """Raise ``ValueError`` unless ``image`` (the input called ``name``) is a valid IMAGE and
+    ``faces`` was found on a batch shaped like it."""
+    check_image(image, name)
     if len(faces) != image.shape[0]:
         raise ValueError(f"FACES has {len(faces)} frame(s) but the IMAGE batch has "
                          f"{image.shape[0]}: connect the image the faces were detected on")
@@ -97,20 +98,44 @@ def align_faces(image: torch.Tensor, faces: FaceSet, template: geometry.Template
     return to_image(crops), FaceSet(frames, faces.image_sizes)
 
 
+def _crop_scale(crops: torch.Tensor, items: list) -> float:
+    """How much larger the crops are than the aligned crops they came from (1: same size).
+
+    A crop enlarged by the same factor in both directions (an upscaler between Align Faces and
+    Paste Faces Back) is pasted at its scale; any other size is an error."""
+    h, w = int(crops.shape[1]), int(crops.shape[2])
+    sizes = {tuple(f.crop_size) for _, f in items if f.crop_size is not None}
+    if not sizes:
+        return 1.0
+    if len(sizes) > 1:
+        raise ValueError(f"these FACES were aligned at several crop sizes {sorted(sizes)}: use "
+                         "one Align Faces node per crop size")
+    (cw, ch), = sizes
+    scale = w / cw
+    if abs(h / ch - scale) > 1e-6:
+        raise ValueError(f"crops are {w}x{h} but Align Faces made {cw}x{ch} crops: connect the "
+                         "crops of the same Align Faces node (resized crops must keep its "
+                         "aspect ratio)")
+    return scale
+
+
 def paste_faces_back(image: torch.Tensor, crops: torch.Tensor, faces: FaceSet, *,
                      feather: float = 16.0, crop_masks: Optional[torch.Tensor] = None,
                      loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor]:
     """Warp (processed) crops back into their frames.
 
     Args:
-        crops: IMAGE ``[N, h, w, C]``, one per aligned face in frame-major order.
+        crops: IMAGE ``[N, h, w, C]``, one per aligned face in frame-major order, of the size
+            Align Faces made them or that size times one factor (e.g. an upscaler's 2x), which
+            is pasted at its scale; other sizes raise ``ValueError``.
         feather: width in crop pixels of the edge ramp of the default crop mask.
-        crop_masks: optional MASK ``[N, h, w]`` (or ``[1, h, w]`` for all) in crop space,
-            multiplied with the feathered edge; e.g. a face-oval mask.
+        crop_masks: optional MASK ``[N, h, w]`` (or ``[1, h, w]`` for all) in crop space, the
+            size of ``crops``, multiplied with the feathered edge; e.g. a face-oval mask.
     Returns: the IMAGE with faces pasted and the MASK of where it changed.  Pixels where the
     mask is 0 are bit-identical to the input; frames without faces pass through unchanged.
     """
     check_faces(image, faces)
+    check_image(crops, "crops")
     items = [(i, f) for i, _, f in faces.items()]
     if any(f.matrix is None for _, f in items):
         raise ValueError("these FACES have no alignment matrices: connect the FACES output of "
@@ -118,9 +143,17 @@ def paste_faces_back(image: torch.Tensor, crops: torch.Tensor, faces: FaceSet, *
     if items and crops.shape[0] != len(items):
         raise ValueError(f"got {crops.shape[0]} crops for {len(items)} aligned faces: connect "
                          "the crops made by the same Align Faces node")
-    if crop_masks is not None and crop_masks.shape[0] not in (1, len(items)):
-        raise ValueError(f"got {crop_masks.shape[0]} crop masks for {len(items)} faces")
     h, w = int(crops.shape[1]), int(crops.shape[2])
+    if crop_masks is not None:
+        crop_masks = check_mask(crop_masks, "crop_mask")
+        if crop_masks.shape[0] not in (1, len(items)):
+            raise ValueError(f"crop_mask: got {crop_masks.shape[0]} crop masks for {len(items)} "
+                             "faces: give one per face or one for all")
+        if tuple(crop_masks.shape[1:]) != (h, w):
+            raise ValueError(f"crop_mask is {crop_masks.shape[2]}x{crop_masks.shape[1]} but the "
+                             f"crops are {w}x{h}: make the mask in 'aligned crop' space from the "
+                             "same Align Faces node (or resize it to the crops)")
+    scale = _crop_scale(crops, items)
     edge = geometry.feather_mask((w, h), feather)
     per_frame: dict[int, list[int]] = {}
     for k, (i, _) in enumerate(items):
@@ -133,7 +166,7 @@ def paste_faces_back(image: torch.Tensor, crops: torch.Tensor, faces: FaceSet, *
             crop = crops[k].detach().cpu().float().numpy()[..., :3]
             m = edge if crop_masks is None else \
                 edge * crop_masks[k % crop_masks.shape[0]].detach().cpu().float().numpy()
-            frame, pasted = geometry.paste_back(frame, crop, items[k][1].matrix, m)
+            frame, pasted = geometry.paste_back(frame, crop, items[k][1].matrix * scale, m)
             mask = np.maximum(mask, pasted)
         out.append(frame)
         masks.append(mask)

@@ -18,12 +18,13 @@ import torch
 from PIL import Image, ImageOps
 
 from ..models import paths
-from ..models.embedders import default_threshold, load_embedder
+from ..models.embedders import default_threshold, embedding_size, load_embedder
 from ..models.registry import model_ids
 from ..vision import identity
 from ..vision.quality import face_quality
 from ..vision.face import Face, FaceSet
-from ..vision.gallery import FaceModel, Gallery, SearchResult, check_same_model
+from ..vision.gallery import (FaceModel, Gallery, SearchResult, check_same_model, load_face_model,
+                              load_gallery, save_face_model, save_gallery)
 from ..vision.image import frame_uint8, to_image
 from .faces import DEFAULT_DETECTOR, Loop, check_faces, detect_faces
 
@@ -126,26 +127,51 @@ def load_image_file(path: Path) -> np.ndarray:
         return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
 
 
+def _photos(folder: Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """``(name, photo)`` pairs of ``folder/<name>/<photo>`` and notes on what was refused:
+    files or person folders that are symbolic links leading outside ``folder``."""
+    root = folder.resolve()
+    inside = lambda p: p.resolve().is_relative_to(root)
+    files, notes = [], []
+    for person in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if not inside(person):
+            notes.append(f"{person.name}/: links outside the gallery folder, skipped")
+            continue
+        for f in sorted(person.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if inside(f):
+                files.append((person.name, f))
+            else:
+                notes.append(f"{person.name}/{f.name}: links outside the gallery folder, skipped")
+    return files, notes
+
+
 def gallery_from_folder(folder: Path, model: str = DEFAULT_EMBEDDER, *,
                         widths: tuple[int, ...] = (), detector: str = DEFAULT_DETECTOR,
                         device: str = "auto", allow_download: Optional[bool] = None,
                         loop: Loop = range) -> tuple[Gallery, str]:
     """A gallery from ``folder/<name>/<photo>``: the largest face of every photo becomes an entry
-    called ``<name>``.  Photos without a face are skipped and reported."""
+    called ``<name>``.  Photos without a face, unreadable photos and symbolic links leading
+    outside ``folder`` are skipped and reported; ``ValueError`` when nothing is left."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"gallery folder {folder} does not exist")
-    files = [(person.name, f) for person in sorted(p for p in folder.iterdir() if p.is_dir())
-             for f in sorted(person.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    files, lines = _photos(folder)
     if not files:
         raise ValueError(f"{folder} holds no photos in per-person subfolders "
-                         "(expected <folder>/<name>/<photo>.jpg)")
+                         "(expected <folder>/<name>/<photo>.jpg)" +
+                         "".join(f"\n{line}" for line in lines))
     embedder = load_embedder(model, device, allow_download)
-    entries, lines = [], []
+    entries = []
     for k in loop(len(files)):
         name, path = files[k]
         source = f"{name}/{path.name}"
-        frame = load_image_file(path)
+        try:
+            frame = load_image_file(path)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            lines.append(f"{source}: could not be read ({type(exc).__name__}: {exc}), skipped")
+            continue
         found = detect_faces(to_image([frame]), detector, max_faces=1, device=device,
                              allow_download=allow_download).frames[0]
         if not found:
@@ -154,6 +180,9 @@ def gallery_from_folder(folder: Path, model: str = DEFAULT_EMBEDDER, *,
         entry, notes = _entry(embedder, frame, found[0], name, source, widths)
         entries.append(entry)
         lines += notes
+    if not entries:
+        raise ValueError(f"no face could be embedded from {folder}: the gallery would be "
+                         "empty\n" + "\n".join(lines))
     gallery = _gallery(embedder, entries, widths)
     return gallery, "\n".join([gallery.summary(), *lines])
 
@@ -343,23 +372,64 @@ def select_by_reference(faces: FaceSet, reference: Reference, *, reference_index
 
 # --------------------------------------------------------------------------- stored files
 
+STORED_WHAT = {"face_model": "face model", "gallery": "gallery"}
+
+
 def stored_names(kind: str) -> list[str]:
-    """Files of ``kind`` ("face_model" or "gallery") in every models folder, by name."""
-    names = {p.name for base in paths.model_dirs() if (base / STORE[kind]).is_dir()
-             for p in (base / STORE[kind]).glob("*.safetensors")}
+    """Files of ``kind`` ("face_model" or "gallery") in every models folder, subfolders
+    included, as the names the loaders take (``team/alice.safetensors``)."""
+    names = set()
+    for base in paths.model_dirs():
+        folder = base / STORE[kind]
+        if folder.is_dir():
+            names.update(p.relative_to(folder).as_posix() for p in folder.rglob("*.safetensors")
+                         if p.is_file() and not p.name.startswith("."))
     return sorted(names)
 
 
 def stored_path(kind: str, name: str, *, existing: bool) -> Path:
-    """Path of the stored ``kind`` file called ``name`` (``.safetensors`` added if missing).
-    ``existing``: search every models folder and raise ``FileNotFoundError`` if absent; else
-    the path in the first models folder.  Names that leave the folder raise ``ValueError``."""
-    name = name if name.endswith(".safetensors") else name + ".safetensors"
-    candidates = [paths.safe_join(base / STORE[kind], name) for base in paths.model_dirs()]
+    """Path of the stored ``kind`` file called ``name`` (``.safetensors`` added if missing;
+    subfolders like ``team/alice`` allowed).  ``existing``: search every models folder and
+    raise ``FileNotFoundError`` if absent; else the path in the first models folder.  Empty
+    names, names of hidden files and names that leave the folder raise ``ValueError``."""
+    what = STORED_WHAT[kind]
+    stem = name.strip().removesuffix(".safetensors")
+    if not stem or stem.endswith(("/", "\\")) or Path(stem).name.startswith("."):
+        raise ValueError(f"{what} file name {name!r} is empty or hidden: give a name like "
+                         f"'alice' or 'team/alice'")
+    name = stem + ".safetensors"
+    candidates = [paths.safe_join(base / STORE[kind], name, f"{what} file name",
+                                  f"{STORE[kind]} folder") for base in paths.model_dirs()]
     if not existing:
         return candidates[0]
     found = next((p for p in candidates if p.is_file()), None)
     if found is None:
-        raise FileNotFoundError(f"no {kind.replace('_', ' ')} '{name}' in "
-                                f"{', '.join(str(c.parent) for c in candidates)}")
+        raise FileNotFoundError(f"no {what} '{name}' in "
+                                f"{', '.join(str(c.parent) for c in candidates)}: save one with "
+                                f"Save {what.title()} first")
     return found
+
+
+def load_stored(kind: str, name: str) -> Union[FaceModel, Gallery]:
+    """The stored face model or gallery called ``name``, checked against its embedding model's
+    dimension (``ValueError`` naming the file when it does not fit)."""
+    path = stored_path(kind, name, existing=True)
+    value = load_face_model(path) if kind == "face_model" else load_gallery(path)
+    vectors = value.embedding[None] if kind == "face_model" else value.embeddings
+    expected = embedding_size(value.model)
+    if expected is not None and len(vectors) and vectors.shape[1] != expected:
+        raise ValueError(f"{path} holds {vectors.shape[1]}-d embeddings but '{value.model}' "
+                         f"makes {expected}-d ones: the file is damaged or was written by "
+                         "another tool; rebuild it")
+    return value
+
+
+def save_stored(kind: str, value: Union[FaceModel, Gallery], name: str, overwrite: bool) -> Path:
+    """Write a face model or gallery as ``name`` in the first models folder; an existing file
+    is replaced only with ``overwrite`` (else ``FileExistsError`` saying what to do)."""
+    path = stored_path(kind, name, existing=False)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{STORED_WHAT[kind]} file {path} already exists: turn on "
+                              "overwrite to replace it, or choose another filename")
+    save = save_face_model if kind == "face_model" else save_gallery
+    return save(value, path, overwrite=overwrite)

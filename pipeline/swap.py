@@ -11,10 +11,11 @@ from ..models.embedders import load_embedder
 from ..models.swappers import load_swapper
 from ..vision import geometry, quality, regions
 from ..vision.face import FaceSet
-from ..vision.image import frame_float, frame_uint8, to_image, to_mask
+from ..vision.image import check_image, frame_float, frame_uint8, to_image, to_mask
 from . import blend
 from .faces import Loop, add_landmarks, check_faces, detect_faces
-from .swap_geometry import mesh_warp_swap, select_faces, source_face
+from .swap_geometry import (MIN_FACE_CONFIDENCE, confident_faces, frame_report, mesh_warp_swap,
+                            select_faces, source_face)
 
 ENGINES = ["mesh_warp", "inswapper_128"]
 SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFace
@@ -32,12 +33,12 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
                target_faces: FaceSet, *, source_index: int = 0, targets: str = "all",
                model: str = "inswapper_128", pixel_boost: int = 128, device: str = "auto",
                allow_download: Optional[bool] = None,
-               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
+               min_confidence: float = MIN_FACE_CONFIDENCE, loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap with an ONNX model of inswapper's signature: each selected target face is aligned
     to ``arcface_128_v2`` at ``pixel_boost`` px, swapped to the source's ArcFace identity and
     pasted back through its face-oval mask.  Same outputs as ``mesh_warp_swap``."""
-    check_faces(source_image, source_faces)
-    check_faces(target_image, target_faces)
+    check_faces(source_image, source_faces, "source_image")
+    check_faces(target_image, target_faces, "target_image")
     swapper = load_swapper(model, device, allow_download)
     embedder = load_embedder(SWAP_EMBEDDER, device, allow_download)
     frame_index, face = source_face(source_faces, source_index)
@@ -50,7 +51,10 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
         frame = frame_float(target_image, i)
         mask = np.zeros(frame.shape[:2], np.float32)
         done = []
-        for k in select_faces(target_faces.frames[i], targets):
+        chosen, skipped = confident_faces(target_faces.frames[i],
+                                          select_faces(target_faces.frames[i], targets),
+                                          min_confidence)
+        for k in chosen:
             target = target_faces.frames[i][k]
             matrix = geometry.similarity_transform(target.keypoints, template.points)
             swapped = swapper(geometry.warp_crop(frame, matrix, size), embedding)
@@ -63,8 +67,7 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
             done.append(str(k))
         frames.append(frame)
         masks.append(mask)
-        report.append(f"frame {i}: " + (f"swapped face {', '.join(done)}" if done
-                                        else "no face swapped (unchanged)"))
+        report.append(frame_report(i, done, skipped))
     return to_image(frames), to_mask(masks), "\n".join(report)
 
 
@@ -75,9 +78,11 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
               device: str = "auto", allow_download: Optional[bool] = None,
+              min_confidence: float = MIN_FACE_CONFIDENCE,
               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap the source face onto the selected faces of every target frame, then gated-blend.
 
+    Target faces less confident than ``min_confidence`` are left alone and reported.
     The source's faces, landmarks and quality are computed once, whatever the number of target
     frames.  Frames where no face is swapped pass through unchanged; the report says, per
     frame, which faces were swapped, then the source quality and the blend strength applied.
@@ -85,6 +90,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown swap engine {engine!r}; choose one of {ENGINES}")
+    check_image(source_image, "source_image")
+    check_image(target_image, "target_image")
     source_faces = find_faces(source_image, source_faces, device, range)
     target_faces = find_faces(target_image, target_faces, device, loop)
     if source_faces.count == 0:
@@ -96,12 +103,12 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
         warped, mask, report = mesh_warp_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
-            keep_mouth=keep_mouth, loop=loop)
+            keep_mouth=keep_mouth, min_confidence=min_confidence, loop=loop)
     else:
         warped, mask, report = model_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, model=engine, pixel_boost=pixel_boost, device=device,
-            allow_download=allow_download, loop=loop)
+            allow_download=allow_download, min_confidence=min_confidence, loop=loop)
     image, final_mask, _, strengths = blend.gated_blend(
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen, loop=loop)

@@ -2,7 +2,12 @@
 
 Class names, input names, outputs and file naming match ComfyUI, so an API-format workflow that
 uses them runs unchanged here and in ComfyUI. ComfyUI's ``folder_paths`` module is replaced by the
-module-level ``FOLDERS`` object, which ``run_prompt`` configures before each run.
+module-level ``FOLDERS`` object, which ``run_prompt`` configures before each run; its settings are
+per thread, so runs in several threads with different folders do not disturb each other.
+
+LoadImage reads only inside the input folder: absolute paths, ``..`` and symbolic links leading
+out are refused. 16-bit greyscale images are scaled from 0..65535 to 0..1 (ComfyUI's own
+LoadImage divides mode ``I`` by 255 and clips, which turns most 16-bit pictures white).
 
 IMAGE tensors are float32 [B, H, W, 3] in 0..1; MASK tensors are float32 [B, H, W] in 0..1.
 """
@@ -12,7 +17,8 @@ import random
 import re
 import string
 import tempfile
-from dataclasses import dataclass
+import threading
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -20,14 +26,19 @@ import torch
 from PIL import Image, ImageOps, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
+from ..models.paths import safe_join
 
-@dataclass
-class Folders:
-    """Directories the core nodes read from and write to (ComfyUI's input/output/temp folders)."""
 
-    input_dir: str = "."
-    output_dir: str = "output"
-    temp_dir: Optional[str] = None  # None: a fresh directory under the system temp dir on first use
+class Folders(threading.local):
+    """Directories the core nodes read from and write to (ComfyUI's input/output/temp folders).
+
+    Thread-local: every thread starts with the defaults and sees only its own ``configure``.
+    ``temp_dir`` None: a fresh directory under the system temp dir on first use.
+    """
+
+    def __init__(self, input_dir: str = ".", output_dir: str = "output",
+                 temp_dir: Optional[str] = None):
+        self.configure(input_dir, output_dir, temp_dir)
 
     def configure(self, input_dir: str, output_dir: str, temp_dir: Optional[str] = None) -> None:
         self.input_dir, self.output_dir, self.temp_dir = input_dir, output_dir, temp_dir
@@ -53,6 +64,19 @@ def _image_files(directory: str) -> list:
     )
 
 
+def input_path(image: str) -> str:
+    """The file ``image`` inside the input folder; ``ValueError`` for names that leave it."""
+    return str(safe_join(Path(FOLDERS.input_dir), image, "image", "input folder"))
+
+
+def _float_rgb(frame: Image.Image) -> np.ndarray:
+    """A Pillow frame as float32 RGB ``[H, W, 3]`` in 0..1; 16-bit grey scaled by 1/65535."""
+    if frame.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        grey = np.asarray(frame, dtype=np.float32) / 65535.0
+        return np.repeat(np.clip(grey, 0.0, 1.0)[..., None], 3, axis=-1)
+    return np.asarray(frame.convert("RGB"), dtype=np.float32) / 255.0
+
+
 class LoadImage:
     """Load an image file from the input directory as IMAGE [F, H, W, 3] and MASK [F, H, W].
 
@@ -70,16 +94,13 @@ class LoadImage:
 
     def load_image(self, image):
         frames, masks, size = [], [], None
-        with Image.open(os.path.join(FOLDERS.input_dir, image)) as img:
+        with Image.open(input_path(image)) as img:
             for frame in ImageSequence.Iterator(img):
                 frame = ImageOps.exif_transpose(frame)
-                if frame.mode == "I":  # 16-bit greyscale, scaled as ComfyUI does
-                    frame = frame.point(lambda v: v * (1 / 255))
-                rgb = frame.convert("RGB")
-                size = size or rgb.size
-                if rgb.size != size:
+                size = size or frame.size
+                if frame.size != size:
                     continue
-                frames.append(np.asarray(rgb, dtype=np.float32) / 255.0)
+                frames.append(_float_rgb(frame))
                 if "A" in frame.getbands() or "transparency" in frame.info:
                     alpha = np.asarray(frame.convert("RGBA").getchannel("A"), dtype=np.float32) / 255.0
                     masks.append(1.0 - alpha)
@@ -91,7 +112,11 @@ class LoadImage:
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):
-        if not os.path.isfile(os.path.join(FOLDERS.input_dir, image)):
+        try:
+            path = input_path(image)
+        except ValueError as ex:
+            return str(ex)
+        if not os.path.isfile(path):
             return "Invalid image file: {}".format(image)
         return True
 

@@ -1,14 +1,20 @@
 """Known identities: a :class:`FaceModel` (one person from one or more photos) and a
 :class:`Gallery` (many named entries, searched 1:N), with safetensors files for both.
 
-Files never pickle: tensors plus string metadata (``format``, ``embedding_model``, JSON lists
-of names and sources).  Loading a file of the other kind, a foreign safetensors file (say a
-LoRA) or a corrupt one raises ``ValueError`` saying which; embeddings of different models are
-never mixed or compared (``check_same_model``).
+Files never pickle: tensors plus short string metadata (``format``, ``version``,
+``embedding_model``, ...).  A gallery's names and sources are tensors, not metadata, so the
+safetensors header stays small however many entries there are (the header is limited to
+100 MB): each list of strings is ``<key>_utf8`` (uint8, the UTF-8 bytes of all strings one
+after another) and ``<key>_offsets`` (int64 ``[N + 1]``, string ``i`` is bytes
+``offsets[i]:offsets[i + 1]``).  Version 1 gallery files (names and sources as JSON metadata)
+still load.  Loading a file of the other kind, a foreign safetensors file (say a LoRA), a
+corrupt one or one whose fields do not fit together raises ``ValueError`` saying which;
+embeddings of different models are never mixed or compared (``check_same_model``).
 """
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -21,7 +27,7 @@ from . import identity
 
 FACE_MODEL = "face_pipeline.face_model"
 GALLERY = "face_pipeline.gallery"
-VERSION = "1"
+VERSION = "2"
 
 
 def check_same_model(expected: str, got: str, what: str) -> None:
@@ -135,14 +141,19 @@ class Gallery:
                 scaled is not None and scaled.shape != (len(self.widths), *emb.shape)):
             raise ValueError(f"gallery layers {None if scaled is None else scaled.shape} do not "
                              f"match widths {self.widths} and embeddings {emb.shape}")
-        order = np.argsort(np.asarray(self.names, dtype=object), kind="stable") if n else []
-        names = tuple(self.names[i] for i in order)
-        starts = np.flatnonzero([i == 0 or names[i] != names[i - 1] for i in range(n)])
+        names = tuple(self.names)
+        if all(map(operator.le, names, names[1:])):   # already sorted, e.g. loaded from a file
+            order = np.arange(n)
+        else:
+            order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+            names = tuple(names[i] for i in order)
+        starts = np.flatnonzero([True, *map(operator.ne, names[1:], names[:-1])][:n])
         set_ = lambda key, value: object.__setattr__(self, key, value)  # frozen dataclass
         set_("names", names)
         set_("embeddings", emb[order])
         set_("quality", quality[order])
-        set_("sources", tuple(self.sources[i] for i in order))
+        set_("sources", tuple(self.sources) if n and order[-1] == n - 1 and
+             np.array_equal(order, np.arange(n)) else tuple(self.sources[i] for i in order))
         set_("widths", tuple(int(w) for w in self.widths))
         set_("scaled", None if scaled is None else scaled[:, order])
         set_("groups", None if len(starts) == n else starts)
@@ -230,10 +241,14 @@ class Gallery:
 
 # --------------------------------------------------------------------------- files
 
-def _write(path: Path, kind: str, tensors: dict, meta: dict) -> Path:
+def _write(path: Path, kind: str, tensors: dict, meta: dict, overwrite: bool = True) -> Path:
     path = Path(path)
+    if not overwrite and path.exists():
+        raise FileExistsError(f"{path} already exists: choose another file name or allow "
+                              "overwriting")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()}
+    tensors = {k: np.ascontiguousarray(v, np.float32 if np.asarray(v).dtype.kind == "f" else None)
+               for k, v in tensors.items()}
     save_file(tensors, str(path), metadata={"format": kind, "version": VERSION, **meta})
     return path
 
@@ -254,48 +269,111 @@ def _read(path: Path, kind: str) -> tuple[dict, dict]:
     return tensors, meta
 
 
-def _field(meta: dict, tensors: dict, path: Path, key: str, tensor: bool = False):
+def _damaged(path: Path, key: str, why: str = "is missing or unreadable") -> ValueError:
+    return ValueError(f"{path} is damaged: '{key}' {why}")
+
+
+def _field(meta: dict, tensors: dict, path: Path, key: str, tensor: bool = False, kind=None):
+    """Metadata ``key`` (JSON, of type ``kind`` when given) or tensor ``key``."""
     try:
-        return tensors[key] if tensor else json.loads(meta[key])
+        value = tensors[key] if tensor else json.loads(meta[key])
     except (KeyError, ValueError) as exc:
-        raise ValueError(f"{path} is damaged: '{key}' is missing or unreadable") from exc
+        raise _damaged(path, key) from exc
+    if kind is not None and not isinstance(value, kind):
+        raise _damaged(path, key, f"should be a {kind.__name__}, got {type(value).__name__}")
+    return value
 
 
-def save_face_model(face_model: FaceModel, path: Path) -> Path:
+def _strings(meta: dict, tensors: dict, path: Path, key: str) -> tuple[str, ...]:
+    """A list of strings stored as ``<key>_utf8`` + ``<key>_offsets`` tensors, or (version 1
+    files) as a JSON list in the metadata."""
+    if f"{key}_offsets" not in tensors:
+        values = _field(meta, tensors, path, key, kind=list)
+        if not all(isinstance(v, str) for v in values):
+            raise _damaged(path, key, "should be a list of strings")
+        return tuple(values)
+    data = _field(meta, tensors, path, f"{key}_utf8", tensor=True)
+    offsets = _field(meta, tensors, path, f"{key}_offsets", tensor=True)
+    if data.dtype != np.uint8 or data.ndim != 1 or offsets.ndim != 1 or offsets.dtype.kind not in "iu" \
+            or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(data) \
+            or np.any(np.diff(offsets) < 0):
+        raise _damaged(path, key, "has inconsistent string offsets")
+    try:
+        text = data.tobytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, key, f"is not UTF-8 ({exc})") from exc
+    bounds = offsets.tolist()
+    if len(text) == len(data):   # ASCII: byte offsets are character offsets
+        return tuple(text[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
+    raw = data.tobytes()
+    try:
+        return tuple(raw[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:]))
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, key, "has offsets that split a UTF-8 character") from exc
+
+
+def _string_tensors(key: str, values: tuple[str, ...]) -> dict:
+    """``{<key>_utf8, <key>_offsets}`` for a list of strings (see the module docstring)."""
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return {f"{key}_utf8": np.frombuffer(b"".join(encoded), np.uint8),
+            f"{key}_offsets": offsets}
+
+
+def save_face_model(face_model: FaceModel, path: Path, overwrite: bool = True) -> Path:
+    """Write ``face_model`` to ``path``; ``FileExistsError`` if it exists and not ``overwrite``."""
     return _write(path, FACE_MODEL,
                   {"embedding": face_model.embedding, "members": face_model.members,
                    "member_quality": face_model.member_quality},
                   {"embedding_model": json.dumps(face_model.model),
                    "name": json.dumps(face_model.name),
                    "method": json.dumps(face_model.method),
-                   "sources": json.dumps(list(face_model.sources))})
+                   "sources": json.dumps(list(face_model.sources))}, overwrite)
 
 
 def load_face_model(path: Path) -> FaceModel:
+    """A face model file; ``ValueError`` naming the file and field when it is damaged."""
     tensors, meta = _read(path, FACE_MODEL)
-    get = lambda key, tensor=False: _field(meta, tensors, path, key, tensor)
-    return FaceModel(get("name"), get("embedding_model"), get("embedding", True),
-                     get("members", True), get("member_quality", True), get("method"),
-                     tuple(get("sources")))
+    get = lambda key, tensor=False, kind=None: _field(meta, tensors, path, key, tensor, kind)
+    embedding, members = get("embedding", True), get("members", True)
+    quality = get("member_quality", True)
+    sources = _strings(meta, tensors, path, "sources")
+    if embedding.ndim != 1 or members.ndim != 2 or members.shape[1] != len(embedding) \
+            or quality.shape != (len(members),) or len(sources) != len(members):
+        raise ValueError(f"{path} is damaged: embedding {embedding.shape}, members "
+                         f"{members.shape}, member_quality {quality.shape} and {len(sources)} "
+                         "sources do not fit together")
+    return FaceModel(get("name", kind=str), get("embedding_model", kind=str), embedding,
+                     members, quality, get("method", kind=str), sources)
 
 
-def save_gallery(gallery: Gallery, path: Path) -> Path:
-    tensors = {"embeddings": gallery.embeddings, "quality": gallery.quality}
+def save_gallery(gallery: Gallery, path: Path, overwrite: bool = True) -> Path:
+    """Write ``gallery`` to ``path``; ``FileExistsError`` if it exists and not ``overwrite``."""
+    tensors = {"embeddings": gallery.embeddings, "quality": gallery.quality,
+               **_string_tensors("names", gallery.names),
+               **_string_tensors("sources", gallery.sources)}
     if gallery.scaled is not None:
         tensors["scaled"] = gallery.scaled
     return _write(path, GALLERY, tensors,
                   {"embedding_model": json.dumps(gallery.model),
-                   "names": json.dumps(list(gallery.names)),
-                   "sources": json.dumps(list(gallery.sources)),
-                   "widths": json.dumps(list(gallery.widths))})
+                   "widths": json.dumps(list(gallery.widths))}, overwrite)
 
 
 def load_gallery(path: Path) -> Gallery:
+    """A gallery file; ``ValueError`` naming the file and field when it is damaged."""
     tensors, meta = _read(path, GALLERY)
-    get = lambda key, tensor=False: _field(meta, tensors, path, key, tensor)
+    get = lambda key, tensor=False, kind=None: _field(meta, tensors, path, key, tensor, kind)
+    embeddings = get("embeddings", True)
+    names = _strings(meta, tensors, path, "names")
+    if embeddings.ndim != 2 or embeddings.shape[0] != len(names):
+        raise _damaged(path, "embeddings", f"has shape {embeddings.shape} for {len(names)} names")
+    widths = get("widths", kind=list)
+    if not all(isinstance(w, int) and w > 0 for w in widths):
+        raise _damaged(path, "widths", "should be a list of positive integers")
     try:
-        return Gallery(get("embedding_model"), tuple(get("names")), get("embeddings", True),
-                       get("quality", True), tuple(get("sources")), tuple(get("widths")),
-                       tensors.get("scaled"))
+        return Gallery(get("embedding_model", kind=str), names, embeddings,
+                       get("quality", True), _strings(meta, tensors, path, "sources"),
+                       tuple(widths), tensors.get("scaled"))
     except ValueError as exc:
         raise ValueError(f"{path} is damaged: {exc}") from exc

@@ -7,6 +7,11 @@ or float32 frames in ``0..1``.
 Channel handling (documented pass-through, never an error): 1 channel is repeated to RGB,
 2 channels (grey + alpha) and 4 channels (RGBA) lose the alpha channel; the alpha never
 influences detection.  An empty batch or a tensor of another rank raises ``ValueError``.
+
+Non-finite pixels (NaN, inf: a half-precision VAE decode can produce them) are refused at the
+boundary, by :func:`check_image` and :func:`check_mask`, with an error naming the input and
+the first bad frame; they are never passed to the algorithms, where one NaN spreads over a
+whole face or frame.
 """
 from __future__ import annotations
 
@@ -23,6 +28,38 @@ def check_image(image: torch.Tensor, name: str = "image") -> None:
                          f"got {tuple(image.shape)}")
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
         raise ValueError(f"{name}: the image batch is empty ({tuple(image.shape)})")
+    check_finite(image, name)
+
+
+def check_mask(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """``mask`` as ``[B, H, W]`` (an ``[H, W]`` mask gets a batch of 1); ``ValueError`` for
+    another rank, an empty mask or non-finite values."""
+    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a MASK of shape [B,H,W], got "
+                         f"{tuple(getattr(mask, 'shape', ())) or type(mask).__name__}")
+    mask = mask[None] if mask.ndim == 2 else mask
+    if 0 in mask.shape:
+        raise ValueError(f"{name}: the mask is empty ({tuple(mask.shape)})")
+    check_finite(mask, name)
+    return mask
+
+
+def check_finite(values: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` and its first frame with NaN or inf values.
+
+    One fast reduction over the batch; the per-frame search runs only when it fails.
+    """
+    if not values.is_floating_point() or bool(torch.isfinite(values.sum())):
+        return
+    bad = ~torch.isfinite(values.reshape(values.shape[0], -1)).all(dim=1)
+    frames = bad.nonzero().flatten().tolist()
+    if not frames:   # the sum overflowed on huge but finite values
+        return
+    count = int((~torch.isfinite(values[frames[0]])).sum())
+    more = f" (and {len(frames) - 1} more frame(s))" if len(frames) > 1 else ""
+    raise ValueError(f"{name}: frame {frames[0]} has {count} NaN/inf value(s){more}. A VAE "
+                     "decode in half precision can produce them: decode in float32 (ComfyUI's "
+                     "--fp32-vae) or repair the frames before this node")
 
 
 def to_rgb(frame: np.ndarray) -> np.ndarray:

@@ -124,6 +124,8 @@ def block_ratio(native: np.ndarray) -> float:
             return 1.0
         phases = diffs[:n].reshape(-1, 8).mean(0)
         return float(phases.max() / max(float(np.median(phases)), 1e-3))
+    if min(native.shape) < 2:
+        return 1.0
     columns = np.abs(np.diff(native, axis=1)).mean(0)
     rows = np.abs(np.diff(native, axis=0)).mean(1)
     return 0.5 * (strongest_phase(columns) + strongest_phase(rows))
