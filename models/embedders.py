@@ -10,7 +10,6 @@ chips: N aligned uint8 RGB crops)``; the chips are what the network saw (used fo
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Optional
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from ..vision.face import Face
 from ..vision.geometry import Template, similarity_transform, warp_crop
 from ..vision.identity import convert_distance, normalize
+from . import cache
 from .onnx import get_session
 from .registry import ModelSpec, ModelUnavailableError, load_backend, resolve_files
 
@@ -50,8 +50,13 @@ def default_threshold(model_id: str, metric: str = "cosine") -> float:
     return convert_distance(THRESHOLDS[model_id], "cosine", metric)
 
 
-@lru_cache(maxsize=4)
 def _dlib_models(predictor_path: str, descriptor_path: str):
+    """dlib and its shape predictor and ResNet, cached per version of the two files."""
+    return cache.cached("dlib model", [predictor_path, descriptor_path],
+                        lambda: _load_dlib(predictor_path, descriptor_path))
+
+
+def _load_dlib(predictor_path: str, descriptor_path: str):
     try:
         import dlib
     except ImportError as exc:

@@ -7,10 +7,11 @@ logged once per session.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import onnxruntime as ort
+
+from . import cache
 
 log = logging.getLogger("face_pipeline")
 
@@ -21,10 +22,6 @@ PROVIDERS = {
     "cpu": "CPUExecutionProvider",
 }
 DEVICES = ["auto", *PROVIDERS]
-
-_sessions: dict[tuple[str, str], ort.InferenceSession] = {}
-_lock = threading.Lock()
-
 
 def providers_for(device: str = "auto") -> list[str]:
     """Execution providers to request for ``device`` (always ending with CPU)."""
@@ -42,28 +39,26 @@ def providers_for(device: str = "auto") -> list[str]:
 
 
 def get_session(path: Path, device: str = "auto") -> ort.InferenceSession:
-    """A cached ``InferenceSession`` for the model file ``path``.
+    """A cached ``InferenceSession`` for the model file ``path`` (a new one when the file
+    changed on disk, see :mod:`models.cache`).
 
     Raises ``ValueError`` naming the file when it is not a loadable ONNX model (corrupt,
     truncated, or another format), with the advice to delete and fetch it again.
     """
-    key = (str(Path(path).resolve()), device)
-    with _lock:
-        if key not in _sessions:
-            try:
-                session = ort.InferenceSession(key[0], providers=providers_for(device))
-            except Exception as exc:
-                raise ValueError(f"model file {path} could not be loaded by ONNX Runtime "
-                                 f"(corrupt, truncated or not an ONNX model?): {exc}. "
-                                 "Delete it and download it again.") from exc
-            log.info("face_pipeline: %s runs on %s", Path(path).name, session.get_providers()[0])
-            _sessions[key] = session
-        return _sessions[key]
+    def load() -> ort.InferenceSession:
+        try:
+            session = ort.InferenceSession(str(Path(path).resolve()),
+                                           providers=providers_for(device))
+        except Exception as exc:
+            raise ValueError(f"model file {path} could not be loaded by ONNX Runtime "
+                             f"(corrupt, truncated or not an ONNX model?): {exc}. "
+                             "Delete it and download it again.") from exc
+        log.info("face_pipeline: %s runs on %s", Path(path).name, session.get_providers()[0])
+        return session
+    return cache.cached("ONNX session", [path], load, device)
 
 
 def unload_all() -> int:
-    """Drop every cached session (frees their memory, GPU memory included); returns how many."""
-    with _lock:
-        count = len(_sessions)
-        _sessions.clear()
-    return count
+    """Drop every cached model (ONNX sessions, dlib networks, latent maps; frees their memory,
+    GPU memory included); returns how many."""
+    return sum(cache.clear().values())

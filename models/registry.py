@@ -125,7 +125,8 @@ def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> lis
             if not downloads_allowed(allow_download):
                 raise _unavailable(spec, file, "is not in any models folder")
             try:
-                path = download(list(file.urls), paths.model_dirs()[0] / file.name, file.sha256)
+                path = download(list(file.urls), paths.model_dirs()[0] / file.name, file.sha256,
+                                max_bytes=file.size)
             except RuntimeError as exc:
                 raise _unavailable(spec, file, f"could not be downloaded ({exc})") from exc
         out.append(path)

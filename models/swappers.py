@@ -12,7 +12,6 @@ woven back together, so the swap keeps ``k`` times the resolution.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -20,6 +19,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from . import cache
 from .onnx import get_session
 from .registry import ModelSpec, load_backend, resolve_files
 
@@ -27,9 +27,13 @@ BOOSTS = (1, 2, 4)
 """Pixel-boost factors: crops of 128, 256 or 512 pixels."""
 
 
-@lru_cache(maxsize=4)
 def latent_map(path: Path) -> np.ndarray:
-    """The ``[D, D]`` embedding -> latent matrix: the last initializer of the ONNX file."""
+    """The ``[D, D]`` embedding -> latent matrix: the last initializer of the ONNX file
+    (cached per version of the file, see :mod:`models.cache`)."""
+    return cache.cached("latent map", [path], lambda: _read_latent_map(path))
+
+
+def _read_latent_map(path: Path) -> np.ndarray:
     graph = onnx.load(str(path)).graph
     if not graph.initializer:
         raise ValueError(f"{Path(path).name} has no initializers: not an inswapper-style model")

@@ -1,19 +1,20 @@
 """Nodes that manage model files and runtimes."""
 from __future__ import annotations
 
-from ..models import onnx
+from ..models import cache
 from ..models.registry import get_spec, manifest, resolve_files
 from ._comfy import CATEGORY
 
 
 class UnloadFaceModels:
-    DESCRIPTION = "Free every model session this pack holds (CPU and GPU memory)."
+    DESCRIPTION = ("Free every model this pack holds: ONNX sessions, the dlib embedder and "
+                   "swap latent maps (CPU and GPU memory).")
     CATEGORY = CATEGORY + "/models"
     FUNCTION = "unload"
     OUTPUT_NODE = True
     RETURN_TYPES = ("STRING",)
     RETURN_NAMES = ("report",)
-    OUTPUT_TOOLTIPS = ("How many sessions were freed.",)
+    OUTPUT_TOOLTIPS = ("How many models of each kind were freed.",)
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -28,7 +29,9 @@ class UnloadFaceModels:
         return True  # "trigger" accepts any type
 
     def unload(self, trigger=None):
-        return (f"unloaded {onnx.unload_all()} model session(s)",)
+        counts = cache.clear()
+        detail = ", ".join(f"{n} {kind}(s)" for kind, n in sorted(counts.items()))
+        return (f"unloaded {sum(counts.values())} model(s)" + (f": {detail}" if detail else ""),)
 
 
 class DownloadFaceModel:

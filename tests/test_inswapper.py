@@ -9,6 +9,7 @@ from tiny_models import SWAP_SIZE as SIZE
 from tiny_models import tiny_inswapper
 
 from face_pipeline.models import registry, swappers
+from face_pipeline.models.onnx import unload_all
 
 
 @pytest.fixture()
@@ -17,7 +18,7 @@ def tiny(tmp_path, monkeypatch):
     emap = rng.normal(size=(512, 512)).astype(np.float32)
     ramp = tiny_inswapper(tmp_path / "inswapper_128.onnx", emap)
     monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
-    swappers.latent_map.cache_clear()
+    unload_all()
     return swappers.load_swapper("inswapper_128", device="cpu"), emap, ramp
 
 

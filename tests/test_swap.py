@@ -65,7 +65,7 @@ def test_onnx_engine_runs_tiny_inswapper_signature(tmp_path, monkeypatch, boost)
     tiny_arcface(tmp_path / "w600k_r50.onnx")
     tiny_inswapper(tmp_path / "inswapper_128.onnx",
                    np.random.default_rng(0).normal(size=(512, 512)).astype(np.float32))
-    swappers.latent_map.cache_clear()
+    ort_cache.unload_all()
     src, tgt = as_image(load_rgb(ASTRONAUT)), as_image(load_rgb(HOPPER))
     try:
         out, mask, report = face_swap(src, tgt, engine="inswapper_128", pixel_boost=boost)

@@ -1,0 +1,51 @@
+"""Loaded models (ONNX sessions, dlib networks, latent maps), keyed by the files they came from.
+
+A key holds each file's resolved path, modification time (ns) and size, so a file replaced on
+disk (a newer download, another model under the same name) is loaded afresh instead of being
+served stale, and the stale entry is dropped.  :func:`clear` (Unload Face Models) frees
+everything.  Thread-safe; a model is loaded once even when several threads ask at once.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Hashable, Sequence, TypeVar
+
+T = TypeVar("T")
+
+_entries: dict[tuple, object] = {}
+_lock = threading.RLock()
+
+
+def file_key(paths: Sequence[Path]) -> tuple:
+    """``((resolved path, mtime_ns, size), ...)`` of existing files (``OSError`` if missing)."""
+    key = []
+    for path in paths:
+        real = Path(path).resolve()
+        stat = real.stat()
+        key.append((str(real), stat.st_mtime_ns, stat.st_size))
+    return tuple(key)
+
+
+def cached(kind: str, paths: Sequence[Path], load: Callable[[], T], extra: Hashable = None) -> T:
+    """``load()``'s result for ``kind`` made from the files ``paths`` (and ``extra``, e.g. the
+    device), computed once per version of those files."""
+    files = file_key(paths)
+    key = (kind, files, extra)
+    with _lock:
+        if key not in _entries:
+            names = [f[0] for f in files]
+            for old in [k for k in _entries
+                        if k[0] == kind and k[2] == extra and [f[0] for f in k[1]] == names]:
+                del _entries[old]   # the same files, changed on disk
+            _entries[key] = load()
+        return _entries[key]
+
+
+def clear() -> Counter:
+    """Drop every cached model; returns how many of each kind were dropped."""
+    with _lock:
+        counts = Counter(k[0] for k in _entries)
+        _entries.clear()
+    return counts
