@@ -119,6 +119,16 @@ def _crop_scale(crops: torch.Tensor, items: list) -> float:
     return scale
 
 
+def _scaled(matrix: np.ndarray, scale: float) -> np.ndarray:
+    """The frame -> crop map for the crop resized by ``scale`` (pixel centres aligned, as
+    ``cv2.resize`` and most upscalers resample)."""
+    if scale == 1.0:
+        return matrix
+    out = np.asarray(matrix, np.float32) * scale
+    out[:, 2] += (scale - 1.0) / 2.0
+    return out
+
+
 def paste_faces_back(image: torch.Tensor, crops: torch.Tensor, faces: FaceSet, *,
                      feather: float = 16.0, crop_masks: Optional[torch.Tensor] = None,
                      loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,7 +138,8 @@ def paste_faces_back(image: torch.Tensor, crops: torch.Tensor, faces: FaceSet, *
         crops: IMAGE ``[N, h, w, C]``, one per aligned face in frame-major order, of the size
             Align Faces made them or that size times one factor (e.g. an upscaler's 2x), which
             is pasted at its scale; other sizes raise ``ValueError``.
-        feather: width in crop pixels of the edge ramp of the default crop mask.
+        feather: width of the edge ramp of the default crop mask, in pixels of the crops
+            Align Faces made (so an upscaled crop gets the same edge in the frame).
         crop_masks: optional MASK ``[N, h, w]`` (or ``[1, h, w]`` for all) in crop space, the
             size of ``crops``, multiplied with the feathered edge; e.g. a face-oval mask.
     Returns: the IMAGE with faces pasted and the MASK of where it changed.  Pixels where the
@@ -154,7 +165,7 @@ def paste_faces_back(image: torch.Tensor, crops: torch.Tensor, faces: FaceSet, *
                              f"crops are {w}x{h}: make the mask in 'aligned crop' space from the "
                              "same Align Faces node (or resize it to the crops)")
     scale = _crop_scale(crops, items)
-    edge = geometry.feather_mask((w, h), feather)
+    edge = geometry.feather_mask((w, h), feather * scale)
     per_frame: dict[int, list[int]] = {}
     for k, (i, _) in enumerate(items):
         per_frame.setdefault(i, []).append(k)
@@ -166,7 +177,7 @@ def paste_faces_back(image: torch.Tensor, crops: torch.Tensor, faces: FaceSet, *
             crop = crops[k].detach().cpu().float().numpy()[..., :3]
             m = edge if crop_masks is None else \
                 edge * crop_masks[k % crop_masks.shape[0]].detach().cpu().float().numpy()
-            frame, pasted = geometry.paste_back(frame, crop, items[k][1].matrix * scale, m)
+            frame, pasted = geometry.paste_back(frame, crop, _scaled(items[k][1].matrix, scale), m)
             mask = np.maximum(mask, pasted)
         out.append(frame)
         masks.append(mask)

@@ -55,9 +55,10 @@ def check_finite(values: torch.Tensor, name: str) -> None:
     frames = bad.nonzero().flatten().tolist()
     if not frames:   # the sum overflowed on huge but finite values
         return
-    count = int((~torch.isfinite(values[frames[0]])).sum())
+    bad_pixels = ~torch.isfinite(values[frames[0]])
+    count = int((bad_pixels.any(-1) if bad_pixels.ndim == 3 else bad_pixels).sum())
     more = f" (and {len(frames) - 1} more frame(s))" if len(frames) > 1 else ""
-    raise ValueError(f"{name}: frame {frames[0]} has {count} NaN/inf value(s){more}. A VAE "
+    raise ValueError(f"{name}: frame {frames[0]} has {count} NaN/inf pixel(s){more}. A VAE "
                      "decode in half precision can produce them: decode in float32 (ComfyUI's "
                      "--fp32-vae) or repair the frames before this node")
 
