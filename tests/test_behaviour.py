@@ -1,0 +1,208 @@
+"""Behaviour the rest of the suite did not pin down: each test here fails when one small
+deliberate change (a mutant) is made to the code, e.g. an option that stops doing anything.
+
+The twelve changes named in issue 15 (all survived the suite before): the detail gate always
+open, ``target_light`` ignored, ``sharpen`` ignored, Paste Faces Back ignoring its crop mask,
+``shape_transfer`` dropped, the ONNX swap pasting without its face-oval mask, the blend always
+getting quality 1.0, Reinhard transfer without its gain, ``keep_target_eyes`` dropped, ``<``
+for ``<=`` in gallery matching, face-model means ignoring quality weights, the similarity
+transform without its reflection guard.  Assertions are on properties (which band comes from
+where, which pixels may change), not on values tuned to the current implementation.
+"""
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import as_image, load_rgb
+from tiny_models import tiny_arcface, tiny_inswapper
+
+from face_pipeline.models import onnx as ort_cache
+from face_pipeline.pipeline import blend as blend_ops
+from face_pipeline.pipeline import identity as id_ops
+from face_pipeline.pipeline import swap as swap_ops
+from face_pipeline.pipeline.faces import add_landmarks, align_faces, detect_faces, paste_faces_back
+from face_pipeline.pipeline.swap_geometry import mesh_warp_swap
+from face_pipeline.vision import blend, color, regions
+from face_pipeline.vision.face import Face, FaceSet
+from face_pipeline.vision.gallery import FaceModel, Gallery
+from face_pipeline.vision.geometry import Template, similarity_transform
+from face_pipeline.vision.identity import normalize
+
+ASTRONAUT = "faces/nasa_astronaut/1.png"
+HOPPER = "faces/grace_hopper/1.jpg"
+SIZE = 160
+
+
+def highpass_energy(image, mask, sigma=1.0):
+    """Mean squared fine detail (image minus its Gaussian blur) inside ``mask > 0.99``."""
+    fine = image - cv2.GaussianBlur(image, (0, 0), sigma)
+    return float((fine[mask > 0.99] ** 2).mean())
+
+
+@pytest.fixture(scope="module")
+def flat_and_textured():
+    """A flat grey target, a finely textured source of the same mean, a disc mask."""
+    rng = np.random.default_rng(3)
+    target = np.full((SIZE, SIZE, 3), 0.5, np.float32)
+    source = np.clip(0.5 + 0.15 * rng.standard_normal((SIZE, SIZE, 1)), 0, 1).repeat(3, -1)
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    cv2.circle(mask, (SIZE // 2, SIZE // 2), 60, 1.0, -1)
+    return target, source.astype(np.float32), mask
+
+
+# --------------------------------------------------------------------------- gated blend
+
+def test_a_poor_source_gives_no_fine_detail(flat_and_textured):
+    """The detail gate: a low-quality source's finest bands are not pasted."""
+    target, source, mask = flat_and_textured
+    good = blend.gated_blend(target, source, mask, quality=1.0, color="none").image
+    poor = blend.gated_blend(target, source, mask, quality=0.1, color="none").image
+    assert highpass_energy(poor, mask) < 0.2 * highpass_energy(good, mask)
+    assert blend.detail_gate(0.0) == 0.0 and blend.detail_gate(1.0) == 1.0
+
+
+def test_target_light_keeps_the_targets_lighting(flat_and_textured):
+    """The coarsest band (a brightness offset over the whole face) comes from the target in
+    proportion to ``target_light``."""
+    target, _, mask = flat_and_textured
+    brighter = target + 0.3
+    centre = mask.copy()
+    centre[:SIZE // 2 - 20] = centre[SIZE // 2 + 20:] = 0
+    centre[:, :SIZE // 2 - 20] = centre[:, SIZE // 2 + 20:] = 0
+    lift = {}
+    for light in (0.0, 1.0):
+        out = blend.gated_blend(target, brighter, mask, quality=1.0, color="none",
+                                target_light=light).image
+        lift[light] = float((out - target)[centre > 0].mean())
+    assert lift[0.0] > 0.25 and lift[1.0] < 0.1, lift
+
+
+def test_sharpen_adds_fine_contrast(flat_and_textured):
+    target, source, mask = flat_and_textured
+    plain = blend.gated_blend(target, source, mask, quality=1.0, color="none").image
+    sharp = blend.gated_blend(target, source, mask, quality=1.0, color="none", sharpen=1.0).image
+    assert highpass_energy(sharp, mask) > 1.5 * highpass_energy(plain, mask)
+    outside = mask == 0
+    assert np.array_equal(sharp[outside], target[outside])
+
+
+def test_reinhard_matches_the_targets_contrast():
+    rng = np.random.default_rng(5)
+    base = rng.random((64, 64, 3)).astype(np.float32)
+    target = 0.4 + 0.2 * base
+    source = 0.1 + 0.8 * base[::-1]        # four times the target's contrast
+    mask = np.ones((64, 64), np.float32)
+    out = color.transfer_color(source, target, mask, "reinhard")
+    lab = lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    std_out, std_tgt = lab(out).reshape(-1, 3).std(0), lab(target).reshape(-1, 3).std(0)
+    assert np.allclose(std_out, std_tgt, rtol=0.1), (std_out, std_tgt)
+    assert np.allclose(lab(out).reshape(-1, 3).mean(0), lab(target).reshape(-1, 3).mean(0),
+                       atol=1.0)
+
+
+# --------------------------------------------------------------------------- geometry, identity
+
+def test_similarity_transform_never_mirrors():
+    src = np.array([[0, 0], [10, 0], [0, 20], [7, 9]], np.float32)
+    mirrored = src * [-1, 1] + [50, 0]
+    matrix = similarity_transform(src, mirrored)
+    assert np.linalg.det(matrix[:, :2]) > 0
+    exact = similarity_transform(src, src @ np.array([[0, -2], [2, 0]], np.float32).T + 5)
+    assert np.allclose(exact, [[0, -2, 5], [2, 0, 5]], atol=1e-4)
+
+
+def test_face_model_mean_is_weighted_by_quality():
+    rows = normalize(np.random.default_rng(2).normal(size=(2, 16)))
+    model = FaceModel.build("p", "m", rows, [1.0, 0.0], ("a", "b"))
+    assert np.allclose(model.embedding, rows[0], atol=1e-6)
+    model = FaceModel.build("p", "m", rows, [0.25, 0.75], ("a", "b"))
+    assert np.allclose(model.embedding, normalize(0.25 * rows[0] + 0.75 * rows[1]), atol=1e-6)
+
+
+def test_a_match_exactly_at_the_threshold_is_known():
+    rows = normalize(np.random.default_rng(4).normal(size=(3, 8)))
+    gallery = Gallery("m", ("a", "b", "c"), rows, [1, 1, 1], ("1", "2", "3"))
+    probe = normalize(rows[1] + 0.3 * rows[0])
+    (first,) = gallery.search(probe[None], 0.01, metric="euclidean")
+    at = first.matches[0].distance
+    (hit,) = gallery.search(probe[None], at, metric="euclidean")
+    (miss,) = gallery.search(probe[None], np.nextafter(at, 0), metric="euclidean")
+    assert (hit.identity, miss.identity) == ("b", "unknown")
+    faces = FaceSet([(Face(np.array([0, 0, 9, 9], np.float32), 1.0, np.zeros((5, 2), np.float32),
+                           embedding=probe, embedding_model="m"),)])
+    reference = FaceModel.build("b", "m", rows[1:2], [1.0], ("x",))
+    distance = id_ops.select_by_reference(faces, reference, metric="euclidean",
+                                          threshold=1.0)[1][0]
+    kept, _ = id_ops.select_by_reference(faces, reference, metric="euclidean", threshold=distance)
+    assert kept.count == 1
+
+
+# --------------------------------------------------------------------------- paste back
+
+def test_paste_back_follows_its_crop_mask():
+    image = as_image(load_rgb(HOPPER))
+    faces = add_landmarks(image, detect_faces(image))
+    crops, aligned = align_faces(image, faces, Template("arcface_128_v2", 128))
+    half = torch.ones(1, 128, 128)
+    half[:, :, :64] = 0                   # keep the image's left half of the crop
+    out, mask = paste_faces_back(image, torch.zeros_like(crops), aligned, crop_masks=half)
+    changed = (out[0] != image[0]).any(-1)
+    assert changed.any() and torch.equal(changed, mask[0] > 0)
+    crop_x = aligned.frames[0][0].matrix[0]         # x in crop space of every frame pixel
+    ys, xs = torch.nonzero(changed, as_tuple=True)
+    assert (crop_x[0] * xs + crop_x[1] * ys + crop_x[2] >= 63).all()
+
+
+# --------------------------------------------------------------------------- swaps
+
+@pytest.fixture(scope="module")
+def swap_pair():
+    src, tgt = as_image(load_rgb(ASTRONAUT)), as_image(load_rgb(HOPPER))
+    return src, add_landmarks(src, detect_faces(src)), tgt, add_landmarks(tgt, detect_faces(tgt))
+
+
+def test_shape_transfer_moves_the_outline_toward_the_source(swap_pair):
+    src, src_faces, tgt, tgt_faces = swap_pair
+    masks = {amount: mesh_warp_swap(src, src_faces, tgt, tgt_faces,
+                                    shape_transfer=amount)[1][0] > 0.5 for amount in (0.0, 1.0)}
+    differ = (masks[0.0] ^ masks[1.0]).sum() / masks[0.0].sum()
+    assert differ > 0.03, float(differ)
+
+
+def test_keep_target_eyes_leaves_the_eyes(swap_pair):
+    src, src_faces, tgt, tgt_faces = swap_pair
+    eyes = regions.faces_region_mask(tgt_faces.frames[0], tuple(tgt.shape[1:3]), ["eyes"]) > 0.5
+    kept, kept_mask, _ = mesh_warp_swap(src, src_faces, tgt, tgt_faces, keep_eyes=True)
+    swapped, swapped_mask, _ = mesh_warp_swap(src, src_faces, tgt, tgt_faces, keep_eyes=False)
+    assert float(kept_mask[0][torch.from_numpy(eyes)].mean()) < 0.1
+    assert float(swapped_mask[0][torch.from_numpy(eyes)].mean()) > 0.9
+    moved = lambda out: float((out[0] - tgt[0]).abs()[torch.from_numpy(eyes)].mean())
+    assert moved(kept) < 0.2 * moved(swapped)
+
+
+def test_face_swap_blends_with_the_measured_source_quality(swap_pair, monkeypatch):
+    src, src_faces, tgt, tgt_faces = swap_pair
+    small = as_image(cv2.resize(load_rgb(ASTRONAUT), (128, 128), interpolation=cv2.INTER_AREA))
+    seen = []
+    real = blend_ops.gated_blend
+    monkeypatch.setattr(swap_ops.blend, "gated_blend",
+                        lambda *a, **k: seen.append(k["quality"]) or real(*a, **k))
+    _, _, report = swap_ops.face_swap(small, tgt, target_faces=tgt_faces)
+    measured = float(report.rsplit("source quality ", 1)[1].split(",")[0])
+    assert len(seen) == 1 and seen[0] < 0.5 and abs(seen[0] - measured) < 0.005
+
+
+def test_onnx_swap_changes_only_the_face_oval(swap_pair, tmp_path, monkeypatch):
+    src, src_faces, tgt, tgt_faces = swap_pair
+    monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
+    tiny_arcface(tmp_path / "w600k_r50.onnx")
+    tiny_inswapper(tmp_path / "inswapper_128.onnx", np.eye(512, dtype=np.float32))
+    try:
+        out, mask, _ = swap_ops.model_swap(src, src_faces, tgt, tgt_faces)
+    finally:
+        ort_cache.unload_all()
+    face = regions.faces_region_mask(tgt_faces.frames[0], tuple(tgt.shape[1:3]), ["face"]) > 0
+    outside = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 5)
+    changed = (out[0] != tgt[0]).any(-1).numpy()
+    # resampling the crop-space oval spreads it by a few pixels; the crop's corners are far out
+    assert changed.sum() > 1000 and outside[changed].max() < 8, outside[changed].max()
