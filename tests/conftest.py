@@ -7,7 +7,10 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-TESTDATA = ROOT.parent / "shared" / "testdata"
+if (ROOT / "face_pipeline" / "__init__.py").is_file():   # mutation testing's staged copy
+    ROOT = ROOT / "face_pipeline"                         # (tools/mutation/run.sh)
+TESTDATA = next((p / "shared" / "testdata" for p in ROOT.parents
+                 if (p / "shared" / "testdata").is_dir()), ROOT.parent / "shared" / "testdata")
 
 sys.path.insert(0, str(ROOT))
 from run_workflow import load_pack  # noqa: E402

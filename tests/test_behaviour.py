@@ -206,3 +206,76 @@ def test_onnx_swap_changes_only_the_face_oval(swap_pair, tmp_path, monkeypatch):
     changed = (out[0] != tgt[0]).any(-1).numpy()
     # resampling the crop-space oval spreads it by a few pixels; the crop's corners are far out
     assert changed.sum() > 1000 and outside[changed].max() < 8, outside[changed].max()
+
+
+# --------------------------------------------------------------------------- geometry details
+
+def test_similarity_transform_is_a_similarity_for_any_input():
+    src = np.array([[0, 0], [0.5, 0], [0, 0.8], [0.3, 0.4]], np.float32)   # spread < 1 px
+    for dst in (src * [-1, 1], src @ np.array([[0.8, -0.6], [0.6, 0.8]], np.float32).T * 3 + 7):
+        matrix = similarity_transform(src, dst)
+        linear = matrix[:, :2].astype(np.float64)
+        gram = linear @ linear.T
+        assert matrix.dtype == np.float32
+        assert np.allclose(gram, np.eye(2) * gram[0, 0], atol=1e-5) and np.linalg.det(linear) > 0
+    rotated = similarity_transform(src, src @ np.array([[0.8, -0.6], [0.6, 0.8]]).T * 3 + 7)
+    assert np.allclose(rotated, [[2.4, -1.8, 7], [1.8, 2.4, 7]], atol=1e-4)
+    same = similarity_transform(np.ones((3, 2)), np.ones((3, 2)) * 5)   # no spread at all
+    assert np.allclose(same, [[1, 0, 4], [0, 1, 4]])
+
+
+def test_transform_points_scales_depth_and_invert_round_trips():
+    from face_pipeline.vision.geometry import invert, transform_points
+
+    matrix = np.array([[0, -2, 5], [2, 0, 1]], np.float32)
+    moved = transform_points(np.array([[1, 2, 3]], np.float32), matrix)
+    assert moved.dtype == np.float32 and np.allclose(moved, [[1, 3, 6]])
+    back = invert(matrix)
+    assert back.dtype == np.float32
+    assert np.allclose(transform_points(moved[:, :2], back), [[1, 2]], atol=1e-6)
+
+
+def test_feather_mask_ramps_over_the_given_width():
+    from face_pipeline.vision.geometry import feather_mask
+
+    mask = feather_mask((20, 10), 4.0)
+    assert mask.shape == (10, 20) and mask.dtype == np.float32
+    assert mask[0].max() == 0 and mask[:, -1].max() == 0 and mask[4:6, 4:16].min() == 1.0
+    assert mask[2, 10] == pytest.approx(0.5) and mask[1, 10] == pytest.approx(0.15625)
+    hard = feather_mask((6, 6), 0.0)
+    assert hard[0].max() == 0 and hard[1:5, 1:5].min() == 1.0
+
+
+def test_warp_crop_replicates_the_border():
+    from face_pipeline.vision.geometry import warp_crop
+
+    ramp = np.tile(np.linspace(0, 1, 32, dtype=np.float32), (32, 1))
+    shifted = warp_crop(ramp, np.array([[1, 0, 8], [0, 1, 0]], np.float32), (32, 32))
+    assert np.allclose(shifted[:, :8], 0.0) and shifted[:, 8:].min() >= 0
+    outside = warp_crop(ramp, np.array([[1, 0, -40], [0, 1, 0]], np.float32), (8, 8))
+    assert np.allclose(outside, 1.0)                      # border replicated, never black
+
+
+@pytest.mark.parametrize("angle, scale, shift", [(20, 1.7, (30, 10)), (-35, 0.6, (-20, 15)),
+                                                 (0, 1.0, (-60, -60)), (10, 2.0, (500, 0))])
+def test_paste_back_equals_the_whole_frame_composite(angle, scale, shift):
+    """paste_back warps only the crop's footprint; it must give the pixels a whole-frame warp
+    gives, including crops partly or wholly outside the frame."""
+    from face_pipeline.vision.geometry import feather_mask, invert, paste_back
+
+    rng = np.random.default_rng(7)
+    frame = rng.random((90, 120, 3)).astype(np.float32)
+    crop = rng.random((48, 48, 3)).astype(np.float32)
+    crop_mask = feather_mask((48, 48), 6.0)
+    to_frame = cv2.getRotationMatrix2D((24, 24), angle, scale)
+    to_frame[:, 2] += shift
+    matrix = invert(to_frame.astype(np.float32))
+    out, mask = paste_back(frame, crop, matrix, crop_mask)
+    inverse = invert(matrix)
+    interp = cv2.INTER_AREA if abs(np.linalg.det(inverse[:, :2])) < 1 else cv2.INTER_CUBIC
+    warped = cv2.warpAffine(crop, inverse, (120, 90), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    full = np.clip(cv2.warpAffine(crop_mask, inverse, (120, 90), flags=cv2.INTER_LINEAR), 0, 1)
+    expected = np.where(full[..., None] > 0,
+                        frame + (np.clip(warped, 0, 1) - frame) * full[..., None], frame)
+    assert np.allclose(mask, full, atol=1e-4) and np.allclose(out, expected, atol=1e-4)
+    assert np.array_equal(out[full == 0], frame[full == 0])
