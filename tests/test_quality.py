@@ -1,6 +1,9 @@
-"""No-reference face quality on the degraded Obama set (../shared/testdata/lowres)."""
-import time
+"""No-reference face quality, asserted on photos it was not calibrated on.
 
+The quality ranges were fitted on ../shared/testdata/lowres (tools/calibrate_quality.py); these
+tests use Biden 1 and Obama 3, degraded here the way the lowres set was made (x4 and x8 bicubic
+downscales, JPEG quality 10, blur 2 + x4 + noise 8 + JPEG 30).
+"""
 import cv2
 import numpy as np
 import pytest
@@ -11,8 +14,23 @@ from face_pipeline.pipeline import faces as ops
 from face_pipeline.vision import quality
 from face_pipeline.vision.geometry import Template
 
-LOWRES = ["hr_gt.png", "lr_x4_bicubic.png", "lr_x8_bicubic.png", "jpeg_q10.jpg",
-          "mixed_blur2_x4_noise8_jpeg30.png", "obama_240p.jpg"]
+HELD_OUT = ["faces/biden/1.jpg", "faces/obama/3.jpg"]
+
+
+def jpeg(frame, level):
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]),
+                            [cv2.IMWRITE_JPEG_QUALITY, level])
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def degraded(frame):
+    """The lowres recipes applied to ``frame`` (downscales anti-aliased, as image editors do)."""
+    h, w = frame.shape[:2]
+    down = lambda image, k: cv2.resize(image, (w // k, h // k), interpolation=cv2.INTER_AREA)
+    noisy = down(cv2.GaussianBlur(frame, (0, 0), 2.0), 4).astype(np.float32)
+    noisy += np.random.default_rng(0).normal(0, 8, noisy.shape)
+    return {"hr": frame, "x4": down(frame, 4), "x8": down(frame, 8), "jpeg10": jpeg(frame, 10),
+            "mixed": jpeg(np.clip(noisy, 0, 255).astype(np.uint8), 30)}
 
 
 def face_of(frame):
@@ -27,26 +45,28 @@ def measure(frame):
     return quality.face_quality(frame, face.keypoints, face.box)
 
 
-@pytest.fixture(scope="module")
-def scores():
-    return {name: measure(load_rgb(f"lowres/{name}")) for name in LOWRES}
+@pytest.fixture(scope="module", params=HELD_OUT)
+def scores(request):
+    return {kind: measure(image) for kind, image in degraded(load_rgb(request.param)).items()}
 
 
 def test_calibration_orders_the_degradations(scores):
-    q = {name.split(".")[0]: s.quality for name, s in scores.items()}
-    assert q["hr_gt"] >= 0.9
-    assert q["lr_x4_bicubic"] < q["hr_gt"] - 0.3            # 70 px face
-    assert q["lr_x8_bicubic"] < q["lr_x4_bicubic"] - 0.2    # 35 px face
-    assert q["jpeg_q10"] < q["hr_gt"] - 0.3                 # full size but blocky
-    assert q["mixed_blur2_x4_noise8_jpeg30"] < q["lr_x4_bicubic"] - 0.05
-    assert 0.25 < q["obama_240p"] < 0.7                     # moderate
+    q = {kind: s.quality for kind, s in scores.items()}
+    assert q["hr"] >= 0.85
+    assert q["x4"] < q["hr"] - 0.2                   # 80 px face
+    assert q["x8"] < q["x4"] - 0.2                   # 40 px face
+    assert q["jpeg10"] < q["hr"] - 0.3               # full size but blocky
+    assert q["mixed"] < q["x4"] - 0.05
 
 
 def test_each_term_flags_its_degradation(scores):
-    assert scores["jpeg_q10.jpg"].blockiness > 0.8 > scores["hr_gt.png"].blockiness + 0.5
-    assert scores["lr_x8_bicubic.png"].resolution < 0.3
-    assert scores["mixed_blur2_x4_noise8_jpeg30.png"].sharpness < scores["lr_x4_bicubic.png"].sharpness
-    frame = load_rgb("lowres/hr_gt.png")
+    assert scores["jpeg10"].blockiness > 0.8 > scores["hr"].blockiness + 0.5
+    assert scores["x8"].resolution < 0.35
+    assert scores["mixed"].sharpness < scores["x4"].sharpness
+
+
+def test_noise_and_blur_lower_quality():
+    frame = load_rgb(HELD_OUT[0])
     face = face_of(frame)
     noisy = np.clip(frame + np.random.default_rng(0).normal(0, 15, frame.shape), 0, 255).astype(np.uint8)
     blurred = cv2.GaussianBlur(frame, (0, 0), 3.0)
@@ -57,37 +77,52 @@ def test_each_term_flags_its_degradation(scores):
     assert blurred_q.sharpness < 0.5 and blurred_q.quality < clean.quality - 0.3
 
 
-def test_upsampled_small_face_scores_low_at_the_same_pixel_size():
-    """What a warped swap source looks like: a small face enlarged to the target's size."""
-    hr = load_rgb("lowres/hr_gt.png")
+def enlarged_scores(photo):
+    """oval_quality of the sharp photo and of its degraded versions enlarged back to its size
+    (what a warped swap source looks like: a small face enlarged onto a large target)."""
+    hr = load_rgb(photo)
     face = face_of(hr)
     box = face.landmarks[:468, :2].min(0).tolist() + face.landmarks[:468, :2].max(0).tolist()
-    for name in ("lr_x4_bicubic.png", "mixed_blur2_x4_noise8_jpeg30.png"):
-        enlarged = cv2.resize(load_rgb(f"lowres/{name}"), (hr.shape[1], hr.shape[0]),
-                              interpolation=cv2.INTER_CUBIC)
-        assert quality.oval_quality(enlarged, box).quality < 0.6 * quality.oval_quality(hr, box).quality
+    scores = {"hr": quality.oval_quality(hr, box).quality}
+    for name, image in degraded(hr).items():
+        if name in ("x4", "x8", "mixed"):
+            big = cv2.resize(image, (hr.shape[1], hr.shape[0]), interpolation=cv2.INTER_CUBIC)
+            scores[name] = quality.oval_quality(big, box).quality
+    return scores
 
 
-def test_deterministic_and_fast():
-    frame = load_rgb("lowres/hr_gt.png")
+@pytest.mark.parametrize("photo", HELD_OUT)
+def test_upsampled_small_faces_score_lower_at_the_same_pixel_size(photo):
+    q = enlarged_scores(photo)
+    assert q["x8"] < q["mixed"] - 0.1 < q["x4"] - 0.2 < q["hr"] - 0.3, q
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "claimed on the calibration set (lowres), not true on held-out photos: the x4 downscale "
+    "enlarged back scores 0.72 (Biden) and 0.61 (Obama 3) against 0.99 and 0.91, i.e. above "
+    "0.6x; the blend's quality gate therefore barely limits such sources"))
+def test_upsampled_x4_face_scores_below_0_6_of_the_sharp_one():
+    q = enlarged_scores(HELD_OUT[0])
+    assert q["x4"] < 0.6 * q["hr"]
+
+
+def test_deterministic():
+    """(Speed is measured by the benchmarks, not asserted here.)"""
+    frame = load_rgb(HELD_OUT[0])
     face = face_of(frame)
     first = quality.face_quality(frame, face.keypoints, face.box)
-    times = []
-    for _ in range(10):
-        start = time.perf_counter()
-        again = quality.face_quality(frame, face.keypoints, face.box)
-        times.append(time.perf_counter() - start)
-        assert again == first
-    assert min(times) < 0.005
+    assert all(quality.face_quality(frame, face.keypoints, face.box) == first for _ in range(3))
 
 
 def test_node_scores_crops_and_faces():
-    frames = [load_rgb("lowres/hr_gt.png"), load_rgb("lowres/jpeg_q10.jpg")]
+    hr = load_rgb(HELD_OUT[0])
+    frames = [hr, jpeg(hr, 10)]
     image = as_image(*frames)
     faces = ops.add_landmarks(image, ops.detect_faces(image))
     crops, _ = ops.align_faces(image, faces, Template("ffhq_512", 512))
     on_crops, report = FaceQuality().score(crops)
     on_frames, frame_report = FaceQuality().score(image, faces)
-    assert report.count("\n") == 1 and frame_report.startswith("face 0: 1.00")
+    per_face = [float(line.split(": ")[1].split(" ")[0]) for line in frame_report.splitlines()]
+    assert report.count("\n") == 1 and per_face[0] >= 0.9 and per_face[1] < per_face[0] - 0.3
     assert 0.0 < on_frames < 1.0 and 0.5 < on_crops <= 1.0
     assert FaceQuality().score(as_image(np.zeros((64, 64, 3), np.uint8)))[0] == 0.0
