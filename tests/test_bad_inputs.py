@@ -375,6 +375,7 @@ def test_a_replaced_model_file_is_loaded_afresh(tmp_path, monkeypatch):
     monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
     path = tmp_path / "inswapper_128.onnx"
     tiny_inswapper(path, np.eye(512, dtype=np.float32))
+    cache.clear()
     first = swappers.load_swapper("inswapper_128", device="cpu")
     tiny_inswapper(path, 2 * np.eye(512, dtype=np.float32))
     stat = path.stat()

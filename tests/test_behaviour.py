@@ -279,3 +279,63 @@ def test_paste_back_equals_the_whole_frame_composite(angle, scale, shift):
                         frame + (np.clip(warped, 0, 1) - frame) * full[..., None], frame)
     assert np.allclose(mask, full, atol=1e-4) and np.allclose(out, expected, atol=1e-4)
     assert np.array_equal(out[full == 0], frame[full == 0])
+
+
+# --------------------------------------------------------------------------- blend details
+
+def test_blend_helpers_follow_their_docstrings():
+    mask = np.zeros((40, 50), np.float32)
+    mask[10:20, 5:30] = 1.0
+    assert blend.mask_box(mask) == (5, 10, 30, 20)
+    assert blend.mask_box(mask, 3) == (2, 7, 33, 23)
+    assert blend.mask_box(mask, 8) == (0, 2, 38, 28)               # clipped at the border
+    assert blend.mask_box(np.zeros((4, 4))) is None
+    full = blend.inner_distance(np.ones((9, 9), np.float32))
+    assert full.min() > 8                                          # the border is not outside
+    inside = blend.inner_distance(mask)
+    assert inside[10, 17] == 1 and inside[15, 17] == 5 and inside[5, 5] == 0
+    ramp = blend.edge_ramp(np.array([0, 5, 10, 20], np.float32), 10)
+    assert np.allclose(ramp, [0, 0.5, 1, 1])
+    assert np.allclose(blend.edge_ramp(np.array([0.5, 1, 3], np.float32), 0.2), [0.5, 1, 1])
+    assert [blend.band_count(w) for w in (0, 16, 64, 100, 256, 10000)] == [2, 2, 3, 4, 5, 7]
+    image = np.random.default_rng(0).random((20, 20, 3)).astype(np.float32)
+    assert np.array_equal(blend.unsharp(image, 0.0), image)
+    assert np.allclose(blend.unsharp(image, 0.5),
+                       image + 0.5 * (image - cv2.GaussianBlur(image, (0, 0), 1.0)))
+    stack = blend.lowpass_stack(image, 3)
+    assert len(stack) == 4 and stack[0] is image and all(s.shape == image.shape for s in stack)
+    flat = blend.lowpass_stack(np.full((20, 20, 3), 0.3, np.float32), 3)
+    assert all(np.allclose(s, 0.3) for s in flat)
+
+
+def test_source_quality_measures_the_masks_face_box():
+    from face_pipeline.vision.quality import oval_quality
+
+    image = load_rgb(HOPPER).astype(np.float32) / 255
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[150:350, 180:360] = 0.3
+    mask[170:330, 200:340] = 1.0
+    assert blend.source_quality(image, mask) == oval_quality(image, (200, 170, 340, 330)).quality
+    soft = np.where(mask > 0, 0.3, 0).astype(np.float32)
+    assert blend.source_quality(image, soft) == oval_quality(image, (180, 150, 360, 350)).quality
+    assert blend.source_quality(image, np.zeros_like(mask)) == 1.0
+    target = np.full_like(image, 0.4)
+    estimated = blend.gated_blend(target, image, mask)
+    given = blend.gated_blend(target, image, mask, quality=blend.source_quality(image, mask))
+    assert estimated.quality == given.quality and np.array_equal(estimated.image, given.image)
+
+
+def test_blend_defaults_and_empty_mask():
+    target = np.random.default_rng(1).random((60, 60, 3)).astype(np.float32)
+    source = np.random.default_rng(2).random((60, 60, 3)).astype(np.float32)
+    mask = np.zeros((60, 60), np.float32)
+    mask[10:50, 10:50] = 1
+    default = blend.gated_blend(target, source, mask, quality=1.0)
+    explicit = blend.gated_blend(target, source, mask, quality=1.0, strength=1.0, feather=15.0,
+                                 color="reinhard", target_light=0.6, sharpen=0.0)
+    assert np.array_equal(default.image, explicit.image) and default.strength == 1.0
+    assert default.image.dtype == np.float32 and default.mask.dtype == np.float32
+    empty = blend.gated_blend(target, source, np.zeros_like(mask))
+    assert (empty.quality, empty.strength) == (1.0, 0.0) and not empty.mask.any()
+    assert blend.gated_blend(target, source, np.zeros_like(mask), quality=0.3).quality == 0.3
+    assert empty.image.dtype == np.float32 and empty.mask.dtype == np.float32
