@@ -339,3 +339,30 @@ def test_blend_defaults_and_empty_mask():
     assert (empty.quality, empty.strength) == (1.0, 0.0) and not empty.mask.any()
     assert blend.gated_blend(target, source, np.zeros_like(mask), quality=0.3).quality == 0.3
     assert empty.image.dtype == np.float32 and empty.mask.dtype == np.float32
+
+
+@pytest.mark.parametrize("quality, target_light", [(1.0, 0.0), (1.0, 1.0), (0.0, 0.0)])
+def test_bands_recombine_to_what_the_docstring_says(quality, target_light):
+    """Far inside the mask (every edge ramp at 1) the blend adds exactly the bands whose gate
+    is open: all of them (the source itself), all but the lighting residual, or all but the
+    two finest bands, times the applied strength."""
+    rng = np.random.default_rng(9)
+    target = cv2.GaussianBlur(rng.random((300, 300, 3)).astype(np.float32), (0, 0), 2)
+    source = cv2.GaussianBlur(rng.random((300, 300, 3)).astype(np.float32), (0, 0), 1)
+    mask = np.zeros((300, 300), np.float32)
+    mask[50:250, 50:250] = 1
+    result = blend.gated_blend(target, source, mask, quality=quality, color="none",
+                               target_light=target_light, feather=4.0)
+    x0, y0, x1, y1 = blend.mask_box(mask, blend.MARGIN)
+    diff = (source - target)[y0:y1, x0:x1] * (mask[y0:y1, x0:x1] > 0)[..., None]
+    levels = blend.band_count(200)
+    stack = blend.lowpass_stack(diff, levels)
+    if quality == 0.0:
+        expected = stack[2]                                  # bands 0, 1 (< 4 px) gated out
+    else:
+        expected = diff - stack[levels] if target_light == 1.0 else diff
+    inner = slice(50 + 2 ** (levels + 1) + 2, 250 - 2 ** (levels + 1) - 2)
+    added = (result.image - target)[inner, inner]
+    want = result.strength * expected[inner.start - y0:inner.stop - y0,
+                                      inner.start - x0:inner.stop - x0]
+    assert added.size > 3 * 40 * 40 and np.allclose(added, want, atol=2e-4)
