@@ -43,6 +43,12 @@ def cached(kind: str, paths: Sequence[Path], load: Callable[[], T], extra: Hasha
         return _entries[key]
 
 
+def loaded(kind: str, extra: Hashable = None) -> list:
+    """The cached values of ``kind`` made with ``extra``."""
+    with _lock:
+        return [v for k, v in _entries.items() if k[0] == kind and k[2] == extra]
+
+
 def clear() -> Counter:
     """Drop every cached model; returns how many of each kind were dropped."""
     with _lock:

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from . import cache
 from .onnx import get_session
@@ -34,6 +32,14 @@ def latent_map(path: Path) -> np.ndarray:
 
 
 def _read_latent_map(path: Path) -> np.ndarray:
+    """Reading initializers needs the ``onnx`` package (``requirements.txt`` installs it); it is
+    imported here, not at module level, so the pack loads even where it is broken or missing."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError as exc:
+        raise ImportError("the inswapper-style swap engine needs the 'onnx' package to read the "
+                          "model's embedding map: pip install onnx") from exc
     graph = onnx.load(str(path)).graph
     if not graph.initializer:
         raise ValueError(f"{Path(path).name} has no initializers: not an inswapper-style model")

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..models.embedders import load_embedder
+from ..models.onnx import providers_in_use
 from ..models.swappers import load_swapper
 from ..vision import geometry, quality, regions
 from ..vision.face import FaceSet
@@ -22,9 +23,11 @@ SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFac
 
 
 def find_faces(image: torch.Tensor, faces: Optional[FaceSet], device: str, loop: Loop) -> FaceSet:
-    """``faces`` if given (checked against ``image``), else detected with 478 landmarks."""
+    """``faces`` if given (checked against ``image``), else detected with 478 landmarks (two
+    passes of ``loop`` over the frames)."""
     if faces is None:
-        return add_landmarks(image, detect_faces(image, device=device, loop=loop), device=device)
+        return add_landmarks(image, detect_faces(image, device=device, loop=loop), device=device,
+                             loop=loop)
     check_faces(image, faces)
     return faces
 
@@ -33,7 +36,8 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
                target_faces: FaceSet, *, source_index: int = 0, targets: str = "all",
                model: str = "inswapper_128", pixel_boost: int = 128, device: str = "auto",
                allow_download: Optional[bool] = None,
-               min_confidence: float = MIN_FACE_CONFIDENCE, loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
+               min_confidence: float = MIN_FACE_CONFIDENCE,
+               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap with an ONNX model of inswapper's signature: each selected target face is aligned
     to ``arcface_128_v2`` at ``pixel_boost`` px, swapped to the source's ArcFace identity and
     pasted back through its face-oval mask.  Same outputs as ``mesh_warp_swap``."""
@@ -69,6 +73,12 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
         masks.append(mask)
         report.append(frame_report(i, done, skipped))
     return to_image(frames), to_mask(masks), "\n".join(report)
+
+
+def face_swap_passes(target_faces: Optional[FaceSet]) -> int:
+    """How many passes over the target frames :func:`face_swap` makes with its ``loop``:
+    detection and landmarks (when ``target_faces`` is not given), swap, blend."""
+    return 2 if target_faces is not None else 4
 
 
 def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
@@ -112,5 +122,6 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     image, final_mask, _, strengths = blend.gated_blend(
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen, loop=loop)
-    report += f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
+    report += (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
+               f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
     return image, final_mask, report
