@@ -6,9 +6,10 @@
 #
 # mutmut names mutants after the file path, so the pack must be imported as the package
 # `face_pipeline` from a folder called face_pipeline: the script stages a copy of the pack in
-# build/mutation/<module>/face_pipeline (plus tests/ and a link to ../shared), writes the
-# mutmut config there and runs it; results stay in that folder (`mutmut results` /
-# `mutmut show NAME` inside it).  Not part of CI: minutes per module on 2 cores.
+# $MUTATION_DIR/<module>/face_pipeline (default /tmp/face_pipeline_mutation; plus tests/ and a
+# link to ../shared), writes the mutmut config there and runs it; results stay in that folder
+# (`mutmut results` / `mutmut show NAME` inside it).  Not part of CI: 5-15 minutes per module
+# on 2 cores.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
@@ -18,7 +19,8 @@ run_one() {
   local module="$1" tests
   tests="$(awk -v m="$module" '$1 == m { $1 = ""; print }' "$MODULES")"
   [ -n "$tests" ] || { echo "no test subset for $module in $MODULES" >&2; exit 2; }
-  local stage="$ROOT/build/mutation/${module//\//_}"
+  local stage="${MUTATION_DIR:-${TMPDIR:-/tmp}/face_pipeline_mutation}/${module//\//_}"
+  stage="${stage%.py}"
   rm -rf "$stage"
   mkdir -p "$stage/face_pipeline"
   (cd "$ROOT" && git ls-files -z -- '*.py' '*.json' '*.onnx' '*.dat' '*.safetensors' \
