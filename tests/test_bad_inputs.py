@@ -8,13 +8,11 @@ or masks of the wrong size, stale model caches, unbounded downloads.
 """
 import hashlib
 import http.server
-import json
 import os
 import shutil
 import struct
 import threading
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -35,7 +33,6 @@ from face_pipeline.pipeline.swap_geometry import MIN_FACE_CONFIDENCE, mesh_warp_
 from face_pipeline.runner import CORE_NODE_CLASS_MAPPINGS, ValidationError, run_prompt
 from face_pipeline.runner.core_nodes import FOLDERS
 from face_pipeline.vision import gallery as store
-from face_pipeline.vision.face import FaceSet
 from face_pipeline.vision.geometry import Template
 from face_pipeline.vision.quality import block_ratio
 

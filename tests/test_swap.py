@@ -8,7 +8,6 @@ from conftest import as_image, load_rgb
 from tiny_models import tiny_arcface, tiny_inswapper
 
 from face_pipeline.models import onnx as ort_cache
-from face_pipeline.models import swappers
 from face_pipeline.pipeline import identity
 from face_pipeline.pipeline.faces import add_landmarks, detect_faces
 from face_pipeline.pipeline.swap import face_swap
