@@ -84,6 +84,9 @@ def test_sharpen_adds_fine_contrast(flat_and_textured):
     assert highpass_energy(sharp, mask) > 1.5 * highpass_energy(plain, mask)
     outside = mask == 0
     assert np.array_equal(sharp[outside], target[outside])
+    inner = cv2.erode(mask, np.ones((41, 41), np.uint8)) > 0     # edge ramp at 1, away from the ROI border
+    expected = np.clip(blend.unsharp(plain, 1.0), 0, 1)
+    assert np.allclose(sharp[inner], expected[inner], atol=0.02)
 
 
 def test_reinhard_matches_the_targets_contrast():
@@ -290,6 +293,9 @@ def test_blend_helpers_follow_their_docstrings():
     assert blend.mask_box(mask, 3) == (2, 7, 33, 23)
     assert blend.mask_box(mask, 8) == (0, 2, 38, 28)               # clipped at the border
     assert blend.mask_box(np.zeros((4, 4))) is None
+    top = np.zeros((40, 50), np.float32)
+    top[0:5, 0:5] = 1
+    assert blend.mask_box(top, 3) == (0, 0, 8, 8)
     full = blend.inner_distance(np.ones((9, 9), np.float32))
     assert full.min() > 8                                          # the border is not outside
     inside = blend.inner_distance(mask)
@@ -335,6 +341,9 @@ def test_blend_defaults_and_empty_mask():
                                  color="reinhard", target_light=0.6, sharpen=0.0)
     assert np.array_equal(default.image, explicit.image) and default.strength == 1.0
     assert default.image.dtype == np.float32 and default.mask.dtype == np.float32
+    thin = blend.gated_blend(target, source, mask, quality=1.0, feather=2.0).mask
+    assert thin[10, 30] == pytest.approx(float(blend.edge_ramp(np.float32(1), 2.0)))
+    assert thin[12, 30] == 1.0 and thin[9, 30] == 0.0
     empty = blend.gated_blend(target, source, np.zeros_like(mask))
     assert (empty.quality, empty.strength) == (1.0, 0.0) and not empty.mask.any()
     assert blend.gated_blend(target, source, np.zeros_like(mask), quality=0.3).quality == 0.3
