@@ -417,3 +417,25 @@ def test_downloads_are_bounded_cancellable_and_report_progress(tmp_path, http_se
     finally:
         dl.set_hooks()
     assert seen[-1] == ("m.onnx", len(payload), len(payload)) and len(seen) == 4
+
+
+def test_blend_inputs_that_do_not_fit_the_target_say_what_to_do(small):
+    target, source, mask = small
+    with pytest.raises(ValueError, match="source has a batch of 3 but the target has 2: give "
+                                         "one source for all frames or one per frame"):
+        blend_ops.gated_blend(target, source.repeat(3, 1, 1, 1), mask)
+    with pytest.raises(ValueError, match="source is 40x48 but the target is 48x48: warp the "
+                                         "source onto the target first"):
+        blend_ops.poisson_composite(target, source[:, :, :40], mask)
+    with pytest.raises(ValueError, match="mask is 48x40 but the target is 48x48: the mask "
+                                         "must be made on the target's frames"):
+        blend_ops.gated_blend(target, source, mask[:, :40])
+    with pytest.raises(ValueError, match="connect Face Quality's quality output, or leave the "
+                                         "input unconnected to estimate it"):
+        blend_ops.gated_blend(target, source, mask, quality=1.01)
+
+
+def test_face_quality_crop_shapes_up_to_2_to_1_are_crops():
+    assert len(blend_ops.face_qualities(torch.rand(2, 64, 32, 3))) == 2
+    with pytest.raises(ValueError, match="100x40, not an aligned face crop"):
+        blend_ops.face_qualities(torch.rand(1, 40, 100, 3))

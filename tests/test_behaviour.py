@@ -375,3 +375,18 @@ def test_bands_recombine_to_what_the_docstring_says(quality, target_light):
     want = result.strength * expected[inner.start - y0:inner.stop - y0,
                                       inner.start - x0:inner.stop - x0]
     assert added.size > 3 * 40 * 40 and np.allclose(added, want, atol=2e-4)
+
+
+def test_batch_blend_measures_each_source_frame():
+    sharp = load_rgb(HOPPER).astype(np.float32) / 255
+    soft = cv2.GaussianBlur(sharp, (0, 0), 4)
+    source = torch.from_numpy(np.stack([sharp, soft]))
+    target = torch.full_like(source, 0.5)
+    mask = torch.zeros(1, *sharp.shape[:2])
+    mask[0, 170:330, 200:340] = 1
+    _, _, qualities, _ = blend_ops.gated_blend(target, source, mask)
+    assert qualities[1] < qualities[0] - 0.3
+    assert qualities[0] == blend.source_quality(sharp, mask[0].numpy())
+    default, _ = blend_ops.poisson_composite(target[:1], source[:1], mask)
+    assert torch.equal(default, blend_ops.poisson_composite(target[:1], source[:1], mask,
+                                                            "normal")[0])
