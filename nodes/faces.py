@@ -136,14 +136,15 @@ class PasteFacesBack:
             "required": {
                 "image": ("IMAGE", {"tooltip": "The original images."}),
                 "crops": ("IMAGE", {"tooltip": "Crops from Align Faces, processed or not, same "
-                          "count and order."}),
+                          "count and order; crops enlarged by an upscaler (same aspect ratio) "
+                          "are pasted at their scale."}),
                 "faces": ("FACES", {"tooltip": "The FACES output of the same Align Faces node."}),
                 "feather": ("FLOAT", {"default": 16.0, "min": 0.0, "max": 256.0, "step": 1.0,
                             "tooltip": "Width of the soft edge, in crop pixels."}),
             },
             "optional": {
-                "crop_mask": ("MASK", {"tooltip": "Optional mask in crop space (one per crop, "
-                              "or one for all), e.g. a face oval."}),
+                "crop_mask": ("MASK", {"tooltip": "Optional mask in crop space, the crops' size "
+                              "(one per crop, or one for all), e.g. a face oval."}),
             },
         }
 
