@@ -7,6 +7,7 @@ from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding,
 from .masks import FaceRegionMask
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .swap import FaceSwap
+from .video import TrackFaces
 from .warp import MeshWarpSwap
 
 _NODES = {
@@ -35,6 +36,7 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineTrackFaces": (TrackFaces, "Track Faces"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

@@ -46,11 +46,12 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     size = (pixel_boost, pixel_boost)
     edge = geometry.feather_mask(size, pixel_boost / 16)
     frames, masks, report = [], [], []
+    chosen = select_faces(target_faces, targets)
     for i in loop(target_image.shape[0]):
         frame = frame_float(target_image, i)
         mask = np.zeros(frame.shape[:2], np.float32)
         done = []
-        for k in select_faces(target_faces.frames[i], targets):
+        for k in chosen[i]:
             target = target_faces.frames[i][k]
             matrix = geometry.similarity_transform(target.keypoints, template.points)
             swapped = swapper(geometry.warp_crop(frame, matrix, size), embedding)

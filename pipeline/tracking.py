@@ -129,8 +129,7 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
             found = detect_faces(image[i:i + 1], detector, threshold=threshold, device=device)
             new = tuple(f for f in found.frames[0] if _is_new(f, followed))
             followed += [_mesh_box(f) for f in landmarker(frame, new)] if new else []
-        if max_faces > 0:
-            followed = sorted(followed, key=lambda f: -f.area)[:max_faces]
+        followed = sorted(followed, key=lambda f: -f.area)[:max_faces or None]
         frames.append(state.tracker.update(followed))
         state.frames += 1
     return FaceSet(_filled(frames, fill), [size] * len(frames)), state
@@ -138,12 +137,12 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
 
 def track_face_set(faces: FaceSet, image: Optional[torch.Tensor] = None, *,
                    state: Optional[TrackingState] = None,
-                   options: Optional[tracking.TrackerOptions] = None, fill: str = "interpolate",
-                   loop: Loop = range) -> tuple[FaceSet, TrackingState]:
+                   options: Optional[tracking.TrackerOptions] = None, max_faces: int = 0,
+                   fill: str = "interpolate", loop: Loop = range) -> tuple[FaceSet, TrackingState]:
     """Track ids, smoothing and filled frames for FACES found frame by frame.
 
     ``image`` (the frames the faces were found on) is optional: with it, scene cuts end every
-    track (no smoothing across a cut).
+    track (no smoothing across a cut).  Other arguments as :func:`track_faces`.
     """
     if image is not None:
         check_faces(image, faces)
@@ -156,7 +155,8 @@ def track_face_set(faces: FaceSet, image: Optional[torch.Tensor] = None, *,
             if tracking.is_cut(state.signature, signature):
                 state.tracker.end_all()
             state.signature = signature
-        frames.append(state.tracker.update([f.with_(track_id=None) for f in faces.frames[i]]))
+        found = sorted(faces.frames[i], key=lambda f: -f.area)[:max_faces or None]
+        frames.append(state.tracker.update([f.with_(track_id=None) for f in found]))
         state.frames += 1
     return FaceSet(_filled(frames, fill), faces.image_sizes), state
 
