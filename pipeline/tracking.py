@@ -68,7 +68,9 @@ def _mesh_box(face: Face) -> Face:
 
 def _follow(landmarker, frame: np.ndarray, tracks: list[tracking.Track]) -> list[Face]:
     """Landmarks of each tracked face in the new frame, from a crop placed by its previous
-    landmarks moved by its velocity; faces with confidence < 0.5 are left out (lost)."""
+    landmarks moved by its velocity; faces with confidence < 0.5 are left out (lost).  A lost
+    face is found again by the detector (a mesh re-grown from a stale crop can lock onto
+    part of the face)."""
     rois = []
     for track in tracks:
         center, size, angle = mesh_roi_from_landmarks(track.observed.landmarks)
@@ -120,7 +122,8 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
         if tracking.is_cut(state.signature, signature):
             state.tracker.end_all()
         state.signature = signature
-        live = [t for t in state.tracker.tracks if t.observed.landmarks is not None]
+        live = [t for t in state.tracker.tracks
+                if t.missed == 0 and t.observed.landmarks is not None]
         followed = _follow(landmarker, frame, live)
         state.since_detect += 1
         if (state.since_detect >= detect_every or len(followed) < len(state.tracker.tracks)

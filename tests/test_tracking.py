@@ -8,7 +8,9 @@ import pytest
 import torch
 import video_clips as V
 
+from face_pipeline.pipeline import identity
 from face_pipeline.pipeline.faces import add_landmarks, detect_faces
+from face_pipeline.pipeline.swap import face_swap
 from face_pipeline.pipeline.tracking import track_face_set, track_faces, tracking_report
 from face_pipeline.vision.tracking import TrackerOptions, frame_signature, is_cut
 
@@ -123,3 +125,32 @@ def test_cut_ends_tracks_and_smoothing(astronaut):
     ids = [fs[0].track_id for fs in tracked.frames]
     assert ids[:3] == [0, 0, 0] and ids[3] == 1
     np.testing.assert_array_equal(tracked.frames[3][0].landmarks, found.frames[3][0].landmarks)
+
+
+def test_crossing_faces_keep_their_ids_and_only_the_reference_person_is_swapped():
+    """Two people cross, one fully hidden behind the other for two frames; the astronaut is
+    the reference person: "swap only her" must hold in every frame."""
+    frames, centres = V.crossing()
+    clip = torch.from_numpy(frames.astype(np.float32) / 255)
+    tracked, _ = track_faces(clip)
+    person_of = {}
+    for i, fs in enumerate(tracked.frames):
+        for f in fs:
+            who = int(np.argmin(np.linalg.norm(centres[i] - f.center, axis=1)))
+            assert person_of.setdefault(f.track_id, who) == who, (i, f.track_id)
+    assert sorted(person_of.values()) == [0, 1]
+    embedded, _ = identity.embed_faces(clip, tracked)
+    still = torch.from_numpy(V.portrait("astronaut")[None].astype(np.float32) / 255)
+    reference, _ = identity.embed_faces(still, detect_faces(still))
+    chosen, _ = identity.select_by_reference(embedded, reference)
+    assert {f.track_id for _, _, f in chosen.items()} == {k for k, v in person_of.items() if v == 0}
+    grace = torch.from_numpy(V.portrait("grace_hopper")[None].astype(np.float32) / 255)
+    out, mask, _ = face_swap(grace, clip, target_faces=chosen)
+    for i in range(len(frames)):
+        (ax, _), (bx, by) = centres[i].astype(int)
+        if abs(ax - bx) > 110:  # apart: her face swapped, the other untouched
+            x, y = chosen.frames[i][0].center.astype(int)
+            assert abs(x - ax) < 20 and mask[i, y - 5:y + 5, x - 5:x + 5].min() > 0.5
+            assert mask[i, by - 50:by + 50, bx - 50:bx + 50].max() == 0
+        elif abs(ax - bx) < 30:  # she is hidden: the face in front is not swapped
+            assert mask[i, by - 20:by + 20, bx - 20:bx + 20].max() == 0

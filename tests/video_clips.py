@@ -87,3 +87,25 @@ def jitter(estimate: np.ndarray, truth: np.ndarray, iod: np.ndarray) -> float:
     e = (estimate[:, RIGID_POINTS] - truth[:, RIGID_POINTS]) / iod[:, None, None]
     d = np.diff(e, axis=0)
     return float(np.sqrt((d ** 2).sum(-1).mean() / 2))
+
+
+def crossing(n: int = 20, size=(400, 200), side: int = 110):
+    """Two people crossing: the astronaut's face walks right, Grace Hopper's walks left and
+    passes in front.  Returns uint8 frames ``[n, h, w, 3]`` and the true face centres
+    ``[n, 2, 2]`` (astronaut first)."""
+    w, h = size
+    patches = []
+    for name, (cx, cy, r) in (("astronaut", (225, 130, 95)), ("grace_hopper", (250, 190, 130))):
+        image = portrait(name)
+        patches.append(cv2.resize(image[cy - r:cy + r, cx - r:cx + r], (side, side)))
+    xs = np.linspace(side / 2 + 10, w - side / 2 - 10, n)
+    centres = np.zeros((n, 2, 2))
+    frames = []
+    for t in range(n):
+        frame = np.full((h, w, 3), 128, np.uint8)
+        for k, x in enumerate((xs[t], xs[n - 1 - t])):
+            x0, y0 = int(round(x - side / 2)), (h - side) // 2
+            frame[y0:y0 + side, x0:x0 + side] = patches[k]
+            centres[t, k] = (x0 + side / 2, y0 + side / 2)
+        frames.append(frame)
+    return np.stack(frames), centres

@@ -218,7 +218,8 @@ class FaceTracker:
 
     def update(self, faces: Sequence[Face]) -> tuple[Face, ...]:
         """The next frame's faces -> the same faces with ``track_id`` and smoothed geometry,
-        plus a filled face for every confirmed track missed for at most ``max_gap`` frames;
+        plus a filled face for every confirmed track missed for at most ``max_gap`` frames
+        (none while it is hidden behind another face: nothing of it is visible to replace);
         sorted by track id.  Of two faces on the same spot (IoU > 0.5) the older track's
         is kept."""
         opts = self.options
@@ -258,6 +259,9 @@ class FaceTracker:
             out.append(filled)
             alive.append(track)
         self.tracks = alive
+        real = [f.box for f in out if not f.filled]
+        out = [f for f in out if not (f.filled and real and
+                                      iou(f.box, np.stack(real), True).max() > 0.5)]
         return tuple(sorted(out, key=lambda f: f.track_id))
 
 
