@@ -35,17 +35,20 @@ def camera(center, shift, angle_deg: float, zoom: float, size) -> np.ndarray:
 
 
 def render(image: np.ndarray, matrices, size, *, noise: float = 0.0, jpeg: int = 0,
-           blur_frames=(), hide_frames=(), seed: int = 0) -> np.ndarray:
+           blur_frames=(), hide_frames=(), seed: int = 0,
+           border: int = cv2.BORDER_REFLECT) -> np.ndarray:
     """uint8 frames ``[T, h, w, 3]``: ``image`` seen through each matrix, then degraded.
 
     noise: sensor noise sigma in 0..255 units; jpeg: JPEG quality (0: none); blur_frames: frames
-    blurred with sigma 5 px; hide_frames: frames whose right half of the picture is covered.
+    blurred with sigma 5 px; hide_frames: frames whose right half of the picture is covered;
+    border: OpenCV border mode outside the portrait (REFLECT mirrors the face when the camera
+    sees far past the portrait's edge: use REPLICATE then).
     """
     rng = np.random.default_rng(seed)
     frames = []
     for t, m in enumerate(matrices):
         f = cv2.warpAffine(image, m.astype(np.float64), size, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT)
+                           borderMode=border)
         if t in blur_frames:
             f = cv2.GaussianBlur(f, (0, 0), 5)
         if noise:

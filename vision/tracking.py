@@ -39,16 +39,14 @@ def face_points(face: Face) -> np.ndarray:
     return face.landmarks[:468, :2] if face.landmarks is not None else face.keypoints
 
 
-def rigid_speed(previous: Face, current: Face) -> float:
-    """How far the face moved between two frames, in IOD: the RMS displacement of the face's
-    points under the least-squares similarity (shift, rotation, zoom) from ``previous`` to
-    ``current``.  Fitting one rigid motion to all points averages out per-point noise, so a
-    still head reads near 0 while every real head motion (also rotation and zoom) reads high."""
-    a, b = face_points(previous), face_points(current)
-    if a.shape != b.shape:
-        a, b = previous.keypoints, current.keypoints
-    moved = transform_points(a, similarity_transform(a, b))
-    return float(np.sqrt(((moved - a) ** 2).sum(1).mean())) / inter_ocular(previous)
+def rigid_motion(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
+    """The least-squares similarity ``[2, 3]`` (shift, rotation, zoom) from points ``a`` to
+    ``b`` (``[N, 2]``) and the RMS distance it moves the points, in pixels.  Fitting one rigid
+    motion to all points averages out per-point noise, so a still head reads near 0 while
+    every real head motion (rotation and zoom too) reads high."""
+    m = similarity_transform(a, b)
+    moved = transform_points(a, m)
+    return m, float(np.sqrt(((moved - a) ** 2).sum(1).mean()))
 
 
 def _gain(cutoff: float) -> float:
@@ -56,37 +54,66 @@ def _gain(cutoff: float) -> float:
     return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff))
 
 
+def _points(values: dict) -> np.ndarray:
+    return values["landmarks"][:468, :2] if "landmarks" in values else values["keypoints"]
+
+
+def _moved(values: dict, m: np.ndarray) -> dict:
+    """Smoothed fields moved by the frame-to-frame similarity ``m`` ``[2, 3]``."""
+    out = {}
+    for name, value in values.items():
+        if name == "box":
+            out[name] = transform_points(value.reshape(2, 2), m).reshape(4)
+        elif name == "matrix":  # frame -> crop map: crop = M (m^-1 frame)
+            out[name] = value @ np.vstack([cv2.invertAffineTransform(m), [0, 0, 1]])
+        else:
+            out[name] = transform_points(value, m)
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+IDENTITY = np.eye(2, 3, dtype=np.float32)
+
+
 @dataclass
 class OneEuroFilter:
-    """One-Euro filter (Casiez, Roussel & Vogel, CHI 2012) over the arrays of one face.
+    """One-Euro filter (Casiez, Roussel & Vogel, CHI 2012) around a constant-velocity
+    prediction, over the arrays of one face.
 
-    The gain adapts to the head's speed: cutoff = ``min_cutoff + beta * speed`` (speed in IOD
-    per frame, itself low-passed at ``speed_cutoff``), so a still head is smoothed strongly
-    (jitter removed) and a moving head lightly (little lag).  Cutoffs in cycles per frame.
+    Each frame the previous estimate is moved by the head's recent frame-to-frame rigid motion
+    (the prediction), then pulled toward the new measurement with a gain whose cutoff is
+    ``min_cutoff + beta * speed``, speed being how far the measurement is from the prediction
+    (IOD per frame, low-passed at ``speed_cutoff``).  A still or steadily moving head is
+    smoothed strongly with no lag; a sudden move opens the gain at once.  Cutoffs in cycles
+    per frame; ``velocity_gain``: how fast the motion estimate follows (0: no prediction).
     """
 
     min_cutoff: float = 0.02
     beta: float = 8.0
     speed_cutoff: float = 0.5
+    velocity_gain: float = 0.5
     values: dict = field(default_factory=dict)
+    motion: np.ndarray = field(default_factory=lambda: IDENTITY.copy())
     speed: float = 0.0
 
-    def __call__(self, values: dict, speed: float) -> dict:
-        """Filtered copies of ``values`` (name -> array); the first call passes them through.
-        A field whose shape changed (e.g. landmarks appearing) restarts from its new value."""
-        if not self.values:
-            self.values = {k: np.asarray(v, np.float32).copy() for k, v in values.items()}
-            return {k: v.copy() for k, v in self.values.items()}
-        self.speed += _gain(self.speed_cutoff) * (speed - self.speed)
+    def __call__(self, values: dict, scale: float) -> dict:
+        """Filtered copies of ``values`` (name -> array) of a face of size ``scale`` (IOD,
+        pixels); the first call, and a change of fields (e.g. landmarks appearing), restarts
+        from the measurement."""
+        values = {k: np.asarray(v, np.float32) for k, v in values.items()}
+        same = self.values.keys() == values.keys() and all(
+            self.values[k].shape == v.shape for k, v in values.items())
+        if not same:
+            self.values, self.motion, self.speed = values, IDENTITY.copy(), 0.0
+            return {k: v.copy() for k, v in values.items()}
+        predicted = _moved(self.values, self.motion)
+        _, distance = rigid_motion(_points(predicted), _points(values))
+        self.speed += _gain(self.speed_cutoff) * (distance / max(scale, 1.0) - self.speed)
         a = _gain(self.min_cutoff + self.beta * self.speed)
-        out = {}
-        for name, value in values.items():
-            value = np.asarray(value, np.float32)
-            prev = self.values.get(name)
-            out[name] = value.copy() if prev is None or prev.shape != value.shape \
-                else prev + a * (value - prev)
-        self.values = {k: v.copy() for k, v in out.items()}
-        return out
+        out = {k: predicted[k] + a * (values[k] - predicted[k]) for k in values}
+        step, _ = rigid_motion(_points(self.values), _points(out))
+        self.motion = self.motion + self.velocity_gain * (step - self.motion)
+        self.values = out
+        return {k: v.copy() for k, v in out.items()}
 
 
 @dataclass
@@ -234,12 +261,10 @@ class FaceTracker:
             if track is None:
                 track = Track(self.next_id, face, face, OneEuroFilter(opts.min_cutoff, opts.beta))
                 self.next_id += 1
-                track.filter(values, 0.0)
-                speed = None
+                track.filter(values, inter_ocular(face))
+                smoothed = face
             else:
-                speed = rigid_speed(track.output, face)
-            smoothed = face if speed is None else _with_smoothed(face, track.filter(values, speed))
-            if speed is not None:
+                smoothed = _with_smoothed(face, track.filter(values, inter_ocular(face)))
                 step = (smoothed.center - track.output.center) / (track.missed + 1)
                 track.velocity = track.velocity + 0.5 * (step - track.velocity)
                 track.hits += 1
