@@ -326,7 +326,9 @@ GRID = 4
 def frame_signature(frame: np.ndarray) -> np.ndarray:
     """Colour histograms (4 x 4 x 4 bins, each summing to 1) of a 4 x 4 grid of cells of a
     ``uint8`` RGB frame: ``[16, 64]``, for :func:`is_cut`."""
-    small = cv2.resize(frame[..., :3], (16 * GRID, 16 * GRID), interpolation=cv2.INTER_AREA)
+    step = max(1, min(frame.shape[0], frame.shape[1]) // (32 * GRID))  # cheap on big frames
+    small = cv2.resize(np.ascontiguousarray(frame[::step, ::step, :3]), (16 * GRID, 16 * GRID),
+                       interpolation=cv2.INTER_AREA)
     bins = (small // 64).astype(np.int64)
     codes = (bins[..., 0] * 16 + bins[..., 1] * 4 + bins[..., 2])
     cells = codes.reshape(GRID, 16, GRID, 16).transpose(0, 2, 1, 3).reshape(GRID * GRID, -1)
