@@ -66,17 +66,36 @@ def _mesh_box(face: Face) -> Face:
     return face.with_(box=np.concatenate([points.min(0), points.max(0)]))
 
 
-def _follow(landmarker, frame: np.ndarray, tracks: list[tracking.Track]) -> list[Face]:
-    """Landmarks of each tracked face in the new frame, from a crop placed by its previous
+def _follow(landmarker, image: torch.Tensor, index: int, tracks: list[tracking.Track]) -> list[Face]:
+    """Landmarks of each tracked face in frame ``index``, from a crop placed by its previous
     landmarks moved by its velocity; faces with confidence < 0.5 are left out (lost).  A lost
     face is found again by the detector (a mesh re-grown from a stale crop can lock onto
-    part of the face)."""
+    part of the face).  Only the part of the frame around the crops is converted to uint8
+    (a 1080p frame costs more to convert than the landmark model takes)."""
+    if not tracks:
+        return []
     rois = []
     for track in tracks:
         center, size, angle = mesh_roi_from_landmarks(track.observed.landmarks)
         rois.append(_roi_face(center + track.velocity, size, angle, track.id))
-    found = landmarker(frame, tuple(rois)) if rois else ()
-    return [_mesh_box(f) for f in found if f.landmark_score >= PRESENCE_THRESHOLD]
+    height, width = int(image.shape[1]), int(image.shape[2])
+    reach = np.array([[*(f.center - 0.75 * f.width * MESH_ROI_SCALE),
+                       *(f.center + 0.75 * f.width * MESH_ROI_SCALE)] for f in rois])
+    x0, y0 = (max(0, int(np.floor(v))) for v in reach[:, :2].min(0))
+    x1, y1 = min(width, int(np.ceil(reach[:, 2].max()))), min(height, int(np.ceil(reach[:, 3].max())))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return []
+    offset = np.array([x0, y0], np.float32)
+    region = frame_uint8(image[index:index + 1, y0:y1, x0:x1], 0)
+    found = landmarker(region, tuple(tracking.shift_face(f, -offset) for f in rois))
+    return [_mesh_box(tracking.shift_face(f, offset)) for f in found
+            if f.landmark_score >= PRESENCE_THRESHOLD]
+
+
+def _signature(image: torch.Tensor, index: int) -> np.ndarray:
+    """:func:`vision.tracking.frame_signature` of frame ``index`` from a strided view (cheap)."""
+    step = max(1, min(int(image.shape[1]), int(image.shape[2])) // 128)
+    return tracking.frame_signature(frame_uint8(image[index:index + 1, ::step, ::step], 0))
 
 
 def _is_new(face: Face, followed: list[Face]) -> bool:
@@ -117,21 +136,21 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
     size = (int(image.shape[1]), int(image.shape[2]))
     frames = []
     for i in loop(image.shape[0]):
-        frame = frame_uint8(image, i)
-        signature = tracking.frame_signature(frame)
+        signature = _signature(image, i)
         if tracking.is_cut(state.signature, signature):
             state.tracker.end_all()
         state.signature = signature
         live = [t for t in state.tracker.tracks
                 if t.missed == 0 and t.observed.landmarks is not None]
-        followed = _follow(landmarker, frame, live)
+        followed = _follow(landmarker, image, i, live)
         state.since_detect += 1
         if (state.since_detect >= detect_every or len(followed) < len(state.tracker.tracks)
                 or not followed):
             state.since_detect = 0
             found = detect_faces(image[i:i + 1], detector, threshold=threshold, device=device)
             new = tuple(f for f in found.frames[0] if _is_new(f, followed))
-            followed += [_mesh_box(f) for f in landmarker(frame, new)] if new else []
+            if new:
+                followed += [_mesh_box(f) for f in landmarker(frame_uint8(image, i), new)]
         followed = sorted(followed, key=lambda f: -f.area)[:max_faces or None]
         frames.append(state.tracker.update(followed))
         state.frames += 1
@@ -154,7 +173,7 @@ def track_face_set(faces: FaceSet, image: Optional[torch.Tensor] = None, *,
     frames = []
     for i in loop(len(faces)):
         if image is not None:
-            signature = tracking.frame_signature(frame_uint8(image, i))
+            signature = _signature(image, i)
             if tracking.is_cut(state.signature, signature):
                 state.tracker.end_all()
             state.signature = signature

@@ -156,7 +156,7 @@ class Track:
         return self.observed.box + np.tile(self.velocity * (self.missed + 1), 2)
 
 
-def _shifted(face: Face, offset: np.ndarray) -> Face:
+def shift_face(face: Face, offset: np.ndarray) -> Face:
     """``face`` moved by ``offset`` ``[2]`` pixels (box, keypoints, landmarks and matrix)."""
     changes = {"box": face.box + np.tile(offset, 2), "keypoints": face.keypoints + offset}
     if face.landmarks is not None:
@@ -279,7 +279,7 @@ class FaceTracker:
             track.missed += 1
             if track.missed > opts.max_gap or track.hits < CONFIRM_HITS:
                 continue
-            filled = _shifted(track.output, track.velocity).with_(filled=True)
+            filled = shift_face(track.output, track.velocity).with_(filled=True)
             track.output = filled
             out.append(filled)
             alive.append(track)
@@ -326,9 +326,7 @@ GRID = 4
 def frame_signature(frame: np.ndarray) -> np.ndarray:
     """Colour histograms (4 x 4 x 4 bins, each summing to 1) of a 4 x 4 grid of cells of a
     ``uint8`` RGB frame: ``[16, 64]``, for :func:`is_cut`."""
-    step = max(1, min(frame.shape[0], frame.shape[1]) // (32 * GRID))  # cheap on big frames
-    small = cv2.resize(np.ascontiguousarray(frame[::step, ::step, :3]), (16 * GRID, 16 * GRID),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(frame[..., :3], (16 * GRID, 16 * GRID), interpolation=cv2.INTER_AREA)
     bins = (small // 64).astype(np.int64)
     codes = (bins[..., 0] * 16 + bins[..., 1] * 4 + bins[..., 2])
     cells = codes.reshape(GRID, 16, GRID, 16).transpose(0, 2, 1, 3).reshape(GRID * GRID, -1)
