@@ -12,7 +12,8 @@ from face_pipeline.pipeline import identity
 from face_pipeline.pipeline.faces import add_landmarks, detect_faces
 from face_pipeline.pipeline.swap import face_swap
 from face_pipeline.pipeline.tracking import track_face_set, track_faces, tracking_report
-from face_pipeline.vision.tracking import TrackerOptions, frame_signature, is_cut
+from face_pipeline.vision.face import Face
+from face_pipeline.vision.tracking import FaceTracker, TrackerOptions, frame_signature, is_cut
 
 SIZE = (320, 240)
 NO_SMOOTHING = TrackerOptions(min_cutoff=100.0, beta=0.0)
@@ -176,3 +177,27 @@ def test_swap_on_a_still_head_does_not_flicker(astronaut):
         return float((x[1:] - x[:-1]).abs().mean(-1)[:, region].mean())
 
     assert change(out) <= change(clip) and change(out) < 0.5 * change(out_pf)
+
+
+def test_embeddings_keep_ids_when_people_swap_places():
+    """Two people walk toward each other, are hidden for a frame and turn back: each
+    reappears where the other was predicted, so position alone swaps their ids; their
+    embeddings keep them."""
+    e1, e2 = np.eye(2, 8, dtype=np.float32)
+
+    def face(x, emb=None):
+        return Face(box=np.array([x - 25, 50, x + 25, 100], np.float32), score=1.0,
+                    keypoints=np.array([[x - 10, 70], [x + 10, 70]] + [[x, 80]] * 3, np.float32),
+                    embedding=emb)
+
+    for embedded, expected in ((True, [0, 1]), (False, [1, 0])):
+        tracker = FaceTracker()
+        emb = (e1, e2) if embedded else (None, None)
+        for xa, xb in ((100, 220), (115, 205), (130, 190), (145, 175)):
+            out = tracker.update([face(xa, emb[0]), face(xb, emb[1])])
+        assert [f.track_id for f in out] == [0, 1]
+        tracker.update([])  # both hidden for a frame
+        out = tracker.update([face(145, emb[0]), face(175, emb[1])])  # turned back
+        out = [f for f in out if not f.filled]
+        ids = [f.track_id for f in sorted(out, key=lambda f: f.center[0])]
+        assert ids == expected, (embedded, ids)

@@ -197,9 +197,12 @@ class FaceTracker:
     """Gives faces track ids, smooths them and fills short losses; feed frames in order.
 
     Association: each face continues the track whose constant-velocity prediction of the
-    centre is nearest (within ``max_distance`` face widths, similar size, and similar identity
-    when both have embeddings), greedily by distance; a face that passes a ``track_id`` hint
-    (from landmark tracking) continues that track.  Unmatched faces start new tracks.
+    centre is nearest (within ``max_distance`` face widths, similar size), greedily by
+    distance; when both have embeddings, a face of another identity (cosine similarity under
+    ``min_similarity``) never continues the track and one of the same identity may come from
+    three times further (people who swapped places behind an occlusion keep their ids).  A face
+    that passes a ``track_id`` hint (from landmark tracking) continues that track.  Unmatched
+    faces start new tracks.
     """
 
     def __init__(self, options: Optional[TrackerOptions] = None):
@@ -216,11 +219,15 @@ class FaceTracker:
         cost = float(np.linalg.norm(face.center - track.predicted_center())) / width
         if not 1 / MAX_SIZE_CHANGE < face.width / width < MAX_SIZE_CHANGE:
             return math.inf
+        reach = self.options.max_distance
         a, b = track.observed.embedding, face.embedding
         if a is not None and b is not None and a.shape == b.shape:
-            if float(a @ b) < self.options.min_similarity:
+            similarity = float(a @ b)
+            if similarity < self.options.min_similarity:
                 return math.inf
-        if cost > self.options.max_distance and iou(face.box, track.predicted_box()[None])[0] < 0.3:
+            reach *= 3  # the same person by identity: may have moved further (an occlusion)
+            cost *= 1.0 - 0.5 * similarity
+        if cost > reach and iou(face.box, track.predicted_box()[None])[0] < 0.3:
             return math.inf
         return cost
 
