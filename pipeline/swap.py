@@ -112,9 +112,10 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, model=engine, pixel_boost=pixel_boost, device=device,
             allow_download=allow_download, loop=loop)
-    image, final_mask, _, strengths = blend.gated_blend(
+    image, final_mask, _, strengths = blend.gated_blend(  # out=warped: the engines' batch is
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
-        color=color, target_light=target_light, sharpen=sharpen, loop=loop)
+        color=color, target_light=target_light, sharpen=sharpen, out=warped,  # ours: no copy
+        loop=loop)
     report += (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
                f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
     return image, final_mask, report
