@@ -41,7 +41,6 @@ class TrackingState:
     tracker: tracking.FaceTracker
     signature: Optional[np.ndarray] = None
     since_detect: int = 1 << 30
-    frames: int = 0
 
 
 def new_state(options: Optional[tracking.TrackerOptions] = None) -> TrackingState:
@@ -153,7 +152,6 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
                 followed += [_mesh_box(f) for f in landmarker(frame_uint8(image, i), new)]
         followed = sorted(followed, key=lambda f: -f.area)[:max_faces or None]
         frames.append(state.tracker.update(followed))
-        state.frames += 1
     return FaceSet(_filled(frames, fill), [size] * len(frames)), state
 
 
@@ -179,7 +177,6 @@ def track_face_set(faces: FaceSet, image: Optional[torch.Tensor] = None, *,
             state.signature = signature
         found = sorted(faces.frames[i], key=lambda f: -f.area)[:max_faces or None]
         frames.append(state.tracker.update([f.with_(track_id=None) for f in found]))
-        state.frames += 1
     return FaceSet(_filled(frames, fill), faces.image_sizes), state
 
 
