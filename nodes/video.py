@@ -57,7 +57,8 @@ class TrackFaces:
             "optional": {
                 "faces": ("FACES", {"tooltip": "Faces already found on every frame (Detect "
                           "Faces -> Face Landmarks): track and smooth these instead of running "
-                          "the landmark tracker."}),
+                          "the landmark tracker. Embedded faces (Face Embedding) also keep "
+                          "their ids by identity."}),
             },
         }
 

@@ -112,3 +112,28 @@ def crossing(n: int = 20, size=(400, 200), side: int = 110):
             centres[t, k] = (x0 + side / 2, y0 + side / 2)
         frames.append(frame)
     return np.stack(frames), centres
+
+
+def head_turn(image: np.ndarray, landmarks: np.ndarray, n: int, yaw: float = 20.0):
+    """Frames ``[n, H, W, 3]`` (uint8) of the portrait whose face turns left and right by up to
+    ``yaw`` degrees (the face mesh rotated about its vertical axis through its centre and the
+    face's own pixels warped onto it, vision.meshwarp), and the true landmarks ``[n, 478, 2]``."""
+    from face_pipeline.vision import meshwarp
+
+    still = image.astype(np.float32) / 255
+    source = meshwarp.prepare_source(still, landmarks)
+    centre = landmarks[:468].mean(0)
+    frames, truth = [], []
+    for t in range(n):
+        a = math.radians(yaw * math.sin(2 * math.pi * t / n))
+        mesh = landmarks.astype(np.float64).copy()
+        x, z = mesh[:, 0] - centre[0], mesh[:, 2] - centre[2]
+        mesh[:, 0] = centre[0] + x * math.cos(a) + z * math.sin(a)
+        mesh[:, 2] = centre[2] - x * math.sin(a) + z * math.cos(a)
+        frame = still.copy()
+        warped = meshwarp.warp_face(source, mesh.astype(np.float32), frame.shape[:2],
+                                    keep_mouth=False)
+        meshwarp.composite(frame, warped)
+        frames.append((frame * 255 + 0.5).astype(np.uint8))
+        truth.append(mesh[:, :2])
+    return np.stack(frames), np.stack(truth)
