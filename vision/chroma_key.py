@@ -225,9 +225,10 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     ramp = max(softness * (1.0 - 2.0 * tol), 1e-3)
     alpha = np.clip((mix - tol) / ramp, 0.0, 1.0).astype(np.float32)
     alpha = remove_small(alpha, clean_up)
-    safe = np.maximum(alpha, UNMIX_MIN)[..., None]
-    unmixed = (frame - (1.0 - safe) * plate) / safe
-    foreground = np.where((alpha >= UNMIX_MIN)[..., None], unmixed, frame)
+    # unmix with the measured screen share r (I = (1 - r) F + r S), not the clipped alpha
+    share = np.clip(1.0 - ratio, UNMIX_MIN, 1.0)[..., None]
+    unmixed = (frame - (1.0 - share) * plate) / share
+    foreground = np.where((alpha > 0)[..., None], unmixed, frame)
     foreground = np.clip(despill(foreground, channel, despill_method, despill_amount), 0.0, 1.0)
     return KeyResult(foreground.astype(np.float32), alpha, plate, key, tol)
 
