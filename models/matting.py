@@ -6,6 +6,12 @@ signature ``input`` ``[B, 3, H, W]`` RGB scaled to -1..1 (H, W multiples of 32, 
 model's working ``resolution`` (default 512, MODNet's training size; both sides rounded down
 to multiples of 32), and the matte is resized back.  Any ONNX file with this signature works
 in the same slot (e.g. a user's own MODNet export placed in the models folder).
+
+``mediapipe_selfie``: MediaPipe selfie segmentation (general, square model; Apache-2.0),
+converted to ONNX by ``tools/convert_mediapipe.py``: ``input_1`` ``[B, 256, 256, 3]`` RGB 0..1
+(the whole frame resized, no letterbox, as MediaPipe does) -> ``activation_10``
+``[B, 256, 256, 1]`` person probability.  A fast person mask for video (a few ms per frame);
+its edges are coarse (256 px), so Refine Matte matters more after it.
 """
 from __future__ import annotations
 
@@ -51,10 +57,29 @@ class ModnetMatte:
         return np.clip(cv2.resize(matte.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
 
 
-BACKENDS = {"modnet": ModnetMatte}
+class SelfieSegmentation:
+    """Runs MediaPipe's selfie segmentation (ONNX) on float32 RGB frames ``[H, W, 3]`` 0..1."""
+
+    SIZE = 256
+
+    def __init__(self, spec: ModelSpec, device: str = "auto", allow_download: Optional[bool] = None):
+        self.id = spec.id
+        self.session = get_session(resolve_files(spec, allow_download)[0], device)
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, frame: np.ndarray, resolution: int = RESOLUTION) -> np.ndarray:
+        """Person probability float32 ``[H, W]`` 0..1 (``resolution`` is ignored: 256 px)."""
+        h, w = frame.shape[:2]
+        small = cv2.resize(np.asarray(frame, np.float32)[..., :3], (self.SIZE, self.SIZE),
+                           interpolation=cv2.INTER_AREA)
+        mask = self.session.run(None, {self.input: small[None]})[0].reshape(self.SIZE, self.SIZE)
+        return np.clip(cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+
+
+BACKENDS = {"modnet": ModnetMatte, "mediapipe_selfie": SelfieSegmentation}
 
 
 def load_matte_model(model_id: str = "modnet", device: str = "auto",
-                     allow_download: Optional[bool] = None) -> ModnetMatte:
+                     allow_download: Optional[bool] = None):
     """The matting backend for a manifest id of task ``matte``."""
     return load_backend(model_id, "matte", BACKENDS, device, allow_download)

@@ -58,7 +58,8 @@ class ChromaKey:
 class PortraitMatte:
     DESCRIPTION = ("A person's alpha matte from a portrait-matting model, any background (no "
                    "green screen needed). modnet: MODNet, embedded (fetched by install.py "
-                   "from PyPI, no download at run time). Refine Matte sharpens hair edges.")
+                   "from PyPI, no download at run time); mediapipe_selfie: fast person mask "
+                   "for video. Refine Matte sharpens hair edges.")
     CATEGORY = MATTE_CATEGORY
     FUNCTION = "matte"
     RETURN_TYPES = ("MASK",)
@@ -72,12 +73,14 @@ class PortraitMatte:
             "required": {
                 "image": ("IMAGE", {"tooltip": "Images or video frames with people."}),
                 "model": (ids, {"default": ids[0], "tooltip": "modnet: MODNet photographic "
-                          "portrait matting (embedded, Apache-2.0). "
+                          "portrait matting (embedded, Apache-2.0). mediapipe_selfie: MediaPipe "
+                          "selfie segmentation, a fast person mask for video (embedded, 256 px, "
+                          "coarse edges: refine it). "
                           "modnet_photographic_portrait_matting: your own MODNet ONNX file in "
                           "models/face_pipeline."}),
                 "resolution": ("INT", {"default": 512, "min": 128, "max": 2048, "step": 32,
-                               "tooltip": "Short side the model runs at (MODNet was trained at "
-                               "512; lower is faster)."}),
+                               "tooltip": "MODNet: short side the model runs at (trained at "
+                               "512; lower is faster). mediapipe_selfie always runs at 256."}),
                 "device": DEVICE,
             },
             "optional": {

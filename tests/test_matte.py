@@ -180,6 +180,20 @@ def test_portrait_matte_agrees_with_the_key_and_keeps_hair_soft(path):
     assert edge.any() and soft.sum() > 0.1 * band.sum()
 
 
+def test_selfie_segmentation_matches_the_real_mediapipe():
+    """tests/data/selfie_reference.npz: masks of mediapipe 0.10.14's own selfie segmentation
+    (tools/mediapipe_reference.py --selfie), at a quarter of the image size."""
+    import cv2
+
+    reference = np.load(ROOT / "tests" / "data" / "selfie_reference.npz", allow_pickle=False)
+    for rel in ("greenscreen/unity_sample.png", "faces/grace_hopper/1.jpg"):
+        want = reference[rel.replace("/", "_").replace(".", "_")].astype(np.float32) / 255
+        got = ops.portrait_matte(as_image(load_rgb(rel)), "mediapipe_selfie")[0].numpy()
+        got = cv2.resize(got, (want.shape[1], want.shape[0]), interpolation=cv2.INTER_AREA)
+        assert np.abs(got - want).mean() < 0.01
+        assert _iou(got > 0.5, want > 0.5) > 0.97
+
+
 @pytest.fixture
 def tiny_matte(tmp_path, monkeypatch):
     """A MODNet-signature model: alpha = mean of the RGB input mapped from -1..1 to 0..1."""
