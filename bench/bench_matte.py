@@ -58,6 +58,7 @@ def speed() -> list[tuple[str, float, int]]:
     background = composite.place(rgb("backdrop.jpg"), (1080, 1920), "fill")
     key = keying.chroma_key(frame)
     modnet = load_matte_model("modnet")
+    selfie = load_matte_model("mediapipe_selfie")
     person = modnet(frame)
     image = torch.from_numpy(frame)[None]
     source = torch.from_numpy(rgb("grace_hopper.jpg"))[None]
@@ -65,6 +66,7 @@ def speed() -> list[tuple[str, float, int]]:
             ("Chroma Key (screen plate, despill, clean-up)", lambda: keying.chroma_key(frame), 10),
             ("Portrait Matte: MODNet at 512 (short side)", lambda: modnet(frame, 512), 3),
             ("Portrait Matte: MODNet at 384", lambda: modnet(frame, 384), 3),
+            ("Portrait Matte: MediaPipe selfie segmentation (256)", lambda: selfie(frame), 10),
             ("Refine Matte: trimap + guided filter (band 6)", lambda: matte.refine_alpha(frame, key.alpha, 6), 5),
             ("Refine Matte: guided filter on MODNet matte", lambda: matte.refine_alpha(frame, person, 6), 5),
             ("Refine Matte: foreground estimation (blur fusion)", lambda: matte.estimate_foreground(frame, key.alpha), 5),
