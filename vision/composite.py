@@ -64,12 +64,19 @@ def over(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> n
 
 def light_wrap(image: np.ndarray, alpha: np.ndarray, background: np.ndarray, amount: float,
                radius: float = 12.0) -> np.ndarray:
-    """Screen-blend the blurred background onto the subject's edge zone (module docstring)."""
+    """Screen-blend the blurred background onto the subject's edge zone (module docstring).
+    The blurs are low-pass, so they run at a quarter of the resolution."""
     if amount <= 0:
         return image
-    outside = cv2.GaussianBlur(1.0 - alpha, (0, 0), radius)
-    light = cv2.GaussianBlur(background * (1.0 - alpha)[..., None], (0, 0), radius)
+    h, w = alpha.shape
+    small = (max(1, w // 4), max(1, h // 4))
+    a = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
+    b = cv2.resize(background, small, interpolation=cv2.INTER_AREA)
+    outside = cv2.GaussianBlur(1.0 - a, (0, 0), radius / 4)
+    light = cv2.GaussianBlur(b * (1.0 - a)[..., None], (0, 0), radius / 4)
     light /= np.maximum(outside, 1e-4)[..., None]
+    outside = cv2.resize(outside, (w, h), interpolation=cv2.INTER_LINEAR)
+    light = cv2.resize(light, (w, h), interpolation=cv2.INTER_LINEAR)
     wrap = (float(amount) * alpha * outside)[..., None]
     screen = 1.0 - (1.0 - image) * (1.0 - light)
     return (image + wrap * (screen - image)).astype(np.float32)

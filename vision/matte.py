@@ -113,15 +113,27 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray,
                         radii: tuple[int, ...] = (45, 3)) -> np.ndarray:
     """Foreground colours ``[H, W, 3]`` 0..1 by blur fusion (module docstring): for each
     radius, ``F = blur_F + alpha * (I - alpha * blur_F - (1 - alpha) * blur_B)`` where
-    ``blur_F`` / ``blur_B`` are alpha-weighted local means of the foreground / background."""
+    ``blur_F`` / ``blur_B`` are alpha-weighted local means of the foreground / background.
+    Local means over radii of 16 px or more are taken at a quarter of the resolution (they
+    are smooth) and interpolated back."""
     image = np.ascontiguousarray(frame, np.float32)
     a = np.ascontiguousarray(alpha, np.float32)[..., None]
+    h, w = alpha.shape
     fg, bg = image, image
     for r in radii:
-        weight_f = _box(a[..., 0], r)[..., None]
-        weight_b = 1.0 - weight_f
-        blur_f = _box(fg * a, r) / (weight_f + 1e-5)
-        blur_b = _box(bg * (1.0 - a), r) / (weight_b + 1e-5)
+        step = 4 if r >= 16 else 1
+
+        def local_mean(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+            if step == 1:
+                return _box(values, r) / (_box(weight, r)[..., None] + 1e-5)
+            size = (max(1, w // step), max(1, h // step))
+            v = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+            wt = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+            mean = _box(v, max(1, r // step)) / (_box(wt, max(1, r // step))[..., None] + 1e-5)
+            return cv2.resize(mean, (w, h), interpolation=cv2.INTER_LINEAR)
+
+        blur_f = local_mean(fg * a, a[..., 0])
+        blur_b = local_mean(bg * (1.0 - a), 1.0 - a[..., 0])
         fg = np.clip(blur_f + a * (image - a * blur_f - (1.0 - a) * blur_b), 0.0, 1.0)
         bg = blur_b
     return fg.astype(np.float32)
