@@ -87,7 +87,10 @@ def silhouette(seed: int, shape=SIZE) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(stack.max(0), 0.0, 1.0), stack.argmax(0)
 
 
-def green_screen(seed: int, shape=SIZE, noise: float = 0.02, spill: float = 0.12) -> Composite:
+def green_screen(seed: int, shape=SIZE, noise: float = 0.02, spill: float = 0.12,
+                 key: np.ndarray = KEY) -> Composite:
+    """The composite for ``seed`` over a screen of colour ``key`` (green by default; spill
+    goes to the key's dominant channel)."""
     rng = np.random.default_rng(seed + 1000)
     alpha, layer = silhouette(seed, shape)
     # the body shows a photo; strands are hair-coloured; the veil is a neutral tulle (a
@@ -97,12 +100,12 @@ def green_screen(seed: int, shape=SIZE, noise: float = 0.02, spill: float = 0.12
     foreground[layer == 2] = rng.uniform(0.75, 0.95)
     light = 0.7 + 0.45 * _smooth_field(rng, shape)                   # uneven light
     light *= np.linspace(1.0, rng.uniform(0.75, 0.9), shape[1], dtype=np.float32)[None]
-    screen = np.clip(KEY[None, None] * light[..., None], 0, 1)
+    screen = np.clip(np.asarray(key, np.float32)[None, None] * light[..., None], 0, 1)
     # spill: green light on the subject, strongest at its edges
     inside = (alpha > 0.5).astype(np.uint8)
     depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
     spilled = foreground.copy()
-    spilled[..., 1] += spill * (0.35 + np.exp(-depth / 10.0)) * inside
+    spilled[..., int(np.argmax(key))] += spill * (0.35 + np.exp(-depth / 10.0)) * inside
     image = alpha[..., None] * spilled + (1 - alpha[..., None]) * screen
     image += rng.normal(0, noise, image.shape).astype(np.float32)
     return Composite(np.clip(image, 0, 1).astype(np.float32), alpha, foreground, screen)

@@ -59,6 +59,18 @@ def test_chroma_key_alpha_error_is_low_and_at_most_half_of_hsv_key(synthetic):
     assert key_sad <= 0.5 * hsv_sad and key_mse <= 0.5 * hsv_mse
 
 
+def test_blue_screen_keys_as_well():
+    key_sad = hsv_sad = 0.0
+    for seed in TEST_SEEDS[:2]:
+        c = green_screen(seed, key=np.array([0.12, 0.3, 0.78], np.float32))
+        k = keying.chroma_key(c.image)
+        assert np.argmax(k.key) == 2 and sad(k.alpha, c.alpha) < MAX_SAD
+        assert keying.excess(k.foreground, 2)[k.alpha > 0].max() <= 1e-6
+        key_sad += sad(k.alpha, c.alpha)
+        hsv_sad += sad(keying.hsv_key(c.image), c.alpha)
+    assert key_sad <= 0.5 * hsv_sad
+
+
 def test_refinement_lowers_the_alpha_error(synthetic):
     composites, keys = synthetic
     for c, k in zip(composites, keys):
