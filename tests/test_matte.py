@@ -282,3 +282,24 @@ def test_swap_blend_is_limited_by_the_matte():
     assert limited_mask[:, top].max() == 0                  # ... but not through the matte
     assert torch.equal(limited[:, top], target[:, top])
     assert not torch.equal(limited, target)
+
+
+def test_rgba_batch_saves_as_a_png_sequence_with_alpha(tmp_path, monkeypatch):
+    """Composite's rgba output through (the runner's stand-in for) ComfyUI's Save Image: one
+    RGBA PNG per frame whose alpha is the mask -- the video-with-alpha path for editors."""
+    from PIL import Image
+
+    from face_pipeline.runner import CORE_NODE_CLASS_MAPPINGS
+    from face_pipeline.runner.core_nodes import FOLDERS
+
+    rng = np.random.default_rng(5)
+    fg = torch.from_numpy(rng.uniform(0, 1, (3, 24, 32, 3)).astype(np.float32))
+    mask = torch.from_numpy((rng.uniform(0, 1, (3, 24, 32)) > 0.5).astype(np.float32))
+    _, rgba = ops.composite(fg, mask)
+    monkeypatch.setattr(FOLDERS, "output_dir", str(tmp_path))
+    saved = CORE_NODE_CLASS_MAPPINGS["SaveImage"]().save_images(rgba, "seq/frame")["ui"]["images"]
+    assert len(saved) == 3
+    for i, entry in enumerate(saved):
+        with Image.open(tmp_path / "seq" / entry["filename"]) as png:
+            assert png.mode == "RGBA"
+            assert np.array_equal(np.asarray(png)[..., 3], (mask[i].numpy() * 255).astype(np.uint8))
