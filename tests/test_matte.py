@@ -140,6 +140,18 @@ def test_composite_places_background_and_checks_inputs():
         ops.composite(fg, torch.zeros(1, 20, 40), background_color="green")
 
 
+def test_clean_up_fills_holes_and_removes_specks_but_keeps_the_screen():
+    alpha = np.zeros((60, 60), np.float32)
+    alpha[10:50, 10:50] = 1.0
+    alpha[25:28, 25:28] = 0.0            # a hole in the subject
+    alpha[2:4, 55:57] = 1.0              # a speck on the screen
+    cleaned = keying.remove_small(alpha, 64)
+    assert cleaned[26, 26] == 1.0 and cleaned[3, 56] == 0.0 and cleaned[0, 0] == 0.0
+    tiny = torch.zeros(1, 5, 7, 3)
+    tiny[..., 1] = 0.8                   # all screen: the background is no "hole"
+    assert ops.chroma_key(tiny, "#00cc00")[1].max() == 0.0
+
+
 def test_bad_key_inputs_raise_clear_errors():
     grey = torch.full((1, 32, 32, 3), 0.5)
     with pytest.raises(ValueError, match="key_color 'auto'"):

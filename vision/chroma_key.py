@@ -157,7 +157,7 @@ def screen_plate(frame: np.ndarray, key: np.ndarray, channel: int,
 
 def remove_small(alpha: np.ndarray, area: int) -> np.ndarray:
     """Islands of ``alpha > 0.5`` smaller than ``area`` px set to 0, holes (``<= 0.5``) smaller
-    than ``area`` px inside the subject set to 1.  Components are found at half resolution
+    than ``area`` px inside the subject (not touching the frame border) set to 1.  Components are found at half resolution
     (areas counted there) when ``area`` >= 16, which is 4x faster and the same up to
     islands within a pixel of the limit.  Returns a new array."""
     out = alpha.copy()
@@ -167,7 +167,12 @@ def remove_small(alpha: np.ndarray, area: int) -> np.ndarray:
     coarse = alpha[::step, ::step]
     for value, region in ((0.0, coarse > 0.5), (1.0, coarse <= 0.5)):
         count, labels, stats, _ = cv2.connectedComponentsWithStats(region.view(np.uint8), 8)
-        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] * step * step < area)
+        small = stats[:, cv2.CC_STAT_AREA] * step * step < area
+        if value == 1.0:   # a hole is enclosed by the subject: never one touching the border
+            x, y, w, h = (stats[:, k] for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP,
+                                                cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+            small &= (x > 0) & (y > 0) & (x + w < region.shape[1]) & (y + h < region.shape[0])
+        small = np.flatnonzero(small)
         small = small[small > 0]
         if len(small):
             lut = np.zeros(count, np.uint8)
