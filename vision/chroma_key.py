@@ -195,10 +195,12 @@ def despill(frame: np.ndarray, channel: int, method: str = "average",
     out = np.array(frame, np.float32)
     if method == "none" or amount <= 0:
         return out
-    a, b = (frame[..., k] for k in range(3) if k != channel)
-    limit = (a + b) * 0.5 if method == "average" else np.maximum(a, b)
-    spill = np.maximum(frame[..., channel] - limit, 0.0)
-    out[..., channel] -= np.float32(min(amount, 1.0)) * spill
+    a, b = (out[..., k] for k in range(3) if k != channel)
+    limit = (a + b) * np.float32(0.5) if method == "average" else np.maximum(a, b)
+    spill = np.subtract(out[..., channel], limit, out=limit)
+    np.maximum(spill, 0.0, out=spill)
+    spill *= np.float32(min(amount, 1.0))
+    out[..., channel] -= spill
     return out
 
 
@@ -227,7 +229,8 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     small_shape = (max(1, round(h * scale)), max(1, round(w * scale)))
     plate_small, screen_small = screen_plate(frame, key, channel, small_shape)
     plate = cv2.resize(plate_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    e_screen = np.maximum(excess(plate, channel), 0.02)
+    e_screen = cv2.resize(np.maximum(excess(plate_small, channel), 0.02), (w, h),
+                          interpolation=cv2.INTER_LINEAR)
     e = excess(cv2.GaussianBlur(frame, (0, 0), DENOISE) if DENOISE > 0 else frame, channel)
     ratio = e / e_screen                                  # 1 on the screen, ~0 on the subject
     on_screen = cv2.resize(screen_small.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
@@ -244,11 +247,14 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     alpha = np.clip((mix - tol) / ramp, 0.0, 1.0).astype(np.float32)
     alpha = remove_small(alpha, clean_up)
     # unmix with the measured screen share r (I = (1 - r) F + r S), not the clipped alpha
-    share = np.clip(1.0 - ratio, UNMIX_MIN, 1.0)[..., None]
-    unmixed = (frame - (1.0 - share) * plate) / share
-    foreground = np.where((alpha > 0)[..., None], unmixed, frame)
-    foreground = np.clip(despill(foreground, channel, despill_method, despill_amount), 0.0, 1.0)
-    return KeyResult(foreground.astype(np.float32), alpha, plate, key, tol)
+    share = np.clip(1.0 - ratio, UNMIX_MIN, 1.0)
+    foreground = cv2.subtract(frame, plate)                 # F = S + (I - S) / share
+    foreground /= share[..., None]
+    foreground += plate
+    np.copyto(foreground, frame, where=(alpha <= 0)[..., None])   # the screen stays as shot
+    foreground = despill(foreground, channel, despill_method, despill_amount)
+    np.clip(foreground, 0.0, 1.0, out=foreground)
+    return KeyResult(foreground, alpha, plate, key, tol)
 
 
 def hsv_key(frame: np.ndarray, key: Optional[np.ndarray] = None, hue_range: float = 20.0,
