@@ -22,10 +22,10 @@ brightness; subject colours (skin, hair, grey, blue clothes) have ``excess <= 0`
    like an opaque olive object); grey ones (glass, smoke, tulle) and hair key correctly.
 4. **Clean-up** -- opaque islands smaller than ``clean_up`` px in the background are removed,
    holes smaller than that in the subject are filled (large semi-transparent areas stay).
-5. **Foreground** -- unmixed from the plate, ``F = (I - (1 - alpha) S) / alpha`` where alpha is
-   at least ``UNMIX_MIN`` (the frame itself below), then **despilled**: the key channel is
-   limited to the ``average`` (strong) or ``max`` (mild) of the other two, blended by
-   ``despill`` strength.
+5. **Foreground** -- unmixed from the plate with the measured subject share ``1 - r``
+   (at least ``UNMIX_MIN``): ``F = S + (I - S) / (1 - r)`` where alpha > 0 (the frame itself
+   where alpha is 0), then **despilled**: the key channel is limited to the ``average``
+   (strong) or ``max`` (mild) of the other two, blended by ``despill`` strength.
 
 Defaults (``tolerance``, ``softness``, ``clean_up``) are calibrated on synthetic composites
 with known alpha made by ``tests/matte_synthetic.py`` with seeds 100..103 (the tests assert on
@@ -47,12 +47,12 @@ TOLERANCE = 0.05        # defaults (module docstring)
 SOFTNESS = 1.0
 CLEAN_UP = 64
 NOISE_FACTOR = 3.0      # tolerance >= this many screen-noise sigmas
-DENOISE = 0.7          # sigma (px) of the blur the excess is measured on (noise vs strands)
-SCREEN_MIN = 0.3       # screen: excess >= this fraction of the key's ...
-SCREEN_MATCH = 0.85    # ... and >= this fraction of the local maximum excess
-ENVELOPE = 0.1         # size of that neighbourhood, fraction of the frame's long side
-SPILL_MAX = 0.25       # highest screen ratio (spill) an opaque subject pixel may show
-UNMIX_MIN = 0.05        # below this alpha the foreground colour is the (despilled) frame
+DENOISE = 0.7           # sigma (px) of the blur the excess is measured on (noise vs strands)
+SCREEN_MIN = 0.3        # screen: excess >= this fraction of the key's ...
+SCREEN_MATCH = 0.85     # ... and >= this fraction of the local maximum excess
+ENVELOPE = 0.1          # size of that neighbourhood, fraction of the frame's long side
+SPILL_MAX = 0.25        # highest screen ratio (spill) an opaque subject pixel may show
+UNMIX_MIN = 0.05        # smallest subject share 1 - r used to unmix (F = S + (I - S) / share)
 BORDER = 0.04           # border ring (fraction of the short side) sampled for the key colour
 PLATE_SIZE = 160        # long side (px) at which the screen plate and spill level are built
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
