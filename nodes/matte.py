@@ -118,7 +118,7 @@ class RefineMatte:
                          "width in pixels on each side of the matte's edge."}),
                 "radius": ("INT", {"default": refine.RADIUS, "min": 1, "max": 64, "tooltip":
                            "Guided filter window radius in pixels."}),
-                "smoothness": ("FLOAT", {"default": refine.EPS, "min": 1e-6, "max": 0.1,
+                "smoothness": ("FLOAT", {"default": refine.EPS, "min": 1e-4, "max": 0.1,
                                "step": 1e-4, "tooltip": "Guided filter regularisation: higher "
                                "is smoother, lower follows colour edges more tightly."}),
                 "hair_band": ("INT", {"default": ops.HAIR_BAND, "min": 0, "max": 256,

@@ -65,6 +65,7 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int = RADIUS, e
     coefficients computed at 1/``subsample`` resolution, applied at full resolution)."""
     h, w = source.shape
     s = max(1, int(subsample))
+    eps = max(float(eps), 1e-6)             # keeps every window's covariance invertible
     small = (max(1, w // s), max(1, h // s))
     I = cv2.resize(guide, small, interpolation=cv2.INTER_AREA) if s > 1 else guide
     p = cv2.resize(source, small, interpolation=cv2.INTER_AREA) if s > 1 else source
