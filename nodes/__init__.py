@@ -5,6 +5,7 @@ from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding,
                        GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
                        SearchGallery, SelectFacesByReference)
 from .masks import FaceRegionMask
+from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .swap import FaceSwap
 from .video import TrackFaces
@@ -37,6 +38,10 @@ _NODES = {
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
     "FacePipelineTrackFaces": (TrackFaces, "Track Faces"),
+    "FacePipelineChromaKey": (ChromaKey, "Chroma Key"),
+    "FacePipelinePortraitMatte": (PortraitMatte, "Portrait Matte"),
+    "FacePipelineRefineMatte": (RefineMatte, "Refine Matte"),
+    "FacePipelineComposite": (Composite, "Composite"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}
