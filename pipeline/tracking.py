@@ -187,5 +187,16 @@ def tracking_report(faces: FaceSet) -> str:
         seen.setdefault(face.track_id, []).append(i)
     lines = [f"track {t}: frames {v[0]}-{v[-1]} ({len(v)} frames)" for t, v in sorted(seen.items())]
     filled = [i for i, fs in enumerate(faces.frames) if any(f.filled for f in fs)]
-    lines.append("filled frames: " + (", ".join(map(str, filled)) if filled else "none"))
+    lines.append("filled frames: " + (", ".join(_ranges(filled)) if filled else "none"))
     return "\n".join(lines)
+
+
+def _ranges(frames: list[int]) -> list[str]:
+    """``[3, 4, 5, 9]`` -> ``["3-5", "9"]``."""
+    runs: list[list[int]] = []
+    for i in frames:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return [f"{a}-{b}" if b > a else str(a) for a, b in runs]

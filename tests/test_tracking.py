@@ -94,7 +94,8 @@ def test_a_face_in_every_frame_through_blur_and_occlusion(astronaut):
     assert all(len(fs) == 1 and fs[0].track_id == 0 for fs in tracked.frames)
     report = tracking_report(tracked)
     filled = [i for i, fs in enumerate(tracked.frames) if fs[0].filled]
-    assert set(hidden) <= set(filled) and f"filled frames: {', '.join(map(str, filled))}" in report
+    assert set(hidden) <= set(filled) and "filled frames: " in report
+    assert all(f"{i}" in report.splitlines()[-1] for i in (filled[0], filled[-1]))
     error = np.linalg.norm(landmarks_of(tracked) - truth, axis=-1)[:, V.RIGID_POINTS].mean(1) / iod
     assert error.max() < 0.12, error.round(3)  # measured 0.09, right after the blur burst
 
