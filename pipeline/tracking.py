@@ -186,6 +186,8 @@ def tracking_report(faces: FaceSet) -> str:
     for i, _, face in faces.items():
         seen.setdefault(face.track_id, []).append(i)
     lines = [f"track {t}: frames {v[0]}-{v[-1]} ({len(v)} frames)" for t, v in sorted(seen.items())]
+    if not lines:
+        return "no face found in any frame"
     filled = [i for i, fs in enumerate(faces.frames) if any(f.filled for f in fs)]
     lines.append("filled frames: " + (", ".join(_ranges(filled)) if filled else "none"))
     return "\n".join(lines)
