@@ -33,12 +33,6 @@ def inter_ocular(face: Face) -> float:
     return max(float(np.linalg.norm(face.keypoints[1] - face.keypoints[0])), 1.0)
 
 
-def face_points(face: Face) -> np.ndarray:
-    """``[N, 2]`` points that describe the face's position: the 468 mesh points when the face
-    has landmarks, else its 5 keypoints."""
-    return face.landmarks[:468, :2] if face.landmarks is not None else face.keypoints
-
-
 def rigid_motion(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
     """The least-squares similarity ``[2, 3]`` (shift, rotation, zoom) from points ``a`` to
     ``b`` (``[N, 2]``) and the RMS distance it moves the points, in pixels.  Fitting one rigid
@@ -55,6 +49,7 @@ def _gain(cutoff: float) -> float:
 
 
 def _points(values: dict) -> np.ndarray:
+    """``[N, 2]`` points that place the face: its 468 mesh points, else its 5 keypoints."""
     return values["landmarks"][:468, :2] if "landmarks" in values else values["keypoints"]
 
 
