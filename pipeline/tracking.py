@@ -97,9 +97,27 @@ def _signature(image: torch.Tensor, index: int) -> np.ndarray:
     return tracking.frame_signature(frame_uint8(image[index:index + 1, ::step, ::step], 0))
 
 
-def _is_new(face: Face, followed: list[Face]) -> bool:
-    return not followed or iou(face.box, np.stack([f.box for f in followed]),
-                                        containment=True).max() < 0.5
+REANCHOR_ERROR = 0.1
+"""Mean distance (in IOD) between a followed mesh and the mesh grown from a fresh detection of
+the same face above which the detection's replaces it (a followed mesh can drift onto part of
+the face after a blur or an occlusion)."""
+
+
+def _reanchor(followed: list[Face], fresh: list[Face]) -> list[Face]:
+    """Merge meshes grown from detections into the followed ones: a new face is added, a
+    followed face that disagrees with its detection's mesh is replaced (keeping its track)."""
+    followed = list(followed)
+    for face in fresh:
+        overlap = iou(face.box, np.stack([f.box for f in followed])) if followed else np.zeros(0)
+        if not overlap.size or overlap.max() < 0.3:
+            followed.append(face)
+            continue
+        k = int(overlap.argmax())
+        old = followed[k]
+        error = np.linalg.norm(old.landmarks[:468, :2] - face.landmarks[:468, :2], axis=1).mean()
+        if error > REANCHOR_ERROR * tracking.inter_ocular(old):
+            followed[k] = face.with_(track_id=old.track_id)
+    return followed
 
 
 def _check_fill(fill: str) -> None:
@@ -147,9 +165,9 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
                 or not followed):
             state.since_detect = 0
             found = detect_faces(image[i:i + 1], detector, threshold=threshold, device=device)
-            new = tuple(f for f in found.frames[0] if _is_new(f, followed))
-            if new:
-                followed += [_mesh_box(f) for f in landmarker(frame_uint8(image, i), new)]
+            if found.frames[0]:
+                fresh = landmarker(frame_uint8(image, i), found.frames[0])
+                followed = _reanchor(followed, [_mesh_box(f) for f in fresh])
         followed = sorted(followed, key=lambda f: -f.area)[:max_faces or None]
         frames.append(state.tracker.update(followed))
     return FaceSet(_filled(frames, fill), [size] * len(frames)), state
