@@ -101,11 +101,17 @@ def sharpness_ratio(normalised: np.ndarray) -> float:
     return float(fine.std() / max(float(broad.std()), 1e-3))
 
 
-def noise_sigma(native: np.ndarray) -> float:
-    """Immerkaer noise sigma (grey levels) over the 30 % flattest pixels of a grey patch."""
+def noise_sigma(native: np.ndarray, patch_size: Optional[int] = NOISE_PATCH) -> float:
+    """Immerkaer noise sigma (grey levels) over the 30 % flattest pixels of a grey float32
+    patch: the central ``patch_size`` square (None: the whole image).
+
+    Measured on the scikit-image photos chelsea, coffee, camera and rocket with Gaussian noise
+    added: within 0.2-0.7 grey levels of the true sigma from 5 to 20 (0.3-1.2 on the clean
+    photos, whose fine texture reads as a little noise)."""
     h, w = native.shape
-    y0, x0 = max((h - NOISE_PATCH) // 2, 0), max((w - NOISE_PATCH) // 2, 0)
-    patch = native[y0:y0 + NOISE_PATCH, x0:x0 + NOISE_PATCH]
+    size = max(h, w) if patch_size is None else patch_size
+    y0, x0 = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    patch = native[y0:y0 + size, x0:x0 + size]
     if min(patch.shape) < 8:
         return 0.0
     residual = np.abs(cv2.filter2D(patch, -1, _IMMERKAER)[1:-1, 1:-1])
