@@ -34,6 +34,29 @@ ArcFace: FaceFusion's reference_face_distance 0.6 (cosine, ArcFace 512-d); not m
 """
 
 
+LAYER_THRESHOLDS = {
+    "dlib_resnet_v1": {},
+}
+"""Cosine "same person" limits per gallery layer width (px), per model: calibrated by
+``tools/calibrate_layers.py`` (see there for the images and the rule).  Widths between two
+calibrated ones interpolate in log width; models or widths beyond the table use the
+full-resolution default."""
+
+
+def layer_threshold(model_id: str, width: float) -> float:
+    """Cosine "same person" limit for a gallery layer embedded at ``width`` px."""
+    full = default_threshold(model_id, "cosine")
+    table = LAYER_THRESHOLDS.get(model_id, {})
+    if not table:
+        return full
+    known = sorted(table)
+    if width >= 2 * known[-1]:
+        return full
+    points = known + [2 * known[-1]]
+    values = [table[w] for w in known] + [full]
+    return float(np.interp(np.log(max(width, 1.0)), np.log(points), values))
+
+
 def default_threshold(model_id: str, metric: str = "cosine") -> float:
     """The "same person" distance for embeddings of ``model_id``, in ``metric``."""
     if model_id not in THRESHOLDS:

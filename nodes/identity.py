@@ -33,9 +33,10 @@ THRESHOLD = ("FLOAT", {"default": 0.0, "min": 0.0, "max": 2.0, "step": 0.005, "t
              "default (dlib: 0.43 euclidean / 0.093 cosine)."})
 FACES_IN = lambda tip: ("FACES", {"tooltip": tip})
 INDEX = lambda tip: ("INT", {"default": 0, "min": 0, "max": 9999, "tooltip": tip})
-WIDTHS = ("BOOLEAN", {"default": False, "tooltip": "Also embed every entry with its face "
+WIDTHS = ("BOOLEAN", {"default": True, "tooltip": "Also embed every entry with its face "
           f"shrunk to {list(ops.GALLERY_WIDTHS)} px, so tiny probe faces are compared like "
-          "with like (slower to build; see bench/results_identity.md)."})
+          "with like, each layer with its own calibrated 'unknown' limit (5x slower to build; "
+          "see bench/results_identity.md)."})
 
 
 NONE_SAVED = "(none saved yet)"
@@ -81,18 +82,27 @@ class FaceEmbedding:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "image": ("IMAGE", {"tooltip": "The images the faces were detected on."}),
+            "image": ("IMAGE", {"tooltip": "The frames as captured (faces found on an upscaled "
+                      "copy are mapped back; their captured width drives gallery search)."}),
             "faces": FACES_IN("Faces from Detect Faces (or Face Landmarks)."),
             "model": MODEL(),
             "device": DEVICE,
         }, "optional": {
             "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading a "
                                "missing model file (verified by sha256)."}),
+            "enhanced_image": ("IMAGE", {"tooltip": "The same frames after Denoise / face "
+                               "enhancement (any size, same aspect). Each face is embedded on "
+                               "both and the two embeddings fused by their quality."}),
+            "fusion": (ops.FUSIONS, {"default": "gated", "tooltip": "With enhanced_image: "
+                       "gated = g*raw + (1-g)*enhanced, g from both faces' quality (the "
+                       "better face weighs more; equal quality 0.5); raw or enhanced = that "
+                       "face only."}),
         }}
 
-    def embed(self, image, faces, model, device, allow_download=False):
-        return ops.embed_faces(image, faces, model, device=device, allow_download=allow_download,
-                               loop=frames)
+    def embed(self, image, faces, model, device, allow_download=False, enhanced_image=None,
+              fusion="gated"):
+        return ops.embed_faces(image, faces, model, enhanced_image=enhanced_image, fusion=fusion,
+                               device=device, allow_download=allow_download, loop=frames)
 
 
 class CompareFaces:

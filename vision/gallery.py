@@ -96,6 +96,8 @@ class SearchResult:
 
     identity: str
     matches: tuple[Match, ...]
+    threshold: float = 0.0
+    """The "same person" limit this probe was held to (in the search metric; per layer)."""
 
 
 @dataclass(frozen=True)
@@ -198,34 +200,51 @@ class Gallery:
                        None if self.scaled is None else self.scaled[:, keep])
 
     def search(self, probes: np.ndarray, threshold: float, *, k: int = 5, metric: str = "cosine",
-               probe_widths: Optional[np.ndarray] = None) -> list[SearchResult]:
+               probe_widths: Optional[np.ndarray] = None,
+               layer_thresholds: Optional[tuple[float, ...]] = None) -> list[SearchResult]:
         """Top-``k`` identities for each probe ``[P, D]`` (best first).
 
-        With ``probe_widths`` ``[P]`` (face widths in pixels) and stored ``widths``, a probe is
-        compared with the layer embedded nearest its own width (see
-        :func:`identity.width_layer`); otherwise with the full-resolution embeddings.
+        With ``probe_widths`` ``[P]`` (captured face widths in pixels) and stored ``widths``,
+        a probe is compared with the layers around its width, their cosine distances (and
+        thresholds) combined by :func:`identity.layer_weights`; otherwise with the
+        full-resolution embeddings.  ``threshold`` (in ``metric``) is the full-resolution
+        "same person" limit; ``layer_thresholds`` (one per stored width, in ``metric``) the
+        limits of the layers (default: ``threshold`` for all).
         """
         probes = identity.normalize(np.atleast_2d(probes))
         if len(self) and probes.shape[1] != self.embeddings.shape[1]:
             raise ValueError(f"probe embeddings have {probes.shape[1]} dimensions, the gallery "
                              f"{self.embeddings.shape[1]}")
-        layer_of = np.full(len(probes), -1) if probe_widths is None else np.array(
-            [identity.width_layer(self.widths, w) for w in probe_widths], int)
+        limits = list(layer_thresholds) if layer_thresholds is not None else \
+            [threshold] * len(self.widths)
+        if len(limits) != len(self.widths):
+            raise ValueError(f"{len(limits)} layer thresholds for {len(self.widths)} layers")
+        cosine_limit = lambda t: identity.convert_distance(t, metric, "cosine")
+        limits = [cosine_limit(t) for t in limits] + [cosine_limit(threshold)]  # [-1]: full
+        plans = [((-1, 1.0),) if probe_widths is None else
+                 tuple(identity.layer_weights(self.widths, w)) for w in
+                 (probe_widths if probe_widths is not None else range(len(probes)))]
         results: list[Optional[SearchResult]] = [None] * len(probes)
-        for layer in np.unique(layer_of):
-            rows = np.flatnonzero(layer_of == layer)
-            matrix = self.embeddings if layer < 0 else self.scaled[layer]
-            idx, sims = identity.top_k(probes[rows], matrix, k, self.groups)
-            dists = identity.to_distance(sims, metric)
-            for row, entries, ds in zip(rows, idx, dists):
+        for layers in sorted({tuple(l for l, _ in plan) for plan in plans}):
+            rows = np.flatnonzero([tuple(l for l, _ in plan) == layers for plan in plans])
+            weights = np.array([[w for _, w in plans[r]] for r in rows], np.float32)
+            sims = sum(weights[:, n:n + 1] * (probes[rows] @ self._matrix(layer).T)
+                       for n, layer in enumerate(layers))
+            idx, best = identity.top_k_of(sims, k, self.groups)
+            dists = identity.to_distance(best, metric)
+            cut = weights @ np.array([limits[layer] for layer in layers], np.float32)
+            for row, entries, ds, limit in zip(rows, idx, dists, cut):
+                limit = identity.convert_distance(float(limit), "cosine", metric)
                 entries = entries if self.groups is None else self.groups[entries]
-                matches = tuple(Match(self.names[e], float(d),
-                                      identity.match_score(float(d), threshold), self.sources[e])
-                                for e, d in zip(entries, ds))
-                known = bool(matches) and matches[0].distance <= threshold
+                matches = tuple(Match(self.names[e], float(d), identity.match_score(float(d), limit),
+                                      self.sources[e]) for e, d in zip(entries, ds))
+                known = bool(matches) and matches[0].distance <= limit
                 results[row] = SearchResult(matches[0].name if known else identity.UNKNOWN,
-                                            matches)
+                                            matches, limit)
         return results
+
+    def _matrix(self, layer: int) -> np.ndarray:
+        return self.embeddings if layer < 0 else self.scaled[layer]
 
 
 # --------------------------------------------------------------------------- files

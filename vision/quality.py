@@ -166,16 +166,19 @@ def _normalised(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return _grey(geometry.warp_crop(image, matrix, (CROP.size, CROP.size)))
 
 
-def face_quality(frame: np.ndarray, keypoints: np.ndarray, box: np.ndarray) -> Quality:
+def face_quality(frame: np.ndarray, keypoints: np.ndarray, box: np.ndarray,
+                 face_width: Optional[float] = None) -> Quality:
     """Quality of one face in a frame.
 
     Args:
         frame: ``[H, W, 3]`` RGB (uint8, or float in 0..1), the frame the face was found on.
         keypoints: ``[5, 2]`` pixels (order of ``face.py``), used to cut the normalised crop.
-        box: ``[4]`` ``x1, y1, x2, y2`` detector box in pixels; its width is the resolution.
+        box: ``[4]`` ``x1, y1, x2, y2`` detector box in pixels; its width is the resolution
+            unless ``face_width`` is given (e.g. the captured width of an upscaled face).
     """
     matrix = geometry.similarity_transform(keypoints, CROP.points)
-    return score(_normalised(frame, matrix), _inner(frame, box), float(box[2] - box[0]))
+    width = float(box[2] - box[0]) if face_width is None else float(face_width)
+    return score(_normalised(frame, matrix), _inner(frame, box), width)
 
 
 def oval_quality(image: np.ndarray, box) -> Quality:
