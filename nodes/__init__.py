@@ -7,6 +7,7 @@ from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding,
                        SearchGallery, SelectFacesByReference)
 from .masks import FaceRegionMask
 from .model_management import DownloadFaceModel, UnloadFaceModels
+from .surveillance import SurveillanceReport
 from .swap import FaceSwap
 from .warp import MeshWarpSwap
 
@@ -37,6 +38,7 @@ _NODES = {
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
     "FacePipelineDenoise": (Denoise, "Denoise"),
+    "FacePipelineSurveillanceReport": (SurveillanceReport, "Surveillance Report (Best Frames)"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

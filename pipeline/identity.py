@@ -382,6 +382,8 @@ def hits_json(hits: list[Hit]) -> list[dict]:
     """JSON-ready results: frame, face, box, quality, identity, candidates."""
     return [{"frame": h.frame, "face": h.index, "box": [round(float(v), 1) for v in h.face.box],
              "quality": round(float(h.face.quality), 3), "identity": h.result.identity,
+             "captured_width": round(h.face.captured_width, 1), "enhanced": h.face.enhanced,
+             "threshold": round(h.result.threshold, 4),
              "matches": [{"name": m.name, "distance": round(m.distance, 4),
                           "score": round(m.score, 1), "source": m.source}
                          for m in h.result.matches]} for h in hits]
@@ -393,7 +395,10 @@ def hits_text(hits: list[Hit]) -> str:
         best = h.result.matches[0] if h.result.matches else None
         detail = f" ({best.name}, distance {best.distance:.3f}, score {best.score:.0f})" \
             if best else ""
-        lines.append(f"frame {h.frame} face {h.index}: {h.result.identity}{detail}")
+        enhanced = " [enhanced pixels used]" if h.face.enhanced else ""
+        lines.append(f"frame {h.frame} face {h.index}: {h.result.identity}{detail}{enhanced}")
+    if any(h.face.enhanced for h in hits):
+        lines.append("Enhanced images are not evidence on their own; check the captured frames.")
     return "\n".join(lines) or "no faces"
 
 
@@ -410,7 +415,8 @@ def draw_hits(image: torch.Tensor, hits: list[Hit], loop: Loop = range) -> torch
             known = h.result.identity != identity.UNKNOWN
             color = KNOWN if known else UNKNOWN
             x1, y1, x2, y2 = np.round(h.face.box).astype(int)
-            label = h.result.identity + (f" {h.result.matches[0].score:.0f}" if known else "")
+            label = h.result.identity + (f" {h.result.matches[0].score:.0f}" if known else "") \
+                + (" [enhanced]" if h.face.enhanced else "")
             cv2.rectangle(frame, (x1, y1), (x2, y2), color, 2 * unit, cv2.LINE_AA)
             origin = (x1, max(y1 - 6 * unit, 14 * unit))
             for thickness, ink in ((4 * unit, (0, 0, 0)), (unit, color)):

@@ -116,3 +116,39 @@ def test_low_res_impostors_are_unknown_at_least_as_often(gallery, photos):
         unknown["20px"] += sum(r.identity == identity.UNKNOWN for r in sv.identify(small, without)) / 2
     print(unknown)
     assert unknown["20px"] >= unknown["full"]
+
+
+def test_best_frame_ranking_puts_the_sharp_large_face_first(gallery):
+    import cv2
+    import json
+    from face_pipeline.nodes.surveillance import SurveillanceReport
+    photo = load_rgb("faces/grace_hopper/1.jpg")[:512, :512]
+    blurred = cv2.GaussianBlur(photo, (0, 0), 3)
+    tiny = np.full_like(photo, 128)
+    tiny[200:264, 200:264] = cv2.resize(photo, (64, 64), interpolation=cv2.INTER_AREA)
+    image = as_image(tiny, blurred, photo)  # sharp large last, so order is not the answer
+    faces = face_ops.detect_faces(image, max_faces=1, scan="whole_frame+tiles")
+    assert [len(f) for f in faces.frames] == [1, 1, 1]
+    embedded, _ = id_ops.embed_faces(image, faces)
+    text, js, table, sheet = SurveillanceReport().report(image, embedded, 3, 4, "euclidean",
+                                                         0.0, 0.0, gallery)
+    people = json.loads(js)
+    ranked = sorted((b for p in people for b in p["best_frames"]), key=lambda b: -b["score"])
+    print([(b["frame"], b["score"]) for b in ranked])
+    assert ranked[0]["frame"] == 2 and ranked[0]["score"] > 2 * ranked[1]["score"]
+    assert people[0]["best_frames"][0]["frame"] == 2 and people[0]["identity"] == "grace_hopper"
+    assert table.splitlines()[0].startswith("person,rank,frame") and "grace_hopper" in text
+    assert sheet.shape[0] == 1 and sheet.shape[-1] == 3
+    assert not any(p["enhanced"] for p in people) and "not evidence" not in text
+
+
+def test_enhanced_results_say_so(gallery, probes):
+    from face_pipeline.pipeline import surveillance
+    frames, _ = probes
+    faces = sv.embed(frames[:2], "gated")
+    image = as_image(*frames[:2])
+    text, js, table, sheet = surveillance.surveillance_report(image, faces, gallery)
+    assert surveillance.PROVENANCE in text and '"enhanced": true' in js
+    hits = id_ops.search(faces, gallery)
+    assert "not evidence on their own" in id_ops.hits_text(hits)
+    assert all(h["enhanced"] for h in id_ops.hits_json(hits))

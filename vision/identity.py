@@ -193,3 +193,26 @@ def layer_weights(widths: tuple[int, ...], face_width: float) -> list[tuple[int,
     j = int(np.searchsorted(nominal, width, side="right")) - 1
     share = float(np.log(width / nominal[j]) / np.log(nominal[j + 1] / nominal[j]))
     return [(layers[j], 1.0 - share), (layers[j + 1], share)]
+
+
+def cluster(embeddings: np.ndarray, threshold: float, order: np.ndarray | None = None) -> np.ndarray:
+    """Group unit embeddings ``[N, D]`` into people: ``[N]`` group numbers (0, 1, ... in order
+    of first appearance along ``order``, default row order).
+
+    Greedy leader clustering: rows are visited in ``order`` (e.g. best quality first); a row
+    joins the group whose leader (its first row) is nearest within ``threshold`` (cosine
+    distance), else it starts a new group.  Deterministic; ``O(N x groups)``."""
+    rows = normalize(np.atleast_2d(embeddings))
+    order = np.arange(len(rows)) if order is None else np.asarray(order)
+    labels = np.full(len(rows), -1, np.int64)
+    leaders: list[int] = []
+    for row in order:
+        if leaders:
+            dist = 1.0 - rows[leaders] @ rows[row]
+            best = int(np.argmin(dist))
+            if dist[best] <= threshold:
+                labels[row] = best
+                continue
+        labels[row] = len(leaders)
+        leaders.append(int(row))
+    return labels

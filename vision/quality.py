@@ -219,3 +219,24 @@ def crop_quality(crop: np.ndarray, face_width: Optional[float] = None) -> Qualit
     matrix = np.array([[scale, 0, 0], [0, CROP.size / h, 0]], np.float32)
     return score(_normalised(crop, matrix), _inner(crop, (0, 0, w, h)),
                  float(w if face_width is None else face_width))
+
+
+POSE_OFFSET = 0.5
+"""Nose offset from the eyes' midpoint, in eye distances, at which the pose term reaches 0."""
+
+
+def pose_frontality(keypoints: np.ndarray) -> float:
+    """How frontal a face is, ``0..1``, from its 5 keypoints: ``1 - |offset| / 0.5`` where
+    ``offset`` is the nose tip's distance from the perpendicular through the eyes' midpoint
+    (in eye distances; about 0.3 at 45 degrees of yaw) -- clipped at 0."""
+    kps = np.asarray(keypoints, np.float64)
+    eyes = kps[1] - kps[0]
+    distance = max(float(np.linalg.norm(eyes)), 1e-6)
+    offset = float(np.dot(kps[2] - (kps[0] + kps[1]) / 2, eyes / distance)) / distance
+    return float(np.clip(1.0 - abs(offset) / POSE_OFFSET, 0.0, 1.0))
+
+
+def frame_score(quality: float, frontality: float) -> float:
+    """Rank of one sighting for a reviewer, ``0..1``: ``quality * (0.5 + 0.5 * frontality)``
+    (the quality measure covers size, sharpness, noise and blockiness; a profile halves it)."""
+    return float(quality) * (0.5 + 0.5 * float(frontality))
