@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import torch
 
-from ..models.embedders import default_threshold
+from ..models.embedders import layer_threshold
 from ..vision import identity
 from ..vision.face import Face, FaceSet
 from ..vision.gallery import Gallery, SearchResult
 from ..vision.image import frame_uint8, to_image
-from ..vision.quality import frame_score, pose_frontality
+from ..vision.quality import Quality, face_quality, frame_score, pose_frontality
 from .faces import check_faces
 from .identity import embedded_faces, layer_thresholds, resolve_threshold
 
@@ -33,11 +33,13 @@ PROVENANCE = ("ENHANCED pixels were used for identity: enhanced images are not e
 
 @dataclass(frozen=True)
 class Sighting:
-    """One face in one frame, with its reviewer rank ``score`` (``vision.quality.frame_score``)."""
+    """One face in one frame: its quality terms measured on the captured frame, frontality,
+    and reviewer rank ``score`` (``vision.quality.frame_score``)."""
 
     frame: int
     index: int
     face: Face
+    measured: Quality
     frontality: float
     score: float
 
@@ -60,25 +62,30 @@ class Person:
         return f"person {self.number}: {name}"
 
 
-def sightings(faces: FaceSet) -> list[Sighting]:
-    """Every embedded face with its frontality and frame score."""
-    out = []
+def sightings(image: torch.Tensor, faces: FaceSet) -> list[Sighting]:
+    """Every embedded face with its quality terms (on the captured frame, at the captured
+    width), frontality and frame score."""
+    out, frames = [], {}
     for i, j, face in embedded_faces(faces):
+        frame = frames.setdefault(i, frame_uint8(image, i))
+        measured = face_quality(frame, face.keypoints, face.box, face.captured_width)
         front = pose_frontality(face.keypoints)
-        out.append(Sighting(i, j, face, front, frame_score(face.quality or 0.0, front)))
+        out.append(Sighting(i, j, face, measured, front, frame_score(measured, front)))
     return out
 
 
 def group_people(found: list[Sighting], gallery: Optional[Gallery], *, k: int = 3,
                  metric: str = "euclidean", threshold: float = 0.0,
                  group_threshold: float = 0.0) -> list[Person]:
-    """Sightings grouped into people (``identity.cluster``, best score first, cosine limit
-    ``group_threshold`` or the model's default), each searched in ``gallery`` by the
-    score-weighted mean of its embeddings at its best sighting's captured width."""
+    """Sightings grouped into people (``identity.cluster``, best score first; cosine limit
+    ``group_threshold``, or by default each face's calibrated limit at its captured width,
+    ``models.embedders.layer_threshold``: tiny faces all look alike), each searched in
+    ``gallery`` by the score-weighted mean of its embeddings at its best sighting's width."""
     if not found:
         return []
     model = found[0].face.embedding_model
-    limit = group_threshold if group_threshold > 0 else default_threshold(model, "cosine")
+    limit = group_threshold if group_threshold > 0 else \
+        np.array([layer_threshold(model, s.face.captured_width) for s in found])
     order = np.argsort([-s.score for s in found], kind="stable")
     labels = identity.cluster(np.stack([s.face.embedding for s in found]), limit, order)
     people = []
@@ -103,6 +110,9 @@ def report_json(people: list[Person], best: int) -> list[dict]:
              "enhanced": p.enhanced, "sightings": len(p.sightings),
              "best_frames": [{"frame": s.frame, "face": s.index, "score": round(s.score, 3),
                               "quality": round(float(s.face.quality), 3),
+                              "sharpness": round(s.measured.sharpness, 3),
+                              "noise": round(s.measured.noise, 3),
+                              "blockiness": round(s.measured.blockiness, 3),
                               "frontality": round(s.frontality, 2),
                               "captured_width": round(s.face.captured_width, 1),
                               "box": [round(float(v), 1) for v in s.face.box]}
@@ -145,10 +155,10 @@ def report_text(people: list[Person], best: int) -> str:
 
 
 def _tile(frame: np.ndarray, face: Face) -> np.ndarray:
-    """A square crop twice the face's size around it, resized to TILE (nearest neighbour for
+    """A square crop 1.5 x the face's size around it, resized to TILE (nearest neighbour for
     small faces, so the reviewer sees the captured pixels, not invented ones)."""
     cx, cy = face.center
-    half = max(face.width, face.height)
+    half = 0.75 * max(face.width, face.height)
     h, w = frame.shape[:2]
     x0, y0 = int(round(cx - half)), int(round(cy - half))
     pad = int(2 * half) + 2
@@ -173,7 +183,7 @@ def contact_sheet(image: torch.Tensor, people: list[Person], best: int) -> torch
     header, caption, footer = 22, 18, 24
     rows = max(len(people), 1)
     columns = max(1, min(best, max((len(p.sightings) for p in people), default=1)))
-    width = max(columns * TILE, 480)
+    width = max(columns * TILE, 640)
     sheet = np.full((rows * (header + TILE + caption) + footer, width, 3), 32, np.uint8)
     for r, p in enumerate(people):
         top = r * (header + TILE + caption)
@@ -200,7 +210,7 @@ def surveillance_report(image: torch.Tensor, faces: FaceSet, gallery: Optional[G
                         group_threshold: float = 0.0) -> tuple[str, str, str, torch.Tensor]:
     """Text, JSON, CSV and contact sheet of the best ``best`` sightings per person."""
     check_faces(image, faces)
-    people = group_people(sightings(faces), gallery, k=k, metric=metric, threshold=threshold,
+    people = group_people(sightings(image, faces), gallery, k=k, metric=metric, threshold=threshold,
                           group_threshold=group_threshold)
     return (report_text(people, best), json.dumps(report_json(people, best), indent=1),
             report_csv(people), contact_sheet(image, people, best))

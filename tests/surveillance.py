@@ -15,12 +15,13 @@ DETECT = dict(threshold=0.3, verify=False)
 """Detect settings for degraded tiny faces (shared/notes: all 21 found at 0.3, no verification)."""
 
 
-def degrade(photo, box, width=20, sigma=10.0, quality=30, seed=0):
-    """uint8 RGB frame ``[3w, 4w, 3]`` with the face of ``box`` (x1, y1, x2, y2) ``width`` px
-    wide at its centre: area shrink, Gaussian noise ``sigma`` (0..255), JPEG ``quality``."""
+def degrade(photo, box, width=20, sigma=10.0, quality=30, seed=0, frame_size=None):
+    """uint8 RGB frame ``[3w, 4w, 3]`` (or ``frame_size`` ``(w, h)``) with the face of ``box``
+    (x1, y1, x2, y2) ``width`` px wide at its centre: area shrink, Gaussian noise ``sigma``
+    (0..255), JPEG ``quality``."""
     x1, y1, x2, y2 = (float(v) for v in box)
     scale = width / (x2 - x1)
-    fw, fh = 4 * width, 3 * width
+    fw, fh = frame_size or (4 * width, 3 * width)
     small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     ox = int(round((x1 + x2) / 2 * scale - fw / 2))
     oy = int(round((y1 + y2) / 2 * scale - fh / 2))

@@ -195,14 +195,16 @@ def layer_weights(widths: tuple[int, ...], face_width: float) -> list[tuple[int,
     return [(layers[j], 1.0 - share), (layers[j + 1], share)]
 
 
-def cluster(embeddings: np.ndarray, threshold: float, order: np.ndarray | None = None) -> np.ndarray:
+def cluster(embeddings: np.ndarray, threshold, order: np.ndarray | None = None) -> np.ndarray:
     """Group unit embeddings ``[N, D]`` into people: ``[N]`` group numbers (0, 1, ... in order
     of first appearance along ``order``, default row order).
 
-    Greedy leader clustering: rows are visited in ``order`` (e.g. best quality first); a row
-    joins the group whose leader (its first row) is nearest within ``threshold`` (cosine
-    distance), else it starts a new group.  Deterministic; ``O(N x groups)``."""
+    Greedy leader clustering: rows are visited in ``order`` (e.g. best first); a row joins the
+    group whose leader (its first row) is nearest, if within the stricter of the two rows'
+    ``threshold`` (cosine distance; a scalar or ``[N]``, e.g. stricter for tiny faces), else it
+    starts a new group.  Deterministic; ``O(N x groups)``."""
     rows = normalize(np.atleast_2d(embeddings))
+    limits = np.broadcast_to(np.asarray(threshold, np.float32), (len(rows),))
     order = np.arange(len(rows)) if order is None else np.asarray(order)
     labels = np.full(len(rows), -1, np.int64)
     leaders: list[int] = []
@@ -210,7 +212,7 @@ def cluster(embeddings: np.ndarray, threshold: float, order: np.ndarray | None =
         if leaders:
             dist = 1.0 - rows[leaders] @ rows[row]
             best = int(np.argmin(dist))
-            if dist[best] <= threshold:
+            if dist[best] <= min(limits[row], limits[leaders[best]]):
                 labels[row] = best
                 continue
         labels[row] = len(leaders)

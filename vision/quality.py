@@ -236,7 +236,12 @@ def pose_frontality(keypoints: np.ndarray) -> float:
     return float(np.clip(1.0 - abs(offset) / POSE_OFFSET, 0.0, 1.0))
 
 
-def frame_score(quality: float, frontality: float) -> float:
-    """Rank of one sighting for a reviewer, ``0..1``: ``quality * (0.5 + 0.5 * frontality)``
-    (the quality measure covers size, sharpness, noise and blockiness; a profile halves it)."""
-    return float(quality) * (0.5 + 0.5 * float(frontality))
+def frame_score(measured: Quality, frontality: float) -> float:
+    """Rank of one sighting for a reviewer, ``0..1``:
+    ``sqrt(r * (0.25 + 0.75 s)) * (1 - 0.5 n) * (1 - 0.5 b) * (0.5 + 0.5 p)`` with the
+    :class:`Quality` terms ``r, s, n, b`` and the frontality ``p``.  Unlike ``quality`` (which
+    is 0 for any face without fine detail) it keeps ranking tiny faces by size, noise,
+    blocking and pose; a sharp, large, clean, frontal face scores 1, a profile at most half."""
+    detail = measured.resolution * (0.25 + 0.75 * measured.sharpness)
+    return float(np.sqrt(detail) * (1.0 - 0.5 * measured.noise) * (1.0 - 0.5 * measured.blockiness)
+                 * (0.5 + 0.5 * float(frontality)))
