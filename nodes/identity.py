@@ -159,11 +159,15 @@ class BuildFaceModel:
                             "tooltip": "Leave out faces below this quality (small, blurred)."}),
         }, "optional": {
             "add_to": ("FACE_MODEL", {"tooltip": "Extend this face model with the new photos."}),
+            "image": ("IMAGE", {"tooltip": "The photos the faces were found on: when connected, "
+                      f"each is also embedded shrunk to {list(ops.GALLERY_WIDTHS)} px face "
+                      "widths, so the model joins a gallery with resolution layers (kept in "
+                      "memory; Save Face Model stores full resolution only)."}),
         }}
 
-    def build(self, faces, name, method, min_quality, add_to=None):
+    def build(self, faces, name, method, min_quality, add_to=None, image=None):
         return ops.build_face_model(faces, name, method=method, min_quality=min_quality,
-                                    base=add_to)
+                                    base=add_to, image=image, loop=frames)
 
 
 class SaveFaceModel:

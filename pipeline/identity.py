@@ -316,9 +316,15 @@ def compare(a: Reference, b: Reference, *, index_a: int = 0, index_b: int = 0,
 
 
 def build_face_model(faces: FaceSet, name: str, *, method: str = "mean",
-                     min_quality: float = 0.2, base: Optional[FaceModel] = None) -> tuple[FaceModel, str]:
+                     min_quality: float = 0.2, base: Optional[FaceModel] = None,
+                     image: Optional[torch.Tensor] = None, device: str = "auto",
+                     loop: Loop = range) -> tuple[FaceModel, str]:
     """A face model from the first face of every frame (faces below ``min_quality`` are left out
-    and reported), optionally extending ``base``."""
+    and reported), optionally extending ``base``.  With ``image`` (the photos the faces were
+    found on) every kept photo is also embedded at :data:`GALLERY_WIDTHS`, so the model joins a
+    gallery with its resolution layers."""
+    if image is not None:
+        faces = _on_frames(image, faces)
     firsts = [(i, f) for i, j, f in embedded_faces(faces) if j == 0]
     kept = [(i, f) for i, f in firsts if f.quality >= min_quality]
     lines = [f"image {i}: quality {f.quality:.2f} < {min_quality:.2f}, left out"
@@ -327,13 +333,21 @@ def build_face_model(faces: FaceSet, name: str, *, method: str = "mean",
         raise ValueError(f"no face of quality >= {min_quality} to build '{name}' from "
                          f"({len(firsts)} face(s) found); use sharper, larger photos or lower "
                          "min_quality")
+    layers, widths = None, ()
+    if image is not None:
+        embedder = load_embedder(kept[0][1].embedding_model, device)
+        widths = GALLERY_WIDTHS
+        layers = np.stack([_embed_at_widths(embedder, frame_uint8(image, kept[n][0]), kept[n][1],
+                                            widths, kept[n][1].embedding)
+                           for n in loop(len(kept))], axis=1)
     model = FaceModel.build(name, kept[0][1].embedding_model,
                             np.stack([f.embedding for _, f in kept]), [f.quality for _, f in kept],
-                            tuple(f"image {i}" for i, _ in kept), method)
+                            tuple(f"image {i}" for i, _ in kept), method, widths, layers)
     if base is not None:
         model = base.extend(model)
+    layered = f", also at face widths {list(model.widths)} px" if model.widths else ""
     lines.insert(0, f"face model '{model.name}' ({model.model}): {len(model.sources)} photo(s), "
-                    f"{model.method}, quality {model.quality:.2f}")
+                    f"{model.method}, quality {model.quality:.2f}{layered}")
     return model, "\n".join(lines)
 
 

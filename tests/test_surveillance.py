@@ -152,3 +152,19 @@ def test_enhanced_results_say_so(gallery, probes):
     hits = id_ops.search(faces, gallery)
     assert "not evidence on their own" in id_ops.hits_text(hits)
     assert all(h["enhanced"] for h in id_ops.hits_json(hits))
+
+
+def test_face_model_built_with_photos_joins_the_gallery_with_layers(gallery):
+    from face_pipeline.vision.gallery import load_face_model, save_face_model
+    photo = load_rgb("faces/obama/1.jpg")
+    image = as_image(photo)
+    faces, _ = id_ops.embed_faces(image, face_ops.detect_faces(image, max_faces=1))
+    model, report = id_ops.build_face_model(faces, "obama", image=image)
+    assert model.widths == id_ops.GALLERY_WIDTHS and "also at face widths" in report
+    merged = gallery.remove("obama").add_face_model(model)
+    row = merged.names.index("obama")
+    assert np.allclose(merged.scaled[:, row], model.scaled, atol=1e-6)
+    assert (merged.scaled[:, row] @ merged.embeddings[row]).min() < 0.99  # real layers
+    plain = merged.add_face_model(id_ops.build_face_model(faces, "obama_plain")[0])
+    row = plain.names.index("obama_plain")
+    assert np.allclose(plain.scaled[:, row], plain.embeddings[row])  # full stands in

@@ -44,6 +44,10 @@ class FaceModel:
         members: ``[K, D]`` unit embeddings of the source faces.
         member_quality: ``[K]`` their quality in 0..1 (weights of the mean).
         sources: ``K`` descriptions of where each member came from.
+        widths: face widths (px) the photos were also embedded at (resolution layers), or ().
+        member_layers: ``[len(widths), K, D]`` those embeddings, or None.  Kept in memory
+            (a gallery the model is added to gets them); Save Face Model stores the
+            full-resolution embeddings only.
     """
 
     name: str
@@ -53,28 +57,50 @@ class FaceModel:
     member_quality: np.ndarray
     method: str
     sources: tuple[str, ...]
+    widths: tuple[int, ...] = ()
+    member_layers: Optional[np.ndarray] = None
 
     @property
     def quality(self) -> float:
         return float(self.member_quality.mean()) if len(self.member_quality) else 0.0
 
+    @property
+    def scaled(self) -> Optional[np.ndarray]:
+        """``[len(widths), D]``: the members' layers combined like ``embedding``, or None."""
+        if self.member_layers is None:
+            return None
+        return np.stack([identity.aggregate(layer, self.method, self.member_quality)
+                         for layer in self.member_layers])
+
     @classmethod
     def build(cls, name: str, model: str, embeddings: np.ndarray, quality: np.ndarray,
-              sources: tuple[str, ...], method: str = "mean") -> "FaceModel":
+              sources: tuple[str, ...], method: str = "mean", widths: tuple[int, ...] = (),
+              member_layers: Optional[np.ndarray] = None) -> "FaceModel":
         members = identity.normalize(np.atleast_2d(embeddings))
         quality = np.asarray(quality, np.float32).reshape(-1)
         if len(members) != len(quality) or len(members) != len(sources):
             raise ValueError(f"{len(members)} embeddings, {len(quality)} qualities and "
                              f"{len(sources)} sources do not match")
+        if (member_layers is None) != (not widths) or (member_layers is not None and np.shape(
+                member_layers) != (len(widths), *members.shape)):
+            raise ValueError(f"face model layers {np.shape(member_layers)} do not match widths "
+                             f"{widths} and members {members.shape}")
         combined = identity.aggregate(members, method, quality)
-        return cls(name, model, combined, members, quality, method, tuple(sources))
+        layers = None if member_layers is None else identity.normalize(member_layers)
+        return cls(name, model, combined, members, quality, method, tuple(sources),
+                   tuple(int(w) for w in widths), layers)
 
     def extend(self, other: "FaceModel") -> "FaceModel":
-        """This person with ``other``'s photos added (same embedding model required)."""
+        """This person with ``other``'s photos added (same embedding model required).  The
+        resolution layers stay only when both carry the same widths."""
         check_same_model(self.model, other.model, f"face model '{other.name}'")
+        same = self.widths == other.widths and self.member_layers is not None
         return FaceModel.build(self.name, self.model, np.concatenate([self.members, other.members]),
                                np.concatenate([self.member_quality, other.member_quality]),
-                               self.sources + other.sources, self.method)
+                               self.sources + other.sources, self.method,
+                               self.widths if same else (),
+                               np.concatenate([self.member_layers, other.member_layers], axis=1)
+                               if same else None)
 
 
 # --------------------------------------------------------------------------- gallery
@@ -184,9 +210,14 @@ class Gallery:
                        widths, None if not widths else np.concatenate(layers, axis=1))
 
     def add_face_model(self, face_model: FaceModel) -> "Gallery":
-        """This gallery with ``face_model`` as one more entry."""
+        """This gallery with ``face_model`` as one more entry, with its resolution layers when
+        it carries this gallery's widths (else its full-resolution embedding stands in for
+        every layer)."""
+        fits = face_model.widths and (face_model.widths == self.widths or not self.widths)
         entry = Gallery(face_model.model, (face_model.name,), face_model.embedding[None],
-                        [face_model.quality], (f"face model of {len(face_model.sources)} photo(s)",))
+                        [face_model.quality], (f"face model of {len(face_model.sources)} photo(s)",),
+                        face_model.widths if fits else (),
+                        face_model.scaled[:, None] if fits else None)
         return self.merge(entry)
 
     def remove(self, name: str) -> "Gallery":
