@@ -259,8 +259,10 @@ class Gallery:
         for layers in sorted({tuple(l for l, _ in plan) for plan in plans}):
             rows = np.flatnonzero([tuple(l for l, _ in plan) == layers for plan in plans])
             weights = np.array([[w for _, w in plans[r]] for r in rows], np.float32)
-            sims = sum(weights[:, n:n + 1] * (probes[rows] @ self._matrix(layer).T)
-                       for n, layer in enumerate(layers))
+            sims = probes[rows] @ self._matrix(layers[0]).T
+            if len(layers) > 1:  # two neighbouring layers: interpolate
+                sims *= weights[:, :1]
+                sims += weights[:, 1:2] * (probes[rows] @ self._matrix(layers[1]).T)
             idx, best = identity.top_k_of(sims, k, self.groups)
             dists = identity.to_distance(best, metric)
             cut = weights @ np.array([limits[layer] for layer in layers], np.float32)
