@@ -18,14 +18,13 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import surveillance as sv  # noqa: E402
-from conftest import as_image, load_rgb  # noqa: E402  (loads the pack)
+from conftest import as_image  # noqa: E402  (loads the pack)
 
 from face_pipeline.pipeline import denoise as dn_ops  # noqa: E402
 from face_pipeline.pipeline import faces as face_ops  # noqa: E402
@@ -33,21 +32,7 @@ from face_pipeline.pipeline import identity as id_ops  # noqa: E402
 from face_pipeline.vision import identity  # noqa: E402
 from face_pipeline.vision.gallery import Gallery  # noqa: E402
 
-GALLERY = ROOT / "workflows" / "inputs" / "identify" / "gallery"
-PROBES = [("faces/obama/1.jpg", 0, "obama"), ("faces/obama/3.jpg", 0, "obama"),
-          ("group/two_people.jpg", 0, "obama"), ("group/two_people.jpg", 1, "biden"),
-          ("faces/grace_hopper/1.jpg", 0, "grace_hopper"),
-          ("faces/nasa_astronaut/1.png", 0, "eileen_collins")]
 SEEDS = 4
-
-
-def photos():
-    out = []
-    for path, index, name in PROBES:
-        photo = load_rgb(path)
-        found = face_ops.detect_faces(as_image(photo), order="left_to_right").frames[0]
-        out.append((photo, found[index].box, name))
-    return out
 
 
 def named(results, truth):
@@ -156,8 +141,8 @@ def bench_search() -> list[str]:
 
 
 def main():
-    gallery = id_ops.gallery_from_folder(Path(GALLERY), widths=id_ops.GALLERY_WIDTHS)[0]
-    people = photos()
+    gallery = id_ops.gallery_from_folder(sv.GALLERY, widths=id_ops.GALLERY_WIDTHS)[0]
+    people = sv.probe_photos()
     load = " / ".join(f"{v:.1f}" for v in __import__("os").getloadavg())
     lines = ["# Surveillance identification benchmark", "",
              f"`python bench/bench_surveillance.py` on {platform.machine()}, Python "

@@ -9,7 +9,6 @@ from ..models.onnx import DEVICES
 from ..models.paths import safe_join
 from ..models.registry import model_ids
 from ..pipeline import identity as ops
-from ..pipeline.faces import check_faces
 from ..vision.gallery import load_face_model, load_gallery, save_face_model, save_gallery
 from ..vision.identity import AGGREGATES, METRICS
 from ._comfy import CATEGORY, frames
@@ -354,7 +353,8 @@ class SearchGallery:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "image": ("IMAGE", {"tooltip": "The images the faces were detected on."}),
+            "image": ("IMAGE", {"tooltip": "The images to draw on: the frames the faces were "
+                      "found on or a resized copy (e.g. upscaled for viewing)."}),
             "faces": FACES_IN("Embedded faces (same model as the gallery)."),
             "gallery": ("FACE_GALLERY", {"tooltip": "Known identities."}),
             "top_k": ("INT", {"default": 3, "min": 1, "max": 100, "tooltip": "Candidates per "
@@ -367,7 +367,7 @@ class SearchGallery:
         }}
 
     def search(self, image, faces, gallery, top_k, metric, threshold, multiscale):
-        check_faces(image, faces)
+        faces = ops.faces_on_frames(image, faces)  # e.g. drawn on an upscaled copy
         hits = ops.search(faces, gallery, k=top_k, metric=metric, threshold=threshold,
                           multiscale=multiscale)
         return (ops.hits_text(hits), json.dumps(ops.hits_json(hits), indent=1),

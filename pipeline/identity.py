@@ -102,7 +102,7 @@ def _embed(embedder, frame: np.ndarray, faces: tuple[Face, ...],
     return tuple(out), notes
 
 
-def _on_frames(image: torch.Tensor, faces: FaceSet) -> FaceSet:
+def faces_on_frames(image: torch.Tensor, faces: FaceSet) -> FaceSet:
     """``faces`` on ``image``'s frames: faces found on a resized copy (e.g. an upscale for
     detection) are mapped back by the size ratio; any other mismatch raises ``ValueError``."""
     size = (int(image.shape[1]), int(image.shape[2]))
@@ -128,7 +128,7 @@ def embed_faces(image: torch.Tensor, faces: FaceSet, model: str = DEFAULT_EMBEDD
     combined with the raw ones by ``fusion`` (one of :data:`FUSIONS`)."""
     if fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {fusion!r}; choose one of {FUSIONS}")
-    faces = _on_frames(image, faces)
+    faces = faces_on_frames(image, faces)
     if enhanced_image is not None:
         check_image(enhanced_image, "enhanced_image")
         ratio = (enhanced_image.shape[1] / image.shape[1]) / (enhanced_image.shape[2] / image.shape[2])
@@ -324,7 +324,7 @@ def build_face_model(faces: FaceSet, name: str, *, method: str = "mean",
     found on) every kept photo is also embedded at :data:`GALLERY_WIDTHS`, so the model joins a
     gallery with its resolution layers."""
     if image is not None:
-        faces = _on_frames(image, faces)
+        faces = faces_on_frames(image, faces)
     firsts = [(i, f) for i, j, f in embedded_faces(faces) if j == 0]
     kept = [(i, f) for i, f in firsts if f.quality >= min_quality]
     lines = [f"image {i}: quality {f.quality:.2f} < {min_quality:.2f}, left out"

@@ -3,16 +3,34 @@ is ``width`` px wide in a frame 4 x 3 face widths (an 80 x 60 CCTV crop at 20 px
 noise and JPEG compression; and the chain that identifies it through the pack's functions."""
 import cv2
 import numpy as np
-from conftest import as_image
+from conftest import ROOT, as_image, load_rgb
 
 from face_pipeline.pipeline import denoise as dn_ops
 from face_pipeline.pipeline import faces as face_ops
 from face_pipeline.pipeline import identity as id_ops
 
+GALLERY = ROOT / "workflows" / "inputs" / "identify" / "gallery"
+"""The gallery: Obama 2, Biden 1, Eileen Collins (the astronaut), Grace Hopper."""
+PROBES = [("faces/obama/1.jpg", 0, "obama"), ("faces/obama/3.jpg", 0, "obama"),
+          ("group/two_people.jpg", 0, "obama"), ("group/two_people.jpg", 1, "biden"),
+          ("faces/grace_hopper/1.jpg", 0, "grace_hopper"),
+          ("faces/nasa_astronaut/1.png", 0, "eileen_collins")]
+"""(testdata photo, face index left to right, name): Obama 1 and 3 and the group photo's faces
+are other photos than the gallery's; Grace Hopper and the astronaut are their gallery photos."""
 UPSCALE = 8
 """Bicubic factor the probe frames get before detection (Detect Faces misses 20 px faces)."""
 DETECT = dict(threshold=0.3, verify=False)
 """Detect settings for degraded tiny faces (shared/notes: all 21 found at 0.3, no verification)."""
+
+
+def probe_photos():
+    """(photo, face box, name) of every :data:`PROBES` entry, at full resolution."""
+    out = []
+    for path, index, name in PROBES:
+        photo = load_rgb(path)
+        found = face_ops.detect_faces(as_image(photo), order="left_to_right").frames[0]
+        out.append((photo, found[index].box, name))
+    return out
 
 
 def degrade(photo, box, width=20, sigma=10.0, quality=30, seed=0, frame_size=None):
