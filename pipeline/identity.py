@@ -78,11 +78,13 @@ def _embed(embedder, frame: np.ndarray, faces: tuple[Face, ...],
     """Faces of one uint8 frame with embedding, model id, quality and captured width; one note
     per flagged face.  With ``enhanced`` (the same frame after denoise/enhancement, any size)
     the embedding follows ``fusion`` and ``fusion_gate`` records the raw face's weight."""
-    vectors = embed_vectors(embedder, frame, faces)
+    only_enhanced = enhanced is not None and fusion == "enhanced"
+    vectors = [None] * len(faces) if only_enhanced else embed_vectors(embedder, frame, faces)
     if enhanced is not None:
         sx, sy = enhanced.shape[1] / frame.shape[1], enhanced.shape[0] / frame.shape[0]
         moved = tuple(f.scaled(sx, sy) for f in faces)
-        enhanced_vectors = embed_vectors(embedder, enhanced, moved)
+        enhanced_vectors = embed_vectors(embedder, enhanced, moved) if fusion != "raw" \
+            else vectors
     out, notes = [], []
     for k, (face, vector) in enumerate(zip(faces, vectors)):
         captured = face.captured_width
@@ -93,7 +95,8 @@ def _embed(embedder, frame: np.ndarray, faces: tuple[Face, ...],
             better = face_quality(enhanced, moved[k].keypoints, moved[k].box, captured).quality
             gate = {"gated": identity.fusion_gate(quality, better), "raw": 1.0,
                     "enhanced": 0.0}[fusion]
-            vector = identity.fuse(vector, enhanced_vectors[k], gate)
+            vector = enhanced_vectors[k] if only_enhanced else \
+                identity.fuse(vector, enhanced_vectors[k], gate)
         out.append(face.with_(embedding=vector, embedding_model=embedder.id, quality=quality,
                               source_width=captured, fusion_gate=gate))
         if flags:

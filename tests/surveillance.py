@@ -78,12 +78,13 @@ def detect(image):
     return central_face(face_ops.detect_faces(upscale(image), **DETECT))
 
 
-def embed(frames, variant="gated"):
-    """Embedded probe FACES of uint8 frames.  ``bicubic``: the upscaled frames embedded as they
-    are (captured width lost: the baseline); ``raw`` / ``enhanced`` / ``gated``: Face
-    Embedding on the captured frames with the denoised upscale as enhanced_image."""
+def embed(frames, variant="gated", faces=None):
+    """Embedded probe FACES of uint8 frames (``faces``: their :func:`detect` result, found
+    when None).  ``bicubic``: the upscaled frames embedded as they are (captured width lost:
+    the baseline); ``raw`` / ``enhanced`` / ``gated``: Face Embedding on the captured frames
+    with the denoised upscale as enhanced_image."""
     image = as_image(*frames)
-    faces = detect(image)
+    faces = detect(image) if faces is None else faces
     if variant == "bicubic":
         return id_ops.embed_faces(upscale(image), faces)[0]
     enhanced = upscale(dn_ops.denoise_images(image)[0])

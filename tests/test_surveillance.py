@@ -79,13 +79,15 @@ def test_layer_weights_interpolate_in_log_width():
 
 def test_full_chain_beats_each_part_and_bicubic(gallery, probes):
     frames, truth = probes
-    gated = sv.embed(frames, "gated")
+    found = sv.detect(as_image(*frames))
+    gated = sv.embed(frames, "gated", found)
     score = {
         "full": sv.top1(sv.identify(gated, gallery), truth),
         "clean_gallery": sv.top1(sv.identify(gated, gallery, multiscale=False), truth),
-        "raw": sv.top1(sv.identify(sv.embed(frames, "raw"), gallery), truth),
-        "enhanced": sv.top1(sv.identify(sv.embed(frames, "enhanced"), gallery), truth),
-        "bicubic": sv.top1(sv.identify(sv.embed(frames, "bicubic"), gallery, False), truth),
+        "raw": sv.top1(sv.identify(sv.embed(frames, "raw", found), gallery), truth),
+        "enhanced": sv.top1(sv.identify(sv.embed(frames, "enhanced", found), gallery), truth),
+        "bicubic": sv.top1(sv.identify(sv.embed(frames, "bicubic", found), gallery, False),
+                           truth),
     }
     print(score)
     assert score["full"] >= max(score["raw"], score["enhanced"], score["clean_gallery"])
