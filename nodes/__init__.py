@@ -6,6 +6,7 @@ from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding,
                        GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
                        SearchGallery, SelectFacesByReference)
 from .masks import FaceRegionMask
+from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .surveillance import SurveillanceReport
 from .swap import FaceSwap
@@ -39,6 +40,10 @@ _NODES = {
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
     "FacePipelineDenoise": (Denoise, "Denoise"),
     "FacePipelineSurveillanceReport": (SurveillanceReport, "Surveillance Report (Best Frames)"),
+    "FacePipelineChromaKey": (ChromaKey, "Chroma Key"),
+    "FacePipelinePortraitMatte": (PortraitMatte, "Portrait Matte"),
+    "FacePipelineRefineMatte": (RefineMatte, "Refine Matte"),
+    "FacePipelineComposite": (Composite, "Composite"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}
