@@ -51,14 +51,13 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     size = (pixel_boost, pixel_boost)
     edge = geometry.feather_mask(size, pixel_boost / 16)
     frames, masks, report = [], [], []
+    chosen = select_faces(target_faces, targets)
     for i in loop(target_image.shape[0]):
         frame = frame_float(target_image, i)
         mask = np.zeros(frame.shape[:2], np.float32)
         done = []
-        chosen, skipped = confident_faces(target_faces.frames[i],
-                                          select_faces(target_faces.frames[i], targets),
-                                          min_confidence)
-        for k in chosen:
+        kept, skipped = confident_faces(target_faces.frames[i], chosen[i], min_confidence)
+        for k in kept:
             target = target_faces.frames[i][k]
             matrix = geometry.similarity_transform(target.keypoints, template.points)
             swapped = swapper(geometry.warp_crop(frame, matrix, size), embedding)
@@ -87,7 +86,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
-              device: str = "auto", allow_download: Optional[bool] = None,
+              matte: Optional[torch.Tensor] = None, device: str = "auto",
+              allow_download: Optional[bool] = None,
               min_confidence: float = MIN_FACE_CONFIDENCE,
               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap the source face onto the selected faces of every target frame, then gated-blend.
@@ -96,6 +96,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     The source's faces, landmarks and quality are computed once, whatever the number of target
     frames.  Frames where no face is swapped pass through unchanged; the report says, per
     frame, which faces were swapped, then the source quality and the blend strength applied.
+    ``matte`` (a MASK of the targets, e.g. a person matte) multiplies the blend mask, so
+    whatever the matte says is not the subject (background, loose hair) stays the target's.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
     """
     if engine not in ENGINES:
@@ -119,9 +121,12 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, model=engine, pixel_boost=pixel_boost, device=device,
             allow_download=allow_download, min_confidence=min_confidence, loop=loop)
-    image, final_mask, _, strengths = blend.gated_blend(
+    if matte is not None:
+        mask = mask * blend.check_inputs(target_image, target_image, matte)
+    image, final_mask, _, strengths = blend.gated_blend(  # out=warped: the engines' batch is
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
-        color=color, target_light=target_light, sharpen=sharpen, loop=loop)
+        color=color, target_light=target_light, sharpen=sharpen, out=warped,  # ours: no copy
+        loop=loop)
     report += (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
                f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
     return image, final_mask, report
