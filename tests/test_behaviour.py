@@ -126,10 +126,10 @@ def test_a_match_exactly_at_the_threshold_is_known():
     rows = normalize(np.random.default_rng(4).normal(size=(3, 8)))
     gallery = Gallery("m", ("a", "b", "c"), rows, [1, 1, 1], ("1", "2", "3"))
     probe = normalize(rows[1] + 0.3 * rows[0])
-    (first,) = gallery.search(probe[None], 0.01, metric="euclidean")
+    (first,) = gallery.search(probe[None], 0.01, metric="cosine")
     at = first.matches[0].distance
-    (hit,) = gallery.search(probe[None], at, metric="euclidean")
-    (miss,) = gallery.search(probe[None], np.nextafter(at, 0), metric="euclidean")
+    (hit,) = gallery.search(probe[None], at, metric="cosine")
+    (miss,) = gallery.search(probe[None], at - 1e-5, metric="cosine")
     assert (hit.identity, miss.identity) == ("b", "unknown")
     faces = FaceSet([(Face(np.array([0, 0, 9, 9], np.float32), 1.0, np.zeros((5, 2), np.float32),
                            embedding=probe, embedding_model="m"),)])

@@ -15,7 +15,7 @@ M = [
  ("pipeline/swap.py", "target_image, warped, mask, quality=source_quality,", "target_image, warped, mask, quality=1.0,", "measured_source_quality"),
  ("vision/color.py", "    gain = (tgt_std / np.maximum(src_std, 1e-3)).astype(np.float32)", "    gain = np.ones_like(tgt_std, np.float32)", "reinhard"),
  ("pipeline/swap_geometry.py", "warped = meshwarp.warp_face(source, mesh, shape, keep_eyes=keep_eyes,", "warped = meshwarp.warp_face(source, mesh, shape, keep_eyes=False,", "keep_target_eyes"),
- ("vision/gallery.py", "matches[0].distance <= threshold", "matches[0].distance < threshold", "exactly_at"),
+ ("vision/gallery.py", "matches[0].distance <= limit", "matches[0].distance < limit", "exactly_at"),
  ("pipeline/identity.py", "if d <= limit}", "if d < limit}", "exactly_at"),
  ("vision/identity.py", "        w = np.ones(len(rows), np.float32) if weights is None else np.asarray(weights, np.float32)", "        w = np.ones(len(rows), np.float32)", "weighted"),
  ("vision/geometry.py", "        d[1] = -1", "        pass", "never_mirrors"),
