@@ -39,7 +39,9 @@ def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshol
     """Faces in every frame of an IMAGE ``[B, H, W, C]``; a frame without faces gets none.
 
     ``verify`` re-checks each detection with the face mesh's face-presence classifier and
-    drops those below 0.5 (BlazeFace alone fires on hands and fabric at scores 0.5-0.7).
+    drops those below 0.5 (BlazeFace alone fires on hands and fabric at scores 0.5-0.7); kept
+    faces carry that score (``landmark_score``) and the mesh (``mesh``), which
+    :func:`add_landmarks` reuses.
     Other arguments: see :func:`vision.detection.find_faces`.
     """
     check_image(image)
@@ -53,9 +55,10 @@ def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshol
             order=order, min_size=min_size, scan=scan)
         faces = tuple(Face(box=b, score=float(s), keypoints=k, detector=detector.id)
                       for b, k, s in zip(boxes, kps, scores))
-        if verifier is not None:
-            keep = verifier.presence(frame, faces) >= PRESENCE_THRESHOLD
-            faces = tuple(f for f, k in zip(faces, keep) if k)
+        if verifier is not None and faces:
+            scores, meshes = verifier.presence(frame, faces)
+            faces = tuple(f.with_(landmark_score=float(s), mesh=m)
+                          for f, s, m in zip(faces, scores, meshes) if s >= PRESENCE_THRESHOLD)
         frames.append(faces[:max_faces] if max_faces > 0 else faces)
     sizes = [(int(image.shape[1]), int(image.shape[2]))] * image.shape[0]
     return FaceSet(frames, sizes)
