@@ -5,9 +5,12 @@ every node offers only what the installed onnxruntime build has (:data:`DEVICES`
 that actually runs (ONNX Runtime falls back silently when, say, CUDA libraries are missing) is
 logged once per session and reported by :func:`providers_in_use`.
 
-Sessions run with every graph optimisation, sequential execution (the face models are chains
-of small convolutions: parallel branches gain nothing) and one intra-op thread per CPU core
-this process may use.
+Sessions run with every graph optimisation and sequential execution (the face models are chains
+of convolutions: parallel branches gain nothing), with one intra-op thread per CPU core this
+process may use, or as many as the backend asks for: the embedded MediaPipe networks (1-5 ms
+per call) run on one thread, since splitting such small graphs costs more in thread
+synchronisation than it saves, and on a busy machine a call would wait for its slowest,
+preempted worker (measured on 2 shared cores: mesh 1.9 ms on one thread, 3.9 ms on two).
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ DEVICES = ["auto", *(d for d, p in PROVIDERS.items() if p in ort.get_available_p
                     or d == "cpu")]
 """Device choices this onnxruntime build can honour ("auto" first, "cpu" always)."""
 
-_sessions: dict[tuple[str, str], ort.InferenceSession] = {}
+_sessions: dict[tuple[str, str, int], ort.InferenceSession] = {}
 _lock = threading.Lock()
 
 
@@ -59,28 +62,30 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def session_options() -> ort.SessionOptions:
-    """Options every session of the pack uses (see the module docstring)."""
+def session_options(threads: int = 0) -> ort.SessionOptions:
+    """Options every session of the pack uses (see the module docstring); ``threads`` intra-op
+    threads, 0 for one per usable core."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = cpu_cores()
+    options.intra_op_num_threads = threads or cpu_cores()
     options.inter_op_num_threads = 1
     return options
 
 
-def get_session(path: Path, device: str = "auto") -> ort.InferenceSession:
-    """A cached ``InferenceSession`` for the model file ``path``.
+def get_session(path: Path, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
+    """A cached ``InferenceSession`` for the model file ``path`` (``threads``: intra-op threads
+    on the CPU, 0 for one per usable core).
 
     Raises ``ValueError`` naming the file when it is not a loadable ONNX model (corrupt,
     truncated, or another format), with the advice to delete and fetch it again.
     """
-    key = (str(Path(path).resolve()), device)
+    key = (str(Path(path).resolve()), device, threads)
     providers = providers_for(device)  # an unavailable device is the device's error, not the file's
     with _lock:
         if key not in _sessions:
             try:
-                session = ort.InferenceSession(key[0], session_options(),
+                session = ort.InferenceSession(key[0], session_options(threads),
                                                providers=providers)
             except Exception as exc:
                 raise ValueError(f"model file {path} could not be loaded by ONNX Runtime "
@@ -95,7 +100,7 @@ def providers_in_use(device: str = "auto") -> list[str]:
     """The execution providers that the loaded sessions requested with ``device`` really run on
     (e.g. ``["CPUExecutionProvider"]`` when a CUDA build fell back to the CPU)."""
     with _lock:
-        return sorted({s.get_providers()[0] for (_, d), s in _sessions.items() if d == device})
+        return sorted({s.get_providers()[0] for (_, d, _), s in _sessions.items() if d == device})
 
 
 def unload_all() -> int:

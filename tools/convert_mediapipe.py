@@ -18,7 +18,11 @@ How it works
   4-D tensors are transposed back to NHWC only where TFLite semantics need
   that layout (RESHAPE, graph outputs).  Layout changes are inserted lazily.
 * The graph keeps the TFLite input/output names, NHWC input layout and output
-  shapes, but the batch dimension is dynamic (``batch``).
+  shapes, but the batch dimension is dynamic (``batch``).  The two detectors
+  also take any input height and width (multiples of 32 keep TF's SAME padding
+  as at the native size; outputs ``[batch, anchors, ...]``, one stride-4/8/16
+  grid per layer as at the native size): run fully convolutionally over a
+  whole frame, they find small faces without tiling.
 * Supported ops (all these four models use): CONV_2D, DEPTHWISE_CONV_2D,
   MAX_POOL_2D, ADD, RELU, PRELU, PAD, RESIZE_BILINEAR, DEPTH_TO_SPACE,
   RESHAPE, CONCATENATION (+ DEQUANTIZE/DENSIFY folded into constants);
@@ -44,12 +48,12 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 IR_VERSION = 8  # opset 17 + IR 8: loadable by onnxruntime >= 1.13, not only the newest
 
-# (source .tflite relative to the modules dir, output .onnx name, input range)
+# (source .tflite relative to the modules dir, output .onnx name, input range, any input size)
 MODELS = [
-    ("face_detection/face_detection_short_range.tflite", "face_detection_short_range.onnx", (-1.0, 1.0)),
-    ("face_detection/face_detection_full_range_sparse.tflite", "face_detection_full_range.onnx", (-1.0, 1.0)),
-    ("face_landmark/face_landmark.tflite", "face_landmark.onnx", (0.0, 1.0)),
-    ("iris_landmark/iris_landmark.tflite", "iris_landmark.onnx", (0.0, 1.0)),
+    ("face_detection/face_detection_short_range.tflite", "face_detection_short_range.onnx", (-1.0, 1.0), True),
+    ("face_detection/face_detection_full_range_sparse.tflite", "face_detection_full_range.onnx", (-1.0, 1.0), True),
+    ("face_landmark/face_landmark.tflite", "face_landmark.onnx", (0.0, 1.0), False),
+    ("iris_landmark/iris_landmark.tflite", "iris_landmark.onnx", (0.0, 1.0), False),
 ]
 
 OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -87,8 +91,9 @@ def same_pads(in_size: int, out_size: int, kernel: int, stride: int, dilation: i
 class TFLiteToONNX:
     """Converts the single subgraph of one .tflite model into an ONNX model."""
 
-    def __init__(self, tflite_path: Path):
+    def __init__(self, tflite_path: Path, any_size: bool = False):
         self.path = Path(tflite_path)
+        self.any_size = any_size  # height/width of the input and the anchor count dynamic
         self.model = tflite.Model.GetRootAsModel(self.path.read_bytes(), 0)
         self.graph = self.model.Subgraphs(0)
         self.nodes: list[onnx.NodeProto] = []
@@ -285,6 +290,8 @@ class TFLiteToONNX:
         """RESHAPE in TFLite (NHWC) layout; batch dim 0 = copy from input."""
         x, out = int(op.InputsAsNumpy()[0]), int(op.OutputsAsNumpy()[0])
         shape = np.array([0] + self.shape(out)[1:], np.int64)
+        if self.any_size:  # [batch, anchors, values]: the anchor count follows the input size
+            shape[1] = -1
         self.emit("Reshape", [self.value(x, TF), self.initializer(f"t{out}_shape", shape)], out, layout=TF)
 
     def concatenation(self, op):
@@ -332,11 +339,15 @@ class TFLiteToONNX:
         for i in range(self.graph.OutputsLength()):
             idx = self.graph.Outputs(i)
             assert self.value(idx, TF) == self.tensor_name(idx)
-            outputs.append(helper.make_tensor_value_info(self.tensor_name(idx), TensorProto.FLOAT,
-                                                         ["batch"] + self.shape(idx)[1:]))
+            dims = ["batch"] + self.shape(idx)[1:]
+            if self.any_size:
+                dims[1] = "anchors"
+            outputs.append(helper.make_tensor_value_info(self.tensor_name(idx), TensorProto.FLOAT, dims))
         graph = helper.make_graph(
             self.nodes, self.path.stem,
-            [helper.make_tensor_value_info(in_name, TensorProto.FLOAT, ["batch"] + self.shape(in_idx)[1:])],
+            [helper.make_tensor_value_info(in_name, TensorProto.FLOAT,
+                                           ["batch"] + (["height", "width"] if self.any_size else
+                                                        self.shape(in_idx)[1:3]) + self.shape(in_idx)[3:])],
             outputs, self.initializers)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                                   producer_name="face_pipeline/tools/convert_mediapipe.py",
@@ -416,9 +427,9 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for src_rel, dst_name, value_range in MODELS:
+    for src_rel, dst_name, value_range, any_size in MODELS:
         src, dst = args.src / src_rel, args.out / dst_name
-        model = TFLiteToONNX(src).convert()
+        model = TFLiteToONNX(src, any_size).convert()
         onnx.save(model, dst)
         print(f"{src_rel} ({sha256(src)[:12]}) -> {dst} ({dst.stat().st_size / 1e6:.2f} MB, "
               f"{len(model.graph.node)} nodes, sha256 {sha256(dst)[:12]})")
