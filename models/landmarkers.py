@@ -18,7 +18,7 @@ import numpy as np
 
 from ..vision import landmarks as lmk
 from ..vision.face import Face
-from .onnx import get_session
+from .onnx import SMALL_GRAPH_THREADS, get_session
 from .registry import ModelSpec, load_backend, resolve_files
 
 MESH_SIZE = 192
@@ -59,8 +59,8 @@ class FaceMeshLandmarker:
 
     def __init__(self, spec: ModelSpec, device: str = "auto", allow_download: Optional[bool] = None):
         mesh_path, iris_path = resolve_files(spec, allow_download)
-        self.mesh_session = get_session(mesh_path, device)
-        self.iris_session = get_session(iris_path, device)
+        self.mesh_session = get_session(mesh_path, device, threads=SMALL_GRAPH_THREADS)
+        self.iris_session = get_session(iris_path, device, threads=SMALL_GRAPH_THREADS)
         self._mesh_input = self.mesh_session.get_inputs()[0].name
         self._iris_input = self.iris_session.get_inputs()[0].name
 

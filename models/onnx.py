@@ -33,6 +33,9 @@ DEVICES = ["auto", *(d for d, p in PROVIDERS.items() if p in ort.get_available_p
                     or d == "cpu")]
 """Device choices this onnxruntime build can honour ("auto" first, "cpu" always)."""
 
+SMALL_GRAPH_THREADS = 1
+"""Intra-op threads for the embedded MediaPipe networks on single inputs (module docstring)."""
+
 _sessions: dict[tuple[str, str, int], ort.InferenceSession] = {}
 _lock = threading.Lock()
 
