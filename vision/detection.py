@@ -212,9 +212,16 @@ TILE_OVERLAP = 64
 """Tile overlap in model pixels: a face up to this wide lies whole in some tile; wider ones
 are found whole at the next, coarser level."""
 MAX_TILE = 512
+SCAN_PAD = 32
+"""Mirror padding (model pixels) around each scan level: a face cut by the frame edge becomes
+whole with its mirror image (faces are nearly symmetric); up to 64 px at a level, wider ones
+at a coarser level."""
 EDGE_PAD = 0.25
-"""Mirror padding, as a fraction of the longer side, of the edge pass: a face cut by the
-frame edge becomes whole with its mirror image (faces are nearly symmetric)."""
+"""Mirror padding, as a fraction of the longer side, of the edge pass (the whole-frame pass on
+the padded frame) for faces too large for the scan, e.g. a selfie's foreground face."""
+EDGE_MIN_WIDTH = 0.1
+"""Edge-pass faces narrower than this fraction of the longer side are dropped (smaller cut
+faces are the scan's; mirror symmetry makes small false faces)."""
 PRESENCE_THRESHOLD = 0.5
 """Verified candidates need at least this face-presence probability."""
 SCAN_ACCEPT = 0.6
@@ -284,11 +291,14 @@ def _covered(x0, y0, x1, y1, boxes: np.ndarray) -> bool:
 
 
 def scan_pyramid(frame: np.ndarray, detector, threshold: float, skip_boxes=None, skip_flat=False):
-    """Small-face scan: the frame at each of :func:`scan_scales`, cut into equal tiles, every
-    level's tiles in one batched call of ``detector.detect_batch`` (fully convolutional).
+    """Small-face scan: the frame at each of :func:`scan_scales`, mirror-padded by
+    :data:`SCAN_PAD` (so a face cut by the frame edge is completed by its mirror image) and
+    cut into equal tiles, every level's tiles in one batched call of ``detector.detect_batch``
+    (fully convolutional).  Detections centred outside the frame (mirror images) are dropped.
 
     ``skip_boxes`` ``[M, 4]``: tiles lying inside these (already verified) faces are skipped;
-    ``skip_flat``: so are tiles without texture.  Returns boxes, keypoints, scores in frame px.
+    ``skip_flat``: so are tiles without texture.  Returns a list of (boxes, keypoints, scores)
+    in frame pixels, one per level.
     """
     h, w = frame.shape[:2]
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if skip_flat else None
@@ -296,11 +306,13 @@ def scan_pyramid(frame: np.ndarray, detector, threshold: float, skip_boxes=None,
     for scale in scan_scales(h, w, detector.size):
         lh, lw = max(1, round(h * scale)), max(1, round(w * scale))
         level = frame if scale == 1.0 else cv2.resize(frame, (lw, lh), interpolation=cv2.INTER_AREA)
-        tile_h, tile_w, origins = level_tiles(lh, lw)
+        pad = min(SCAN_PAD, lh - 1, lw - 1)
+        level = cv2.copyMakeBorder(level, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+        tile_h, tile_w, origins = level_tiles(lh + 2 * pad, lw + 2 * pad)
         kept, batch = [], []
         for x0, y0 in origins:
-            fx0, fy0, fx1, fy1 = (x0 / scale, y0 / scale, min(x0 + tile_w, lw) / scale,
-                                  min(y0 + tile_h, lh) / scale)
+            fx0, fy0 = max(x0 - pad, 0) / scale, max(y0 - pad, 0) / scale
+            fx1, fy1 = min(x0 + tile_w - pad, lw) / scale, min(y0 + tile_h - pad, lh) / scale
             if skip_boxes is not None and _covered(fx0, fy0, fx1, fy1, skip_boxes):
                 continue
             if grey is not None and grey[int(fy0):int(fy1), int(fx0):int(fx1)].std() < FLAT_STD:
@@ -312,14 +324,18 @@ def scan_pyramid(frame: np.ndarray, detector, threshold: float, skip_boxes=None,
             batch.append(tile)
         if not batch:
             continue
+        parts = []
         for (x0, y0), (boxes, kps, scores) in zip(kept, detector.detect_batch(np.stack(batch), threshold)):
             # faces cut by a tile edge are whole in a neighbour; faces beyond this level's
             # range are the next level's (or the whole-frame pass's)
-            keep = ~_cut_by_inner_edge(boxes, x0, y0, tile_w, tile_h, lw, lh) & \
+            keep = ~_cut_by_inner_edge(boxes, x0, y0, tile_w, tile_h, lw + 2 * pad, lh + 2 * pad) & \
                 (boxes[:, 2] - boxes[:, 0] <= 2 * FACE_RANGE[1])
-            offset = np.array([x0, y0], np.float32)
-            found.append(((boxes[keep] + np.tile(offset, 2)) / scale, (kps[keep] + offset) / scale,
-                          scores[keep]))
+            offset = np.array([x0 - pad, y0 - pad], np.float32)
+            b, k = (boxes[keep] + np.tile(offset, 2)) / scale, (kps[keep] + offset) / scale
+            cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+            inside = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
+            parts.append((b[inside], k[inside], scores[keep][inside]))
+        found.append(tuple(np.concatenate(p) for p in zip(*parts)))
     return found
 
 
@@ -334,7 +350,8 @@ def edge_pass(frame: np.ndarray, detector, threshold: float):
     boxes, kps = boxes - pad, kps - pad
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     keep = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h) & \
-           ((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > w) | (boxes[:, 3] > h))
+           ((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > w) | (boxes[:, 3] > h)) & \
+           (boxes[:, 2] - boxes[:, 0] >= EDGE_MIN_WIDTH * max(h, w))
     return boxes[keep], kps[keep], scores[keep]
 
 
