@@ -115,6 +115,7 @@ def pack_measurements(image: torch.Tensor) -> dict:
     square, _ = det.letterbox(frame, detector.size)
     blob = square[None].astype(np.float32) / 127.5 - 1.0
     raw, logits = detector.session.run(None, {detector.input_name: blob})
+    assert len(detector._decode(raw[0], logits[0], detector.size, detector.size, 0.5)[2]) == 1
     rois = [lmk.mesh_roi_from_face(f) for f in faces.frames[0]]
     crops, _ = lm._crops(frame, rois, lm.MESH_SIZE)
     meshes, _ = marker.mesh(frame, rois)
@@ -137,8 +138,7 @@ def pack_measurements(image: torch.Tensor) -> dict:
         "s_detector_onnx": lambda: detector.session.run(None, {detector.input_name: blob}),
         "s_full_detector_onnx": lambda: full.session.run(
             None, {full.input_name: np.zeros((1, full.size, full.size, 3), np.float32)}),
-        "s_decode_nms": lambda: det.nms(*det.decode_ssd(raw[0], logits[0, :, 0], detector.anchors,
-                                                        detector.size, 6), 0.3, weighted=True),
+        "s_decode_nms": lambda: detector._decode(raw[0], logits[0], detector.size, detector.size, 0.5),
         "s_mesh_crop": lambda: lm._crops(frame, rois, lm.MESH_SIZE),
         "s_mesh_onnx": lambda: marker.mesh_session.run(None, {marker._mesh_input: crops}),
         "s_iris_crops": lambda: lm._crops(frame, eye_rois, lm.IRIS_SIZE,

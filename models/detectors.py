@@ -46,7 +46,7 @@ class BlazeFaceDetector:
         self.id = spec.id
         path = resolve_files(spec, allow_download)[0]
         self.session = get_session(path, device, threads=SMALL_GRAPH_THREADS)
-        self.batch_session = get_session(path, device)  # tiles: enough work for every core
+        self.batch_session = get_session(path, device)  # tiles: work for every core
         self.input_name = self.session.get_inputs()[0].name
         self.size = int(spec.input["size"][0])
         self.layout = self.LAYOUTS[self.size]
