@@ -439,6 +439,8 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
 
     def add(parts, priority: float, accept: float = 0.0):
         b, k, s = (np.asarray(p, np.float32) for p in parts)
+        firm = s >= accept  # presence <= 1: a weaker candidate cannot reach ``accept``
+        b, k, s = b[firm], k[firm], s[firm]
         if not len(s):
             return
         if verify is None:
@@ -450,7 +452,6 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
         for i in np.flatnonzero(keep):
             boxes.append(b[i]), kps.append(k[i]), scores.append(s[i])
             extras.append(found[i]), rank.append(priority + s[i] * presence[i])
-        return keep
 
     for angle in angles:
         view = rotate_frame(frame, angle)
