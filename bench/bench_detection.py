@@ -21,7 +21,6 @@ import tarfile
 import tempfile
 import time
 
-import cv2
 import numpy as np
 import torch
 
@@ -31,7 +30,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
-from scenes import background, crowd_frame, hits  # noqa: E402
+from bench_faces import frame_with_face  # noqa: E402
+from scenes import crowd_frame, face_free, hits  # noqa: E402
 
 from face_pipeline.models.onnx import cpu_cores  # noqa: E402
 from face_pipeline.pipeline import faces as ops  # noqa: E402
@@ -54,29 +54,6 @@ def load_baseline():
     sys.modules["fp_prev"] = module
     spec.loader.exec_module(module)
     return importlib.import_module("fp_prev.pipeline.faces")
-
-
-def portrait_frame(width: int, height: int) -> np.ndarray:
-    rgb = cv2.imread(str(ROOT / "workflows/inputs/grace_hopper.jpg"))[:, :, ::-1]
-    h = height // 1.6
-    face = cv2.resize(rgb, (int(h * 512 / 600), int(h)), interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 120, np.uint8)
-    y, x = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
-    canvas[y:y + face.shape[0], x:x + face.shape[1]] = face
-    return canvas
-
-
-def face_free(k: int, height: int = 720, width: int = 1280) -> np.ndarray:
-    rng = np.random.default_rng(60000 + k)
-    kind = k % 4
-    if kind < 2:
-        return background(height, width, "busy" if kind == 0 else "flat", rng)
-    if kind == 2:
-        noise = (rng.random((height, width, 3)) * 255).astype(np.uint8)
-        return cv2.GaussianBlur(noise, (0, 0), float(rng.uniform(1, 6)))
-    x = np.arange(width)[None, :, None] * rng.uniform(0.05, 0.5)
-    y = np.arange(height)[:, None, None] * rng.uniform(0.05, 0.5)
-    return np.broadcast_to(127 + 120 * np.sin(x + y), (height, width, 3)).astype(np.uint8)
 
 
 def as_image(frame):
@@ -102,7 +79,7 @@ def main():
     scans = ["whole_frame", "auto", "whole_frame+tiles"]
     timing = {}
     for label, (w, h) in SIZES.items():
-        for name, frame in (("portrait", portrait_frame(w, h)),
+        for name, frame in (("portrait", frame_with_face(w, h)),
                             ("small faces (24 px)", crowd_frame(h, w, 24, "busy", 50000)[0])):
             image = as_image(frame)
             for scan in scans:
@@ -124,8 +101,9 @@ def main():
     false = {}
     for impl, mod in impls.items():
         for scan in ("auto", "whole_frame+tiles"):
-            false[(impl, scan)] = sum(mod.detect_faces(as_image(face_free(k)), scan=scan).count
-                                      for k in range(args.fp_frames))
+            false[(impl, scan)] = sum(
+                mod.detect_faces(as_image(face_free(720, 1280, 60000 + k)), scan=scan).count
+                for k in range(args.fp_frames))
     print("false faces", false)
     write(timing, rates, false, args.fp_frames)
 

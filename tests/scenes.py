@@ -45,6 +45,21 @@ def background(height: int, width: int, kind: str, rng: np.random.Generator) -> 
     return np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
 
 
+def face_free(height: int, width: int, seed: int) -> np.ndarray:
+    """A face-free frame of one of four kinds (by ``seed % 4``): busy, flat, blurred colour
+    noise, diagonal stripes."""
+    rng = np.random.default_rng(seed)
+    kind = seed % 4
+    if kind < 2:
+        return background(height, width, "busy" if kind == 0 else "flat", rng)
+    if kind == 2:
+        noise = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+        return cv2.GaussianBlur(noise, (0, 0), float(rng.uniform(1, 6)))
+    x = np.arange(width)[None, :, None] * rng.uniform(0.05, 0.5)
+    y = np.arange(height)[:, None, None] * rng.uniform(0.05, 0.5)
+    return np.broadcast_to(127 + 120 * np.sin(x + y), (height, width, 3)).astype(np.uint8)
+
+
 def paste_face(frame: np.ndarray, relpath: str, width: float, center) -> np.ndarray:
     """Paste ``relpath``'s face ``width`` px wide, centred at ``center`` (x, y); returns the
     true face centre ``[2]``."""

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import as_image, load_rgb
-from scenes import PORTRAITS, background, crowd_frame, hits
+from scenes import PORTRAITS, crowd_frame, face_free, hits
 
 from face_pipeline.pipeline import faces as ops
 from face_pipeline.vision import detection as det
@@ -97,21 +97,7 @@ def test_face_cut_in_half_by_the_frame_edge(side):
 def test_face_free_frames_have_no_false_faces():
     """12 face-free 720p frames (busy shapes and grain, flat, blurred noise, stripes): no face,
     with the default scan and with every tile scanned."""
-    frames = []
-    for k in range(12):
-        rng = np.random.default_rng(20000 + k)
-        kind = k % 4
-        if kind == 0:
-            frames.append(background(720, 1280, "busy", rng))
-        elif kind == 1:
-            frames.append(background(720, 1280, "flat", rng))
-        elif kind == 2:
-            noise = (rng.random((720, 1280, 3)) * 255).astype(np.uint8)
-            frames.append(cv2.GaussianBlur(noise, (0, 0), float(rng.uniform(1, 6))))
-        else:
-            x = np.arange(1280)[None, :, None] * rng.uniform(0.05, 0.5)
-            y = np.arange(720)[:, None, None] * rng.uniform(0.05, 0.5)
-            frames.append(np.broadcast_to(127 + 120 * np.sin(x + y), (720, 1280, 3)).astype(np.uint8))
+    frames = [face_free(720, 1280, 20000 + k) for k in range(12)]
     image = as_image(*frames)
     assert ops.detect_faces(image).count == 0
     assert ops.detect_faces(image, scan="whole_frame+tiles").count == 0
