@@ -37,6 +37,7 @@ SMALL_GRAPH_THREADS = 1
 """Intra-op threads for the embedded MediaPipe networks on single inputs (module docstring)."""
 
 _sessions: dict[tuple[str, str, int], ort.InferenceSession] = {}
+_seen: dict[tuple[str, str, int], ort.InferenceSession] = {}  # the same, by the path as given
 _lock = threading.Lock()
 
 
@@ -83,6 +84,9 @@ def get_session(path: Path, device: str = "auto", threads: int = 0) -> ort.Infer
     Raises ``ValueError`` naming the file when it is not a loadable ONNX model (corrupt,
     truncated, or another format), with the advice to delete and fetch it again.
     """
+    seen = _seen.get((str(path), device, threads))  # per-frame calls: no path resolution
+    if seen is not None:
+        return seen
     key = (str(Path(path).resolve()), device, threads)
     providers = providers_for(device)  # an unavailable device is the device's error, not the file's
     with _lock:
@@ -96,6 +100,7 @@ def get_session(path: Path, device: str = "auto", threads: int = 0) -> ort.Infer
                                  "Delete it and download it again.") from exc
             log.info("face_pipeline: %s runs on %s", Path(path).name, session.get_providers()[0])
             _sessions[key] = session
+        _seen[(str(path), device, threads)] = _sessions[key]
         return _sessions[key]
 
 
@@ -111,4 +116,5 @@ def unload_all() -> int:
     with _lock:
         count = len(_sessions)
         _sessions.clear()
+        _seen.clear()
     return count
