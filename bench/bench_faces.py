@@ -33,7 +33,7 @@ load_pack()
 from face_pipeline.models import landmarkers as lm  # noqa: E402
 from face_pipeline.models.detectors import load_detector  # noqa: E402
 from face_pipeline.models.landmarkers import load_landmarker  # noqa: E402
-from face_pipeline.models.onnx import cpu_cores  # noqa: E402
+from face_pipeline.models.onnx import SMALL_GRAPH_THREADS, cpu_cores  # noqa: E402
 from face_pipeline.pipeline import faces as ops  # noqa: E402
 from face_pipeline.vision import detection as det  # noqa: E402
 from face_pipeline.vision import landmarks as lmk  # noqa: E402
@@ -191,7 +191,8 @@ def write_results(results: dict, mp_version):
         "# Detect Faces + Face Landmarks (478) vs MediaPipe, CPU",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {cpu_cores()} cores usable; "
-        f"pack sessions with {cpu_cores()} intra-op threads; medians of {ROUNDS} rounds x {RUNS} "
+        f"pack sessions: {SMALL_GRAPH_THREADS} intra-op thread for single inputs of the MediaPipe "
+        f"networks, {cpu_cores()} for tile batches; medians of {ROUNDS} rounds x {RUNS} "
         f"runs, pack and MediaPipe {mp_version or '(not installed)'} alternating round by round; "
         "`python bench/bench_faces.py`. The machines are shared: absolute times swing +-50%, "
         "the ratios less.",
