@@ -61,7 +61,7 @@ _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 @dataclass(frozen=True)
 class KeyResult:
     """``foreground`` float32 ``[H, W, 3]`` (unmixed, despilled colours), ``alpha`` float32
-    ``[H, W]``, the screen ``plate`` ``[H, W, 3]``, the ``key`` colour RGB 0..1 and the
+    ``[H, W]``, the screen ``plate`` at low resolution ``[h, w, 3]`` (``PLATE_SIZE``), the ``key`` colour RGB 0..1 and the
     ``tolerance`` applied (after the noise floor)."""
 
     foreground: np.ndarray
@@ -132,9 +132,10 @@ def _fill(values: np.ndarray, known: np.ndarray, fallback) -> np.ndarray:
     return push_pull(values, known).astype(np.float32)
 
 
-def screen_plate(frame: np.ndarray, key: np.ndarray, channel: int,
-                 small_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Low-resolution screen plate ``[h, w, 3]`` and the mask of pixels it was fitted on.
+def screen_plate(small: np.ndarray, key: np.ndarray, channel: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Screen plate ``[h, w, 3]`` of a low-resolution frame ``small`` ``[h, w, 3]`` and the
+    mask of pixels it was fitted on.
 
     The subject, shadows and semi-transparent things only ever *lower* the screen excess, so
     the screen is where the excess is close to its local maximum: pixels of the key's hue
@@ -143,10 +144,9 @@ def screen_plate(frame: np.ndarray, key: np.ndarray, channel: int,
     1 - alpha, is not screen; a screen darker at one side still is).  The mask is shrunk by
     one low-res pixel so edge mixtures do not leak into the plate, which is then filled in
     by push-pull."""
-    small = _small(frame, small_shape)
     e = excess(small, channel)
     hue = np.argmax(small, axis=-1) == channel
-    size = max(3, int(round(ENVELOPE * max(small_shape))) | 1)
+    size = max(3, int(round(ENVELOPE * max(small.shape[:2]))) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     envelope = cv2.dilate(np.where(hue, e, 0.0).astype(np.float32), kernel)
     envelope = cv2.blur(envelope, (size, size))
@@ -187,21 +187,55 @@ def remove_small(alpha: np.ndarray, area: int) -> np.ndarray:
 
 
 def despill(frame: np.ndarray, channel: int, method: str = "average",
-            amount: float = 1.0) -> np.ndarray:
+            amount: float = 1.0, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Limit the key channel to the ``average`` or ``max`` of the other two (``none``: a
-    copy), blended by ``amount`` 0..1.  float32 ``[H, W, 3]``."""
+    copy), blended by ``amount`` 0..1.  float32 ``[H, W, 3]``; written into ``out`` (a
+    float32 C-contiguous array, may be ``frame`` itself) when given."""
     if method not in DESPILL:
         raise ValueError(f"despill: unknown method {method!r}; choose one of {DESPILL}")
-    out = np.array(frame, np.float32)
+    if out is None:
+        out = np.array(frame, np.float32)
+    elif out is not frame:
+        np.copyto(out, frame)
     if method == "none" or amount <= 0:
         return out
-    a, b = (out[..., k] for k in range(3) if k != channel)
-    limit = (a + b) * np.float32(0.5) if method == "average" else np.maximum(a, b)
-    spill = np.subtract(out[..., channel], limit, out=limit)
-    np.maximum(spill, 0.0, out=spill)
-    spill *= np.float32(min(amount, 1.0))
-    out[..., channel] -= spill
+    a, b = (k for k in range(3) if k != channel)
+    if method == "average":
+        weights = np.zeros((1, 3), np.float32)
+        weights[0, [a, b]] = 0.5
+        limit = cv2.transform(out, weights)
+    else:
+        limit = cv2.max(cv2.extractChannel(out, a), cv2.extractChannel(out, b))
+    key = cv2.extractChannel(out, channel)
+    if amount >= 1.0:
+        key = cv2.min(key, limit)
+    else:      # c - amount * max(c - limit, 0)
+        key = cv2.scaleAdd(cv2.max(cv2.subtract(key, limit), 0.0), -float(amount), key)
+    cv2.insertChannel(key, out, channel)
     return out
+
+
+def _up(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(np.ascontiguousarray(field, np.float32), (shape[1], shape[0]),
+                      interpolation=cv2.INTER_LINEAR)
+
+
+def _sample(field: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear values ``[N, C]`` of a low-resolution ``field`` ``[h, w, C]`` (C <= 4) at the
+    flat pixel ``index`` of a full-resolution ``shape`` (pixel centres aligned as in
+    ``cv2.resize``)."""
+    y, x = np.divmod(index, shape[1])
+    fh, fw = field.shape[:2]
+    cols = 4096
+    n = len(index)
+    rows = -(-n // cols)
+    map_x = np.zeros(rows * cols, np.float32)
+    map_y = np.zeros(rows * cols, np.float32)
+    map_x[:n] = (x + 0.5) * (fw / shape[1]) - 0.5
+    map_y[:n] = (y + 0.5) * (fh / shape[0]) - 0.5
+    out = cv2.remap(field, map_x.reshape(rows, cols), map_y.reshape(rows, cols),
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * cols, -1)[:n]
 
 
 def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
@@ -209,6 +243,11 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
                clean_up: int = CLEAN_UP, despill_method: str = "average",
                despill_amount: float = 1.0) -> KeyResult:
     """Key ``frame`` against its screen (module docstring).
+
+    Speed: everything smooth (key colour, screen plate, noise, spill level) is computed at
+    ``PLATE_SIZE`` px; at full resolution only the uint8 screen excess is measured and the
+    alpha is one multiply-add with two upsampled fields, ``alpha = A - B * excess``; the
+    unmix and despill are OpenCV plane operations (vectorised, multithreaded).
 
     Args:
         frame: float32 RGB ``[H, W, 3]`` 0..1.
@@ -222,39 +261,56 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
         :class:`KeyResult`.
     """
     frame = np.ascontiguousarray(frame, np.float32)
-    key = border_key_color(frame) if key is None else np.asarray(key, np.float32)
-    channel = key_channel(key)
     h, w = frame.shape[:2]
     scale = PLATE_SIZE / max(h, w)
     small_shape = (max(1, round(h * scale)), max(1, round(w * scale)))
-    plate_small, screen_small = screen_plate(frame, key, channel, small_shape)
-    plate = cv2.resize(plate_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    e_screen = cv2.resize(np.maximum(excess(plate_small, channel), 0.02), (w, h),
-                          interpolation=cv2.INTER_LINEAR)
-    e = excess(cv2.GaussianBlur(frame, (0, 0), DENOISE) if DENOISE > 0 else frame, channel)
-    ratio = e / e_screen                                  # 1 on the screen, ~0 on the subject
-    on_screen = cv2.resize(screen_small.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    sample = ratio[::2, ::2][on_screen[::2, ::2]]          # every 4th pixel is plenty
+    small = _small(frame, small_shape)
+    key = border_key_color(frame) if key is None else np.asarray(key, np.float32)
+    channel = key_channel(key)
+    others = [k for k in range(3) if k != channel]
+    plate_small, screen_small = screen_plate(small, key, channel)
+    e_screen = np.maximum(excess(plate_small, channel), 0.02)
+    # full resolution: the screen excess in uint8 (negative excess -> 0: opaque either way)
+    frame8 = cv2.convertScaleAbs(frame, alpha=255.0)
+    if DENOISE > 0:
+        frame8 = cv2.GaussianBlur(frame8, (0, 0), DENOISE)
+    planes = cv2.split(frame8)
+    e8 = cv2.subtract(planes[channel], cv2.max(planes[others[0]], planes[others[1]]))
+    # screen noise: spread of the ratio on plate pixels, every 4th pixel of each row / column
+    rows, cols = np.arange(0, h, 4), np.arange(0, w, 4)
+    index = (rows[:, None] * w + cols[None, :]).ravel()
+    at = _sample(np.dstack([e_screen, screen_small]).astype(np.float32), index, (h, w))
+    on_screen = at[:, 1] >= 0.999
+    ratio_sub = e8.ravel()[index[on_screen]].astype(np.float32) / (255.0 * at[on_screen, 0])
+    sample = ratio_sub
     noise = float(np.std(sample)) if sample.size else 0.0
     tol = float(np.clip(max(tolerance, NOISE_FACTOR * noise), 0.0, 0.95))
     # spill level: the screen ratio of nearby clearly opaque pixels, 0..SPILL_MAX
-    ratio_small = _small(ratio, small_shape)
+    ratio_small = _small(e8, small_shape).astype(np.float32) / 255.0 / e_screen
     opaque = cv2.erode((ratio_small < 0.5).view(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    spill_small = _fill(ratio_small[..., None], opaque, 0.0)[..., 0]
-    spill = cv2.resize(np.clip(spill_small, 0.0, SPILL_MAX), (w, h), interpolation=cv2.INTER_LINEAR)
-    mix = (1.0 - ratio) / (1.0 - spill)
+    spill = np.clip(_fill(ratio_small[..., None], opaque, 0.0)[..., 0], 0.0, SPILL_MAX)
+    # alpha = clip(((1 - e / e_screen) / (1 - spill) - tol) / ramp) = clip(A - B * e8)
     ramp = max(softness * (1.0 - 2.0 * tol), 1e-3)
-    alpha = np.clip((mix - tol) / ramp, 0.0, 1.0).astype(np.float32)
+    field_a = _up((1.0 / (1.0 - spill) - tol) / ramp, (h, w))
+    field_b = _up(1.0 / (255.0 * e_screen * (1.0 - spill) * ramp), (h, w))
+    e = e8.astype(np.float32)
+    alpha = cv2.subtract(field_a, cv2.multiply(e, field_b))
+    np.clip(alpha, 0.0, 1.0, out=alpha)
     alpha = remove_small(alpha, clean_up)
-    # unmix with the measured screen share r (I = (1 - r) F + r S), not the clipped alpha
-    share = np.clip(1.0 - ratio, UNMIX_MIN, 1.0)
-    foreground = cv2.subtract(frame, plate)                 # F = S + (I - S) / share
-    foreground /= share[..., None]
-    foreground += plate
-    np.copyto(foreground, frame, where=(alpha <= 0)[..., None])   # the screen stays as shot
-    foreground = despill(foreground, channel, despill_method, despill_amount)
-    np.clip(foreground, 0.0, 1.0, out=foreground)
-    return KeyResult(foreground, alpha, plate, key, tol)
+    # unmix with the measured screen share 1 - r (I = (1 - r) F + r S), not the clipped alpha:
+    # F = S + (I - S) / share, only where it changes anything (screen excess > 0, alpha > 0);
+    # the screen stays as shot, a subject without excess is its own foreground
+    foreground = frame.copy()
+    index = np.flatnonzero(cv2.min(e8, (alpha > 0).view(np.uint8)))      # both > 0
+    if index.size:
+        fields = np.dstack([plate_small, 1.0 / (255.0 * e_screen)]).astype(np.float32)
+        at = _sample(fields, index, (h, w))
+        share = np.clip(1.0 - e8.ravel()[index] * at[:, 3], UNMIX_MIN, 1.0)
+        pixels = foreground.reshape(-1, 3)
+        plate_at = at[:, :3]
+        pixels[index] = np.clip(plate_at + (pixels[index] - plate_at) / share[:, None], 0.0, 1.0)
+    despill(foreground, channel, despill_method, despill_amount, out=foreground)
+    return KeyResult(foreground, alpha, plate_small, key, tol)
 
 
 def hsv_key(frame: np.ndarray, key: Optional[np.ndarray] = None, hue_range: float = 20.0,
