@@ -55,6 +55,7 @@ SPILL_MAX = 0.25        # highest screen ratio (spill) an opaque subject pixel m
 UNMIX_MIN = 0.05        # smallest subject share 1 - r used to unmix (F = S + (I - S) / share)
 BORDER = 0.04           # border ring (fraction of the short side) sampled for the key colour
 PLATE_SIZE = 160        # long side (px) at which the screen plate and spill level are built
+_TO_FLOAT = np.arange(256, dtype=np.float32) / np.float32(255.0)   # uint8 -> 0..1 (cv2.LUT)
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
 
@@ -189,19 +190,19 @@ def remove_small(alpha: np.ndarray, area: int) -> np.ndarray:
 def despill(frame: np.ndarray, channel: int, method: str = "average",
             amount: float = 1.0, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Limit the key channel to the ``average`` or ``max`` of the other two (``none``: a
-    copy), blended by ``amount`` 0..1.  float32 ``[H, W, 3]``; written into ``out`` (a
-    float32 C-contiguous array, may be ``frame`` itself) when given."""
+    copy), blended by ``amount`` 0..1.  float32 or uint8 ``[H, W, 3]``; written into ``out``
+    (a C-contiguous array of the same dtype, may be ``frame`` itself) when given."""
     if method not in DESPILL:
         raise ValueError(f"despill: unknown method {method!r}; choose one of {DESPILL}")
     if out is None:
-        out = np.array(frame, np.float32)
+        out = np.array(frame, np.uint8 if frame.dtype == np.uint8 else np.float32)
     elif out is not frame:
         np.copyto(out, frame)
     if method == "none" or amount <= 0:
         return out
     a, b = (k for k in range(3) if k != channel)
     if method == "average":
-        weights = np.zeros((1, 3), np.float32)
+        weights = np.zeros((1, 3), np.float32)      # uint8: rounded, still <= max(a, b)
         weights[0, [a, b]] = 0.5
         limit = cv2.transform(out, weights)
     else:
@@ -265,17 +266,17 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     scale = PLATE_SIZE / max(h, w)
     small_shape = (max(1, round(h * scale)), max(1, round(w * scale)))
     small = _small(frame, small_shape)
-    key = border_key_color(frame) if key is None else np.asarray(key, np.float32)
+    key = border_key_color(small) if key is None else np.asarray(key, np.float32)
     channel = key_channel(key)
     others = [k for k in range(3) if k != channel]
     plate_small, screen_small = screen_plate(small, key, channel)
     e_screen = np.maximum(excess(plate_small, channel), 0.02)
     # full resolution: the screen excess in uint8 (negative excess -> 0: opaque either way)
     frame8 = cv2.convertScaleAbs(frame, alpha=255.0)
-    if DENOISE > 0:
-        frame8 = cv2.GaussianBlur(frame8, (0, 0), DENOISE)
     planes = cv2.split(frame8)
     e8 = cv2.subtract(planes[channel], cv2.max(planes[others[0]], planes[others[1]]))
+    if DENOISE > 0:
+        e8 = cv2.GaussianBlur(e8, (0, 0), DENOISE)
     # screen noise: spread of the ratio on plate pixels, every 4th pixel of each row / column
     rows, cols = np.arange(0, h, 4), np.arange(0, w, 4)
     index = (rows[:, None] * w + cols[None, :]).ravel()
@@ -293,23 +294,23 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     ramp = max(softness * (1.0 - 2.0 * tol), 1e-3)
     field_a = _up((1.0 / (1.0 - spill) - tol) / ramp, (h, w))
     field_b = _up(1.0 / (255.0 * e_screen * (1.0 - spill) * ramp), (h, w))
-    e = e8.astype(np.float32)
-    alpha = cv2.subtract(field_a, cv2.multiply(e, field_b))
-    np.clip(alpha, 0.0, 1.0, out=alpha)
+    alpha = cv2.subtract(field_a, cv2.multiply(e8, field_b, dtype=cv2.CV_32F))
+    alpha = cv2.min(cv2.max(alpha, 0.0), 1.0)
     alpha = remove_small(alpha, clean_up)
     # unmix with the measured screen share 1 - r (I = (1 - r) F + r S), not the clipped alpha:
     # F = S + (I - S) / share, only where it changes anything (screen excess > 0, alpha > 0);
     # the screen stays as shot, a subject without excess is its own foreground
-    foreground = frame.copy()
+    foreground8 = frame8.copy()
     index = np.flatnonzero(cv2.min(e8, (alpha > 0).view(np.uint8)))      # both > 0
     if index.size:
         fields = np.dstack([plate_small, 1.0 / (255.0 * e_screen)]).astype(np.float32)
         at = _sample(fields, index, (h, w))
         share = np.clip(1.0 - e8.ravel()[index] * at[:, 3], UNMIX_MIN, 1.0)
-        pixels = foreground.reshape(-1, 3)
         plate_at = at[:, :3]
-        pixels[index] = np.clip(plate_at + (pixels[index] - plate_at) / share[:, None], 0.0, 1.0)
-    despill(foreground, channel, despill_method, despill_amount, out=foreground)
+        unmixed = plate_at + (frame.reshape(-1, 3)[index] - plate_at) / share[:, None]
+        foreground8.reshape(-1, 3)[index] = np.clip(unmixed * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    despill(foreground8, channel, despill_method, despill_amount, out=foreground8)
+    foreground = cv2.LUT(foreground8, _TO_FLOAT)
     return KeyResult(foreground, alpha, plate_small, key, tol)
 
 
