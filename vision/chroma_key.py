@@ -40,6 +40,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from .matte import sample_field
 from .poisson import push_pull
 
 DESPILL = ["average", "max", "none"]
@@ -221,24 +222,6 @@ def _up(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
                       interpolation=cv2.INTER_LINEAR)
 
 
-def _sample(field: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear values ``[N, C]`` of a low-resolution ``field`` ``[h, w, C]`` (C <= 4) at the
-    flat pixel ``index`` of a full-resolution ``shape`` (pixel centres aligned as in
-    ``cv2.resize``)."""
-    y, x = np.divmod(index, shape[1])
-    fh, fw = field.shape[:2]
-    cols = 4096
-    n = len(index)
-    rows = -(-n // cols)
-    map_x = np.zeros(rows * cols, np.float32)
-    map_y = np.zeros(rows * cols, np.float32)
-    map_x[:n] = (x + 0.5) * (fw / shape[1]) - 0.5
-    map_y[:n] = (y + 0.5) * (fh / shape[0]) - 0.5
-    out = cv2.remap(field, map_x.reshape(rows, cols), map_y.reshape(rows, cols),
-                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(rows * cols, -1)[:n]
-
-
 def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
                tolerance: float = TOLERANCE, softness: float = SOFTNESS,
                clean_up: int = CLEAN_UP, despill_method: str = "average",
@@ -280,7 +263,7 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     # screen noise: spread of the ratio on plate pixels, every 4th pixel of each row / column
     rows, cols = np.arange(0, h, 4), np.arange(0, w, 4)
     index = (rows[:, None] * w + cols[None, :]).ravel()
-    at = _sample(np.dstack([e_screen, screen_small]).astype(np.float32), index, (h, w))
+    at = sample_field(np.dstack([e_screen, screen_small]).astype(np.float32), index, (h, w))
     on_screen = at[:, 1] >= 0.999
     ratio_sub = e8.ravel()[index[on_screen]].astype(np.float32) / (255.0 * at[on_screen, 0])
     sample = ratio_sub
@@ -304,7 +287,7 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     index = np.flatnonzero(cv2.min(e8, (alpha > 0).view(np.uint8)))      # both > 0
     if index.size:
         fields = np.dstack([plate_small, 1.0 / (255.0 * e_screen)]).astype(np.float32)
-        at = _sample(fields, index, (h, w))
+        at = sample_field(fields, index, (h, w))
         share = np.clip(1.0 - e8.ravel()[index] * at[:, 3], UNMIX_MIN, 1.0)
         plate_at = at[:, :3]
         unmixed = plate_at + (frame.reshape(-1, 3)[index] - plate_at) / share[:, None]
