@@ -11,7 +11,7 @@ brightness; subject colours (skin, hair, grey, blue clothes) have ``excess <= 0`
 2. **Screen model** -- the screen is never one colour (uneven light, falloff, creases): a
    *screen plate* ``S(x, y)`` is interpolated from the pixels that are clearly screen, at low
    resolution, with the push-pull fill of :mod:`vision.poisson` (:func:`screen_plate`).
-3. **Alpha** -- the screen ratio ``r = excess(I) / excess(S)`` (measured on the frame blurred
+3. **Alpha** -- the screen ratio ``r = excess(I) / excess(S)`` (the excess in uint8, blurred
    by ``DENOISE`` px) is 1 on the screen and ``1 - a`` for a grey subject mixed in at alpha
    ``a``.  Green spill raises an opaque subject's ratio above 0, so a *spill level* ``s(x, y)``
    (0..``SPILL_MAX``) is filled in from nearby clearly opaque pixels and
