@@ -14,6 +14,7 @@ from ..vision.face import FaceSet
 from ..vision.image import frame_float, frame_uint8, to_image, to_mask
 from . import blend
 from .faces import Loop, add_landmarks, check_faces, detect_faces
+from .restore import DEFAULT_ENHANCER, prepare_source
 from .swap_geometry import mesh_warp_swap, select_faces, source_face
 
 ENGINES = ["mesh_warp", "inswapper_128"]
@@ -74,13 +75,17 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
-              device: str = "auto", allow_download: Optional[bool] = None,
+              enhance_source: str = "auto", enhance_model: str = DEFAULT_ENHANCER,
+              upscale_model=None, device: str = "auto", allow_download: Optional[bool] = None,
               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap the source face onto the selected faces of every target frame, then gated-blend.
 
     The source's faces, landmarks and quality are computed once, whatever the number of target
-    frames.  Frames where no face is swapped pass through unchanged; the report says, per
-    frame, which faces were swapped, then the source quality and the blend strength applied.
+    frames; so is its restoration when ``enhance_source`` asks for one
+    (:func:`pipeline.restore.prepare_source`: ``auto`` restores faces under 64 px with
+    ``enhance_model``, or with ``upscale_model`` when given).  Frames where no face is swapped
+    pass through unchanged; the report says, per frame, which faces were swapped, whether the
+    source was enhanced, then the source quality and the blend strength applied.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
     """
     if engine not in ENGINES:
@@ -89,6 +94,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     target_faces = find_faces(target_image, target_faces, device, loop)
     if source_faces.count == 0:
         raise ValueError("no face found in the source image: use a clearer, larger face")
+    source_image, source_faces, source_index, enhanced = prepare_source(
+        source_image, source_faces, source_index, enhance_source, model=enhance_model,
+        upscale_model=upscale_model, device=device, allow_download=allow_download)
     frame_index, face = source_face(source_faces, source_index)
     source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
                                           face.keypoints, face.box).quality
@@ -105,5 +113,6 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     image, final_mask, _, strengths = blend.gated_blend(
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen, loop=loop)
-    report += f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
+    report += (f"\n{enhanced}" if enhanced else "") + \
+        f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
     return image, final_mask, report

@@ -120,10 +120,9 @@ def test_quality_gates_only_fine_detail_never_structure(pair):
     # a poor source's structure replaces the target's as fully as a sharp one's ...
     assert np.abs(coarse(weak) - coarse(full))[inner].mean() < 0.2 * \
         np.abs(coarse(full) - coarse(target))[inner].mean()
-    # ... while its fine detail is held back (the target's grain stays)
-    fine = lambda image: image - coarse(image)  # noqa: E731
-    assert np.abs(fine(weak) - fine(target))[inner].mean() < \
-        0.9 * np.abs(fine(full) - fine(target))[inner].mean()
+    # ... and its untrusted fine detail is held back without letting the target's through:
+    fine = lambda image: np.abs(image - coarse(image))[inner].mean()  # noqa: E731
+    assert fine(weak) < 0.7 * min(fine(full), fine(target))
 
 
 def test_empty_mask_returns_the_target(pair):

@@ -29,7 +29,7 @@ from .geometry import Template, similarity_transform, warp_crop
 FACE_SIZE = 512
 """Side of the restored FFHQ crop."""
 SIZE_POLICIES = ["auto", "auto+medium", "all"]
-"""``auto``: faces under ``small`` px; ``auto+medium``: also faces up to ``large`` px;
+"""``auto``: faces up to ``small`` px wide; ``auto+medium``: also faces up to ``large`` px;
 ``all``: every face."""
 
 
@@ -41,7 +41,7 @@ def should_enhance(face_width: float, policy: str = "auto", small: float = 64.0,
     if policy == "all":
         return True
     limit = small if policy == "auto" else max(small, large)
-    return face_width < limit
+    return face_width <= limit
 
 
 def crop_size_for(matrix_512: np.ndarray, enhancer) -> int:
