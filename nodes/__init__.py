@@ -6,6 +6,7 @@ from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding,
                        SearchGallery, SelectFacesByReference)
 from .masks import FaceRegionMask
 from .model_management import DownloadFaceModel, UnloadFaceModels
+from .restore import EnhanceFaces, UpscaleFrames
 from .swap import FaceSwap
 from .warp import MeshWarpSwap
 
@@ -35,6 +36,8 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineEnhanceFaces": (EnhanceFaces, "Enhance Faces"),
+    "FacePipelineUpscaleFrames": (UpscaleFrames, "Upscale Frames"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

@@ -1,11 +1,13 @@
 """The one-node Face Swap (as in ReActor), composed from the individual nodes' functions."""
 from __future__ import annotations
 
+from ..pipeline.restore import DEFAULT_ENHANCER
 from ..pipeline.swap import ENGINES, face_swap
 from ..models.swappers import BOOSTS
 from ..vision.color import METHODS
 from ._comfy import CATEGORY, frames
 from .faces import DEVICE
+from .restore import ALLOW_DOWNLOAD, ENHANCE_MODEL, UPSCALE_MODEL, ENHANCE_SOURCE
 
 
 class FaceSwap:
@@ -60,19 +62,23 @@ class FaceSwap:
                                  "(with landmarks); found here when not connected."}),
                 "target_faces_in": ("FACES", {"tooltip": "Faces already found on the targets "
                                     "(with landmarks); found here when not connected."}),
-                "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
-                                   "a missing model file (verified by sha256)."}),
+                "allow_download": ALLOW_DOWNLOAD,
+                "enhance_source": ENHANCE_SOURCE,
+                "enhance_model": ENHANCE_MODEL,
+                "upscale_model": UPSCALE_MODEL,
             },
         }
 
     def swap(self, source_image, target_image, engine, source_face_index, target_faces,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
              sharpen, pixel_boost, device, source_faces=None, target_faces_in=None,
-             allow_download=False):
+             allow_download=False, enhance_source="auto", enhance_model=DEFAULT_ENHANCER,
+             upscale_model=None):
         return face_swap(source_image, target_image, source_faces=source_faces,
                          target_faces=target_faces_in, source_index=source_face_index,
                          targets=target_faces, engine=engine, shape_transfer=shape_transfer,
                          keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
                          pixel_boost=int(pixel_boost), strength=strength, feather=feather,
-                         color=color, sharpen=sharpen, device=device,
+                         color=color, sharpen=sharpen, enhance_source=enhance_source,
+                         enhance_model=enhance_model, upscale_model=upscale_model, device=device,
                          allow_download=allow_download, loop=frames)

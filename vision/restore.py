@@ -8,9 +8,12 @@ Faces are restored on FFHQ-aligned crops (template ``ffhq_512``, :mod:`vision.ge
 
 * a face restorer with a fixed input (GFPGAN, GPEN, CodeFormer: 512 or 256 px) gets the crop
   at its input size;
-* a super-resolution network (x4) gets the crop at the face's *own* resolution -- the crop size
-  at which one crop pixel is one frame pixel, at most ``512 / scale`` -- so it restores the
-  pixels the face really has instead of a bicubic blow-up; its output is resized to 512.
+* a super-resolution network (x4) gets the crop at ``512 / scale`` px (128 for x4), enlarged
+  bicubically when the face is smaller, and returns the 512 crop.  Fed the face at its own
+  resolution instead (a 32 px face is a 68 px crop), the networks invent painterly features:
+  swaps from 32 px sources (astronaut <-> Grace Hopper, dlib distance to the source) measured
+  0.43 / 0.42 that way against 0.34 / 0.41 with the enlarged input and 0.35 / 0.43 with no
+  restoration at all.
 
 The size policy (FaceFusion's and the seed article's): faces narrower than ``small`` px are
 always enhanced, faces up to ``large`` px only when asked, larger ones never (they gain
@@ -18,7 +21,6 @@ nothing and lose their own detail).
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import cv2
@@ -44,13 +46,11 @@ def should_enhance(face_width: float, policy: str = "auto", small: float = 64.0,
     return face_width <= limit
 
 
-def crop_size_for(matrix_512: np.ndarray, enhancer) -> int:
-    """Input side for ``enhancer`` given the frame -> 512-crop matrix (module docstring)."""
+def crop_size_for(enhancer) -> int:
+    """Side of the FFHQ crop given to ``enhancer`` (module docstring)."""
     if enhancer.input_size:
         return int(enhancer.input_size)
-    zoom = math.sqrt(abs(np.linalg.det(np.asarray(matrix_512, np.float64)[:, :2])))
-    native = FACE_SIZE / max(zoom, 1e-6)          # crop side at one frame pixel per crop pixel
-    return int(np.clip(round(native), 16, FACE_SIZE // max(int(enhancer.scale), 1)))
+    return FACE_SIZE // max(int(enhancer.scale), 1)
 
 
 def enhance_face(frame: np.ndarray, keypoints: np.ndarray, enhancer,
@@ -68,7 +68,7 @@ def enhance_face(frame: np.ndarray, keypoints: np.ndarray, enhancer,
     """
     matrix = similarity_transform(keypoints, Template("ffhq_512", FACE_SIZE).points)
     original = warp_crop(frame, matrix, (FACE_SIZE, FACE_SIZE))
-    side = crop_size_for(matrix, enhancer)
+    side = crop_size_for(enhancer)
     small = original if side == FACE_SIZE else warp_crop(
         frame, similarity_transform(keypoints, Template("ffhq_512", side).points), (side, side))
     restored = enhancer(small)
