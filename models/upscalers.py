@@ -33,6 +33,10 @@ def read_ncnn(param_path: Path, bin_path: Path) -> list[tuple[str, list[np.ndarr
     ``("Convolution", [weight [O, I, k, k] float32, bias [O]])`` or ``("PReLU", [slopes])``."""
     data = Path(bin_path).read_bytes()
     offset, layers = 0, []
+
+    def mismatch(read: int) -> ValueError:
+        return ValueError(f"{Path(bin_path).name}: needs at least {read} bytes, has {len(data)}; "
+                          "the .param and .bin do not belong together")
     for line in Path(param_path).read_text().splitlines()[2:]:
         parts = line.split()
         if not parts or parts[0] not in ("Convolution", "PReLU"):
@@ -41,10 +45,14 @@ def read_ncnn(param_path: Path, bin_path: Path) -> list[tuple[str, list[np.ndarr
         params = dict(p.split("=", 1) for p in parts[4 + n_in + n_out:])
         if parts[0] == "PReLU":
             count = int(params.get("0", 1))
+            if offset + 4 * count > len(data):
+                raise mismatch(offset + 4 * count)
             layers.append(("PReLU", [np.frombuffer(data, "<f4", count, offset).copy()]))
             offset += 4 * count
             continue
         out_ch, kernel, size = int(params["0"]), int(params.get("1", 1)), int(params["6"])
+        if offset + 4 + 2 * size + 4 * out_ch > len(data):
+            raise mismatch(offset + 4 + 2 * size + 4 * out_ch)
         tag = int.from_bytes(data[offset:offset + 4], "little")
         if tag != FP16_TAG:
             raise ValueError(f"{Path(bin_path).name}: layer {parts[1]} is not stored as fp16 "

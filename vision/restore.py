@@ -67,7 +67,7 @@ def enhance_face(frame: np.ndarray, keypoints: np.ndarray, enhancer,
         :func:`vision.geometry.paste_back`.
     """
     matrix = similarity_transform(keypoints, Template("ffhq_512", FACE_SIZE).points)
-    original = warp_crop(frame, matrix, (FACE_SIZE, FACE_SIZE))
+    original = np.clip(warp_crop(frame, matrix, (FACE_SIZE, FACE_SIZE)), 0.0, 1.0)
     side = crop_size_for(enhancer)
     small = original if side == FACE_SIZE else warp_crop(
         frame, similarity_transform(keypoints, Template("ffhq_512", side).points), (side, side))
