@@ -43,7 +43,7 @@ def should_enhance(face_width: float, policy: str = "auto", small: float = 64.0,
     if policy == "all":
         return True
     limit = small if policy == "auto" else max(small, large)
-    return face_width <= limit
+    return round(face_width) <= limit   # whole pixels, as the reports print them
 
 
 def crop_size_for(enhancer) -> int:
