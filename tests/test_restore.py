@@ -5,8 +5,8 @@ restorer slots on tiny models, and provenance in saved PNGs.
 
 Tests use the default (fast) engine only: x4plus takes 5-90 s a face on these shared CPUs; it
 is measured in bench/bench_enhance.py."""
-import json
 import functools
+import json
 
 import cv2
 import numpy as np
@@ -14,10 +14,10 @@ import pytest
 import torch
 from conftest import as_image, load_rgb
 from PIL import Image
+from test_models import models_dir  # noqa: F401  (fixture: a temporary models folder)
 from tiny_models import tiny_face_restorer
 
 from face_pipeline.models import enhancers, registry, upscalers
-from face_pipeline.models import onnx as ort_cache
 from face_pipeline.models.embedders import default_threshold
 from face_pipeline.nodes.restore import EnhanceFaces, UpscaleFrames
 from face_pipeline.pipeline import identity, restore
@@ -187,9 +187,9 @@ def tiny_compact_state(scale=2):
     return {k: v.contiguous() for k, v in module.state_dict().items()}, module
 
 
-def test_spandrel_upscale_model_runs_through_the_nodes(tmp_path, monkeypatch):
+def test_spandrel_upscale_model_runs_through_the_nodes(models_dir):
     from safetensors.torch import save_file
-    monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
+    tmp_path = models_dir
     (tmp_path / "upscale_models").mkdir()
     state, module = tiny_compact_state()
     save_file(state, str(tmp_path / "upscale_models" / "tiny_x2.safetensors"))
@@ -207,8 +207,8 @@ def test_spandrel_upscale_model_runs_through_the_nodes(tmp_path, monkeypatch):
     assert "enhanced with upscale_model:" in report and mask.max() > 0
 
 
-def test_pickled_model_files_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
+def test_pickled_model_files_are_refused(models_dir):
+    tmp_path = models_dir
     (tmp_path / "upscale_models").mkdir()
     state, _ = tiny_compact_state()
     torch.save({"params": state, "extra": functools.partial(print, "pickled code")},
@@ -218,14 +218,6 @@ def test_pickled_model_files_are_refused(tmp_path, monkeypatch):
     torch.save({"params_ema": state}, tmp_path / "upscale_models" / "plain.pth")
     (model,) = UpscaleModelLoader().load_model("plain.pth")    # weights-only checkpoints load
     assert model.scale == 2
-
-
-@pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
-    monkeypatch.delenv("FACE_PIPELINE_ALLOW_DOWNLOADS", raising=False)
-    yield tmp_path
-    ort_cache.unload_all()
 
 
 @pytest.mark.parametrize("model_id, size", [("gpen_bfr_512", 512), ("gpen_bfr_256", 256),
@@ -248,6 +240,8 @@ def test_onnx_restorer_slots(models_dir, model_id, size):
 
 
 def test_codeformer_fidelity_reaches_the_model(models_dir):
+    with pytest.raises(registry.ModelUnavailableError, match="no sha256"):   # never unverified
+        enhancers.load_enhancer("codeformer", allow_download=True)
     tiny_face_restorer(models_dir / "codeformer.onnx", 512, weight_input=True)
     crop = np.random.default_rng(2).random((512, 512, 3)).astype(np.float32)
     assert np.allclose(enhancers.load_enhancer("codeformer", fidelity=1.0)(crop), crop, atol=1e-5)
