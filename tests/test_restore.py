@@ -281,3 +281,25 @@ def test_saved_png_records_what_was_enhanced(tmp_path):
     text = Image.open(result["files"][0]).text
     reports = json.loads(text["face_pipeline_reports"])
     assert f"enhanced with {restore.DEFAULT_ENHANCER}" in reports["2 FacePipelineEnhanceFaces"]
+
+
+def test_detect_faces_node_retry_option():
+    from face_pipeline.nodes.faces import DetectFaces
+    image, truth = degraded("faces/obama/1.jpg", 32)
+    args = (as_image(image), "mediapipe_face_short", 0.5, True, 0, "largest", 0, "auto", True, "auto")
+    assert DetectFaces().detect(*args)[1] == 0
+    faces, count = DetectFaces().detect(*args, enhance_retry=restore.DEFAULT_ENHANCER)
+    assert count == 1 and np.abs(faces.frames[0][0].box - truth).max() < 5
+
+
+def test_mesh_warp_swap_node_restores_a_small_source_once():
+    from face_pipeline.nodes.warp import MeshWarpSwap
+    from face_pipeline.pipeline.faces import add_landmarks
+    small, tgt = shrink(ASTRONAUT, 32), as_image(load_rgb(HOPPER)).repeat(2, 1, 1, 1)
+    s_faces, t_faces = (add_landmarks(x, detect_faces(x)) for x in (small, tgt))
+    args = (small, s_faces, tgt, t_faces, 0, "all", 0.5, False, True)
+    _, _, plain = MeshWarpSwap().swap(*args, enhance_source="off")
+    out, mask, report = MeshWarpSwap().swap(*args)                 # default: auto
+    assert "enhanced" not in plain
+    assert report.count("source face (32 px) enhanced with") == 1 and out.shape == tgt.shape
+    assert torch.equal(out[0], out[1])                     # the same restored source per frame
