@@ -81,6 +81,13 @@ def _ncnn_network(kind: str, param_path: str, bin_path: str, device: str) -> tor
     return upscalers.load_ncnn_weights(module, layers).to(device)
 
 
+def unload_networks() -> int:
+    """Drop the cached embedded networks (frees their memory); returns how many there were."""
+    count = _ncnn_network.cache_info().currsize
+    _ncnn_network.cache_clear()
+    return count
+
+
 def _ncnn_enhancer(spec: ModelSpec, device: str = "auto",
                    allow_download: Optional[bool] = None) -> Enhancer:
     param, weights = resolve_files(spec, allow_download)
