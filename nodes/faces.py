@@ -65,11 +65,12 @@ class DetectFaces:
 
     def detect(self, image, model, threshold, adaptive_threshold, max_faces, order, min_size,
                scan, verify, device, allow_download=False, enhance_retry="off"):
-        def detect(batch, loop=frames):
+        def detect(batch):   # the node's progress bar follows the first (whole-batch) pass
             return ops.detect_faces(batch, model, threshold=threshold,
                                     adaptive_threshold=adaptive_threshold, max_faces=max_faces,
                                     order=order, min_size=min_size, scan=scan, verify=verify,
-                                    device=device, allow_download=allow_download, loop=loop)
+                                    device=device, allow_download=allow_download,
+                                    loop=frames if batch is image else range)
         if enhance_retry == "off":
             faces = detect(image)
         else:

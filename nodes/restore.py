@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..pipeline import faces as face_ops
 from ..pipeline import restore as ops
 from ..vision.restore import SIZE_POLICIES
-from ._comfy import CATEGORY, frames
+from ._comfy import CATEGORY, Progress, frames
 from .faces import DEVICE
 
 ENHANCE_MODEL = (ops.ENHANCE_MODELS, {"default": ops.DEFAULT_ENHANCER, "tooltip":
@@ -69,14 +69,15 @@ class EnhanceFaces:
     def enhance(self, image, enhance_model, blend, size_policy, small_face, large_face,
                 codeformer_fidelity, device, faces=None, upscale_model=None,
                 allow_download=False):
+        loop = Progress(1 if faces is not None else 3)   # (detect, landmarks,) enhance
         if faces is None:
             faces = face_ops.add_landmarks(image, face_ops.detect_faces(image, device=device,
-                                                                        loop=frames),
-                                           device=device)
+                                                                        loop=loop),
+                                           device=device, loop=loop)
         enhancer = ops.get_enhancer(enhance_model, upscale_model, device, allow_download,
                                     codeformer_fidelity)
         return ops.enhance_faces(image, faces, enhancer, blend=blend, size_policy=size_policy,
-                                 small=small_face, large=large_face, loop=frames)
+                                 small=small_face, large=large_face, loop=loop)
 
 
 class UpscaleFrames:
