@@ -4,7 +4,7 @@ Run: python bench/bench_enhance.py   (writes bench/results_enhance.md)
 
 Faces: the high-resolution Obama portrait (``lowres/hr_gt.png``) and Grace Hopper
 (``workflows/inputs``), each shrunk (area resampling) until the face is 32, 64 or 128 px wide.
-Per face and engine: the time of one :func:`vision.restore.enhance_face` call (FFHQ crop ->
+Per face and engine: the wall and CPU time of one :func:`vision.restore.enhance_face` call (FFHQ crop ->
 engine -> 512 px crop; median of the runs), BRISQUE of the 512 px crop (``brisque`` package,
 lower is better), the dlib identity distance to the original face's crop (lower is better) and
 PSNR against it.  Bicubic (the plain 512 px FFHQ crop of the small face) is the baseline,
@@ -56,15 +56,16 @@ def main():
             frame = small.astype(np.float32) / 255
             results = {}
             for name, enhancer in [("bicubic", None)] + list(engines.items()):
-                times = []
+                times, cpu = [], []
                 for _ in range(1 if enhancer is None else ENGINES[name]):
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     if enhancer is None:
                         crop = ffhq(frame, small_face.keypoints)
                     else:
                         crop = enhance_face(frame, small_face.keypoints, enhancer)[0]
                     times.append(time.perf_counter() - start)
-                results[name] = (float(np.median(times)), brisque(crop),
+                    cpu.append(time.process_time() - start_cpu)
+                results[name] = (float(np.median(times)), float(np.median(cpu)), brisque(crop),
                                  float(np.linalg.norm(embedding(crop) - e_ref)),
                                  cv2.PSNR(to_uint8(crop), to_uint8(reference)))
                 print(label, width, name, [round(v, 3) for v in results[name]], flush=True)
@@ -75,14 +76,15 @@ def main():
              "(the plain FFHQ crop of the small face), same run. BRISQUE: lower is better "
              "(`brisque` package). Identity: dlib distance to the full-size face's crop (lower "
              "is better; same person below 0.43). PSNR against the full-size crop. The machine "
-             "was shared with other jobs (load average 6-17 during this run): times are noisy, "
-             "ratios less so.", "",
-             "| face | width px | engine | s / face | x bicubic time | BRISQUE | identity | PSNR dB |",
-             "|---|---|---|---|---|---|---|---|"]
+             "was shared with other jobs (load average about 18 on 2 cores during this run): "
+             "wall times are several times what an idle machine takes; the CPU seconds the "
+             "process used are load-independent, and on an idle 2-core machine the wall time "
+             "lies between half of them (both cores busy) and all of them.", "",
+             "| face | width px | engine | wall s / face | CPU s / face | BRISQUE | identity "
+             "| PSNR dB |", "|---|---|---|---|---|---|---|---|"]
     for label, width, results in rows:
-        base = results["bicubic"][0]
-        for name, (sec, bq, ident, psnr) in results.items():
-            lines.append(f"| {label} | {width} | {name} | {sec:.3f} | {sec / base:.0f} | "
+        for name, (sec, cpu, bq, ident, psnr) in results.items():
+            lines.append(f"| {label} | {width} | {name} | {sec:.3f} | {cpu:.3f} | "
                          f"{bq:.1f} | {ident:.3f} | {psnr:.2f} |")
     (ROOT / "bench" / "results_enhance.md").write_text("\n".join(lines) + "\n")
 
