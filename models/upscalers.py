@@ -156,3 +156,56 @@ def load_ncnn_weights(module: nn.Module, layers: list[tuple[str, list[np.ndarray
             if kind == "Convolution":
                 target.bias.copy_(torch.from_numpy(arrays[1]))
     return module.eval()
+
+
+class KerasGraph(nn.Module):
+    """A Keras functional graph of Conv2D / Activation (relu, linear) / Add / Concatenate /
+    UpSampling2D (nearest) layers, as written by ``tools/convert_esrgan_slim.py``, run in
+    PyTorch (NCHW).  ``graph``: that file's JSON; ``weights``: ``"<layer>.kernel"``
+    ``[out, in, kh, kw]`` and ``"<layer>.bias"`` tensors.  Input and output are scaled from and
+    to the graph's ``input_range`` / ``output_range`` so the module maps 0..1 to 0..1."""
+
+    def __init__(self, graph: dict, weights: dict):
+        super().__init__()
+        self.scale = int(graph["scale"])
+        self.layers = graph["layers"]
+        self.in_max = float(graph["input_range"][1])
+        self.out_max = float(graph["output_range"][1])
+        self.convs = nn.ModuleDict()
+        for layer in self.layers:
+            if layer["type"] != "Conv2D":
+                continue
+            cfg, name = layer["config"], layer["name"]
+            kernel = weights[f"{name}.kernel"]
+            if tuple(cfg.get("strides", (1, 1))) != (1, 1) or cfg.get("activation") != "linear":
+                raise ValueError(f"layer {name}: only stride 1, linear Conv2D is supported")
+            pad = kernel.shape[2] // 2 if cfg["padding"] == "same" else 0
+            conv = nn.Conv2d(kernel.shape[1], kernel.shape[0], kernel.shape[2], padding=pad)
+            with torch.no_grad():
+                conv.weight.copy_(kernel)
+                conv.bias.copy_(weights[f"{name}.bias"])
+            self.convs[name] = conv
+        self.eval()
+
+    def forward(self, x):
+        values = {}
+        for layer in self.layers:
+            kind, name = layer["type"], layer["name"]
+            args = [values[i] for i in layer["inputs"]]
+            if kind == "InputLayer":
+                out = x * self.in_max
+            elif kind == "Conv2D":
+                out = self.convs[name](args[0])
+            elif kind == "Activation":
+                out = F.relu(args[0]) if layer["config"]["activation"] == "relu" else args[0]
+            elif kind == "Add":
+                out = sum(args[1:], args[0])
+            elif kind == "Concatenate":
+                out = torch.cat(args, 1)
+            elif kind == "UpSampling2D":
+                out = F.interpolate(args[0], scale_factor=float(layer["config"]["size"][0]),
+                                    mode="nearest")
+            else:
+                raise ValueError(f"unsupported layer type {kind}")
+            values[name] = out
+        return out / self.out_max

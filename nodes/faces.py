@@ -13,7 +13,7 @@ DEVICE = (DEVICES, {"default": "auto", "tooltip": "Where the model runs: auto pi
                     "CoreML or DirectML when this onnxruntime build has it, else the CPU."})
 
 
-RETRY_MODELS = ["off"] + [m for m in retry.ENHANCE_MODELS if m.startswith("realesr")]
+RETRY_MODELS = ["off"] + retry.UPSCALERS
 
 
 class DetectFaces:

@@ -10,7 +10,9 @@ from .faces import DEVICE
 
 ENHANCE_MODEL = (ops.ENHANCE_MODELS, {"default": ops.DEFAULT_ENHANCER, "tooltip":
                  "realesr_animevideov3_x4: embedded, fast (about 0.1-0.3 s a face on a CPU). "
-                 "realesrgan_x4plus: embedded, slower, more natural texture. gpen_bfr_512/256, "
+                 "realesrgan_x4plus: embedded, slower, more natural texture. esrgan_slim_x4: "
+                 "embedded, fast, conservative (little more than a sharpened bicubic). "
+                 "gpen_bfr_512/256, "
                  "gfpgan_1.4, codeformer: face restorers loaded from models/face_pipeline or "
                  "models/facerestore_models (downloads; see each licence)."})
 UPSCALE_MODEL = ("UPSCALE_MODEL", {"tooltip": "Optional: a model from ComfyUI's 'Load Upscale "

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..models.enhancers import Enhancer, from_upscale_model, load_enhancer
-from ..models.registry import model_ids
+from ..models.registry import get_spec, model_ids
 from ..vision import geometry, regions
 from ..vision.face import Face, FaceSet
 from ..vision.image import check_image, frame_float, to_image, to_mask
@@ -22,6 +22,8 @@ from .faces import Loop, add_landmarks, check_faces
 from .swap_geometry import source_face
 
 ENHANCE_MODELS = model_ids("enhance")
+UPSCALERS = [m for m in ENHANCE_MODELS if get_spec(m).input.get("scale", 1) > 1]
+"""The engines that enlarge whole images (the others restore aligned faces only)."""
 DEFAULT_ENHANCER = "realesr_animevideov3_x4"
 """The default engine: the compact network meets the 1 s per forced-tier face aim on 2 CPU
 cores (bench/results_enhance.md); ``realesrgan_x4plus`` is the slower quality engine."""
@@ -93,7 +95,7 @@ def upscale_image(image: torch.Tensor, enhancer: Enhancer, *, tile: int = 256,
     check_image(image)
     if enhancer.face_only:
         raise ValueError(f"{enhancer.id} restores aligned faces only; for whole frames choose "
-                         f"an upscaler ({', '.join(m for m in ENHANCE_MODELS if 'esr' in m)}) "
+                         f"an upscaler ({', '.join(UPSCALERS)}) "
                          "or connect a non-face upscale model")
     frames = [tiled_upscale(frame_float(image, i), enhancer, enhancer.scale, tile, overlap)
               for i in loop(image.shape[0])]

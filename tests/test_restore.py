@@ -82,6 +82,21 @@ def test_ncnn_weights_load_only_into_their_network(tmp_path):
         upscalers.load_ncnn_weights(upscalers.RRDBNet(), upscalers.read_ncnn(param, weights))
 
 
+def test_esrgan_slim_graph_runs_the_converted_weights():
+    """The converted UpscalerJS RDN: a flat grey stays grey, and on a real face it is a
+    conservative upscaler (within 4 grey levels of bicubic on average, and sharper)."""
+    enhancer = enhancers.load_enhancer("esrgan_slim_x4")
+    assert isinstance(enhancer.run, upscalers.KerasGraph) and enhancer.scale == 4
+    grey = enhancer(np.full((16, 16, 3), 0.5, np.float32))[12:-12, 12:-12]   # away from padding
+    assert np.abs(grey - 0.5).max() < 0.02
+    lr = load_rgb("lowres/lr_x4_bicubic.png")[40:104, 50:114].astype(np.float32) / 255
+    out = enhancer(lr)[16:-16, 16:-16]                      # away from the zero padding
+    bicubic = np.clip(cv2.resize(lr, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC), 0, 1)[16:-16, 16:-16]
+    assert np.abs(out - bicubic).mean() < 4 / 255
+    sharpness = lambda im: cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), cv2.CV_32F).var()  # noqa: E731
+    assert sharpness(out) > sharpness(bicubic)
+
+
 @pytest.mark.parametrize("name", ["lr_x4_bicubic.png", "lr_x8_bicubic.png"])
 def test_enhanced_face_is_better_than_bicubic(name, engine):
     """x4 / x8 downscales of hr_gt: BRISQUE of the restored FFHQ crop beats the bicubic crop's
