@@ -8,13 +8,15 @@ from ..vision.restore import SIZE_POLICIES
 from ._comfy import CATEGORY, Progress, frames
 from .faces import DEVICE
 
+ENGINES_TOOLTIP = ("esrgan_slim_x4: embedded, fastest, faithful (a sharpened, cleaner bicubic). "
+                   "realesr_animevideov3_x4: embedded, fast, bolder features (painterly on "
+                   "small faces). realesrgan_x4plus: embedded, most detail, 10-40x slower. "
+                   "gpen_bfr_512/256, gfpgan_1.4, codeformer: face restorers loaded from "
+                   "models/face_pipeline or models/facerestore_models (see each licence).")
 ENHANCE_MODEL = (ops.ENHANCE_MODELS, {"default": ops.DEFAULT_ENHANCER, "tooltip":
-                 "realesr_animevideov3_x4: embedded, fast (about 0.1-0.3 s a face on a CPU). "
-                 "realesrgan_x4plus: embedded, slower, more natural texture. esrgan_slim_x4: "
-                 "embedded, fast, conservative (little more than a sharpened bicubic). "
-                 "gpen_bfr_512/256, "
-                 "gfpgan_1.4, codeformer: face restorers loaded from models/face_pipeline or "
-                 "models/facerestore_models (downloads; see each licence)."})
+                 ENGINES_TOOLTIP})
+SOURCE_ENHANCE_MODEL = (ops.ENHANCE_MODELS, {"default": ops.DEFAULT_SOURCE_ENHANCER,
+                        "tooltip": "Engine for enhance_source. " + ENGINES_TOOLTIP})
 UPSCALE_MODEL = ("UPSCALE_MODEL", {"tooltip": "Optional: a model from ComfyUI's 'Load Upscale "
                  "Model' (ESRGAN family, SwinIR, GFPGAN, RestoreFormer, ...); when connected "
                  "it replaces enhance_model and runs on ComfyUI's device."})

@@ -1,13 +1,13 @@
 """The one-node Face Swap (as in ReActor), composed from the individual nodes' functions."""
 from __future__ import annotations
 
-from ..pipeline.restore import DEFAULT_ENHANCER
+from ..pipeline.restore import DEFAULT_SOURCE_ENHANCER
 from ..pipeline.swap import ENGINES, face_swap, face_swap_passes
 from ..models.swappers import BOOSTS
 from ..vision.color import METHODS
 from ._comfy import CATEGORY, Progress
 from .faces import DEVICE
-from .restore import ALLOW_DOWNLOAD, ENHANCE_MODEL, ENHANCE_SOURCE, UPSCALE_MODEL
+from .restore import ALLOW_DOWNLOAD, ENHANCE_SOURCE, SOURCE_ENHANCE_MODEL, UPSCALE_MODEL
 
 
 class FaceSwap:
@@ -64,7 +64,7 @@ class FaceSwap:
                                  "(with landmarks); found here when not connected."}),
                 "allow_download": ALLOW_DOWNLOAD,
                 "enhance_source": ENHANCE_SOURCE,
-                "enhance_model": ENHANCE_MODEL,
+                "enhance_model": SOURCE_ENHANCE_MODEL,
                 "upscale_model": UPSCALE_MODEL,
             },
         }
@@ -72,7 +72,7 @@ class FaceSwap:
     def swap(self, source_image, target_image, engine, source_face_index, target_selection,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
              sharpen, pixel_boost, device, source_faces=None, target_faces=None,
-             allow_download=False, enhance_source="auto", enhance_model=DEFAULT_ENHANCER,
+             allow_download=False, enhance_source="auto", enhance_model=DEFAULT_SOURCE_ENHANCER,
              upscale_model=None):
         return face_swap(source_image, target_image, source_faces=source_faces,
                          target_faces=target_faces, source_index=source_face_index,

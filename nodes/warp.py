@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from ..pipeline import swap_geometry as ops
-from ..pipeline.restore import DEFAULT_ENHANCER, prepare_source
+from ..pipeline.restore import DEFAULT_SOURCE_ENHANCER, prepare_source
 from ._comfy import CATEGORY, frames
 from .faces import DEVICE
-from .restore import ENHANCE_MODEL, ENHANCE_SOURCE, UPSCALE_MODEL
+from .restore import ENHANCE_SOURCE, SOURCE_ENHANCE_MODEL, UPSCALE_MODEL
 
 
 class MeshWarpSwap:
@@ -48,14 +48,14 @@ class MeshWarpSwap:
                                   "source's."}),
         }, "optional": {
             "enhance_source": ENHANCE_SOURCE,
-            "enhance_model": ENHANCE_MODEL,
+            "enhance_model": SOURCE_ENHANCE_MODEL,
             "upscale_model": UPSCALE_MODEL,
             "device": DEVICE,
         }}
 
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
              target_selection, shape_transfer, keep_target_eyes, keep_target_mouth,
-             enhance_source="auto", enhance_model=DEFAULT_ENHANCER, upscale_model=None,
+             enhance_source="auto", enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None,
              device="auto"):
         source_image, source_faces, source_face_index, note = prepare_source(
             source_image, source_faces, source_face_index, enhance_source, model=enhance_model,

@@ -15,7 +15,7 @@ from ..vision.face import FaceSet
 from ..vision.image import frame_float, frame_uint8, to_image, to_mask
 from . import blend
 from .faces import Loop, add_landmarks, check_faces, detect_faces
-from .restore import DEFAULT_ENHANCER, prepare_source
+from .restore import DEFAULT_SOURCE_ENHANCER, prepare_source
 from .swap_geometry import mesh_warp_swap, select_faces, source_face
 
 ENGINES = ["mesh_warp", "inswapper_128"]
@@ -84,7 +84,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
-              enhance_source: str = "auto", enhance_model: str = DEFAULT_ENHANCER,
+              enhance_source: str = "auto", enhance_model: str = DEFAULT_SOURCE_ENHANCER,
               upscale_model=None, device: str = "auto", allow_download: Optional[bool] = None,
               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap the source face onto the selected faces of every target frame, then gated-blend.

@@ -3,8 +3,9 @@ from the ``brisque`` package, identity from the pack's dlib embedder), detection
 from 64 and 32 px sources, tile seams, the user's own spandrel model, refused pickles, the ONNX
 restorer slots on tiny models, and provenance in saved PNGs.
 
-Tests use the default (fast) engine only: x4plus takes 5-90 s a face on these shared CPUs; it
-is measured in bench/bench_enhance.py."""
+Tests use the fast engines only (esrgan_slim, Enhance Faces' default; animevideov3, the swaps'
+enhance_source default): x4plus takes 20-200 s a face on these shared CPUs; it is measured in
+bench/bench_enhance.py."""
 import functools
 import json
 
@@ -63,7 +64,14 @@ def embedding(image):
 
 @pytest.fixture(scope="module")
 def engine():
-    return restore.get_enhancer()
+    return restore.get_enhancer()            # Enhance Faces' default (esrgan_slim_x4)
+
+
+@pytest.fixture(scope="module")
+def bold():
+    """animevideov3: the engine that rescues detection (esrgan_slim, too faithful to remove
+    blur and JPEG noise, finds none of these faces) and the swaps' enhance_source default."""
+    return restore.get_enhancer("realesr_animevideov3_x4")
 
 
 def test_ncnn_weights_load_only_into_their_network(tmp_path):
@@ -133,11 +141,11 @@ def degraded(relpath, face_width, seed=0):
 
 @pytest.mark.parametrize("relpath, width", [("faces/obama/1.jpg", 32), (ASTRONAUT, 40),
                                             ("faces/biden/1.jpg", 40)])
-def test_detection_retry_finds_small_degraded_faces(relpath, width, engine):
+def test_detection_retry_finds_small_degraded_faces(relpath, width, bold):
     image, truth = degraded(relpath, width)
     batch = as_image(image)
     assert detect_faces(batch).count == 0                     # plain detection misses it
-    faces, report = restore.detect_with_retry(batch, detect_faces, engine)
+    faces, report = restore.detect_with_retry(batch, detect_faces, bold)
     assert faces.count == 1 and "retried" in report
     assert np.abs(faces.frames[0][0].box - truth).max() < 5   # px, in the original image
 
@@ -186,12 +194,12 @@ def test_tiled_upscale_shows_no_seam(engine):
 
     def worst_seam(tile, overlap):
         out = tiled_upscale(image, engine, 4, tile=tile, overlap=overlap)
-        ratio = gradient(out) / gradient(whole)
+        ratio = (gradient(out) + 1e-3) / (gradient(whole) + 1e-3)
         starts = tile_starts(image.shape[1], tile, overlap)[1:]
         return max(ratio[4 * s - 2:4 * (s + max(overlap, 1))].max() for s in starts), out
     feathered, out = worst_seam(64, 16)
-    assert feathered <= 1.05 and np.abs(out - whole).mean() < 0.001
-    assert worst_seam(64, 0)[0] > 1.2                        # the measure does see hard seams
+    assert feathered <= 1.1 and np.abs(out - whole).mean() < 0.001
+    assert worst_seam(64, 0)[0] > 1.15                       # the measure does see hard seams
 
 
 def tiny_compact_state(scale=2):
@@ -303,7 +311,7 @@ def test_detect_faces_node_retry_option():
     image, truth = degraded("faces/obama/1.jpg", 32)
     args = (as_image(image), "mediapipe_face_short", 0.5, True, 0, "largest", 0, "auto", True, "auto")
     assert DetectFaces().detect(*args)[1] == 0
-    faces, count = DetectFaces().detect(*args, enhance_retry=restore.DEFAULT_ENHANCER)
+    faces, count = DetectFaces().detect(*args, enhance_retry="realesr_animevideov3_x4")
     assert count == 1 and np.abs(faces.frames[0][0].box - truth).max() < 5
 
 
