@@ -66,20 +66,23 @@ class FaceSwap:
                 "enhance_source": ENHANCE_SOURCE,
                 "enhance_model": SOURCE_ENHANCE_MODEL,
                 "upscale_model": UPSCALE_MODEL,
+                "matte": ("MASK", {"tooltip": "A matte of the targets (Chroma Key, Portrait "
+                          "Matte, Refine Matte): the blend mask is multiplied by it, so what "
+                          "is not the subject stays the target's."}),
             },
         }
 
     def swap(self, source_image, target_image, engine, source_face_index, target_selection,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
              sharpen, pixel_boost, device, source_faces=None, target_faces=None,
-             allow_download=False, enhance_source="auto", enhance_model=DEFAULT_SOURCE_ENHANCER,
-             upscale_model=None):
+             allow_download=False, matte=None, enhance_source="auto",
+             enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None):
         return face_swap(source_image, target_image, source_faces=source_faces,
                          target_faces=target_faces, source_index=source_face_index,
                          targets=target_selection, engine=engine, shape_transfer=shape_transfer,
                          keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
                          pixel_boost=int(pixel_boost), strength=strength, feather=feather,
-                         color=color, sharpen=sharpen, enhance_source=enhance_source,
+                         color=color, sharpen=sharpen, matte=matte, enhance_source=enhance_source,
                          enhance_model=enhance_model, upscale_model=upscale_model, device=device,
                          allow_download=allow_download,
                          loop=Progress(face_swap_passes(target_faces)))
