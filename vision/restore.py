@@ -8,9 +8,11 @@ Faces are restored on FFHQ-aligned crops (template ``ffhq_512``, :mod:`vision.ge
 
 * a face restorer with a fixed input (GFPGAN, GPEN, CodeFormer: 512 or 256 px) gets the crop
   at its input size;
-* a super-resolution network (x4) gets the crop at ``512 / scale`` px (128 for x4), enlarged
-  bicubically when the face is smaller, and returns the 512 crop.  Fed the face at its own
-  resolution instead (a 32 px face is a 68 px crop), the networks invent painterly features:
+* a super-resolution network (x4) gets the crop at the face's own resolution (one crop pixel
+  per frame pixel, so a larger face loses nothing), but at least ``512 / scale`` px (128 for
+  x4): a smaller face is enlarged bicubically to that first; the output is resized to 512.
+  Fed a small face at its own resolution instead (a 32 px face is a 68 px crop), the networks
+  invent painterly features:
   swaps from 32 px sources (astronaut <-> Grace Hopper, dlib distance to the source) measured
   0.43 / 0.42 that way against 0.34 / 0.41 with the enlarged input and 0.35 / 0.43 with no
   restoration at all.
@@ -46,11 +48,15 @@ def should_enhance(face_width: float, policy: str = "auto", small: float = 64.0,
     return round(face_width) <= limit   # whole pixels, as the reports print them
 
 
-def crop_size_for(enhancer) -> int:
-    """Side of the FFHQ crop given to ``enhancer`` (module docstring)."""
+def crop_size_for(matrix_512: np.ndarray, enhancer) -> int:
+    """Side of the FFHQ crop given to ``enhancer`` (module docstring): a face restorer's input
+    size; for an upscaler the face's own resolution (one crop pixel per frame pixel), at least
+    ``512 / scale`` and at most 512."""
     if enhancer.input_size:
         return int(enhancer.input_size)
-    return FACE_SIZE // max(int(enhancer.scale), 1)
+    zoom = float(np.sqrt(abs(np.linalg.det(np.asarray(matrix_512, np.float64)[:, :2]))))
+    floor = FACE_SIZE // max(int(enhancer.scale), 1)
+    return int(np.clip(round(FACE_SIZE / max(zoom, 1e-6)), floor, FACE_SIZE))
 
 
 def enhance_face(frame: np.ndarray, keypoints: np.ndarray, enhancer,
@@ -68,7 +74,7 @@ def enhance_face(frame: np.ndarray, keypoints: np.ndarray, enhancer,
     """
     matrix = similarity_transform(keypoints, Template("ffhq_512", FACE_SIZE).points)
     original = np.clip(warp_crop(frame, matrix, (FACE_SIZE, FACE_SIZE)), 0.0, 1.0)
-    side = crop_size_for(enhancer)
+    side = crop_size_for(matrix, enhancer)
     small = original if side == FACE_SIZE else warp_crop(
         frame, similarity_transform(keypoints, Template("ffhq_512", side).points), (side, side))
     restored = enhancer(small)
