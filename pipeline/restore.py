@@ -118,10 +118,10 @@ def detect_with_retry(image: torch.Tensor, detect: Callable[[torch.Tensor], Face
     frame.
     """
     check_image(image)
-    found = detect(image)
     if enhancer.face_only:
         raise ValueError(f"{enhancer.id} restores aligned faces only and cannot enlarge a "
                          "frame for detection: choose an upscaler")
+    found = detect(image)
     frames, lines = list(found.frames), []
     for i in loop(image.shape[0]):
         first = frames[i]
