@@ -11,6 +11,7 @@ from .model_management import DownloadFaceModel, UnloadFaceModels
 from .surveillance import SurveillanceReport
 from .restore import EnhanceFaces, UpscaleFrames
 from .swap import FaceSwap
+from .video import TrackFaces
 from .warp import MeshWarpSwap
 
 _NODES = {
@@ -39,6 +40,7 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineTrackFaces": (TrackFaces, "Track Faces"),
     "FacePipelineDenoise": (Denoise, "Denoise"),
     "FacePipelineSurveillanceReport": (SurveillanceReport, "Surveillance Report (Best Frames)"),
     "FacePipelineChromaKey": (ChromaKey, "Chroma Key"),
