@@ -14,7 +14,7 @@ from ..vision.face import FaceSet
 from ..vision.image import frame_float, frame_uint8, to_image, to_mask
 from . import blend
 from .faces import Loop, add_landmarks, check_faces, detect_faces
-from .swap_geometry import mesh_warp_swap, select_faces, source_face
+from .swap_geometry import mesh_warp_swap, rgb_copy, select_faces, source_face
 
 ENGINES = ["mesh_warp", "inswapper_128"]
 SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFace
@@ -72,8 +72,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               source_faces: Optional[FaceSet] = None, target_faces: Optional[FaceSet] = None,
               source_index: int = 0, targets: str = "all", engine: str = "mesh_warp",
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
+              occlusion: bool = True, keep_beard: bool = False,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
-              color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
+              color: str = "skin", target_light: float = 0.8, sharpen: float = 0.0,
               device: str = "auto", allow_download: Optional[bool] = None,
               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap the source face onto the selected faces of every target frame, then gated-blend.
@@ -82,6 +83,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     frames.  Frames where no face is swapped pass through unchanged; the report says, per
     frame, which faces were swapped, then the source quality and the blend strength applied.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
+    ``color="skin"`` with the mesh warp matches skin tone and shading in the warp
+    (:func:`swap_geometry.mesh_warp_swap`'s ``match_skin``) and blends without a second
+    colour transfer or lighting band, so the target's beard does not come back as shading.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown swap engine {engine!r}; choose one of {ENGINES}")
@@ -92,18 +96,26 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     frame_index, face = source_face(source_faces, source_index)
     source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
                                           face.keypoints, face.box).quality
+    blend_target = target_image
     if engine == "mesh_warp":
+        skin_tone = color == "skin"
+        if skin_tone:
+            blend_target = rgb_copy(target_image)
         warped, mask, report = mesh_warp_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
-            keep_mouth=keep_mouth, loop=loop)
+            keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
+            keep_beard=keep_beard, target_light=target_light,
+            cleaned_target=blend_target if skin_tone else None, loop=loop)
+        if skin_tone:
+            color, target_light = "none", 0.0
     else:
         warped, mask, report = model_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, model=engine, pixel_boost=pixel_boost, device=device,
             allow_download=allow_download, loop=loop)
     image, final_mask, _, strengths = blend.gated_blend(
-        target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
+        blend_target, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen, loop=loop)
     report += f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
     return image, final_mask, report

@@ -5,12 +5,12 @@ every selected target face of every frame; frames without a selected face pass t
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import torch
 
-from ..vision import meshwarp, regions
+from ..vision import meshwarp, regions, skin
 from ..vision.face import Face, FaceSet
 from ..vision.image import check_image, frame_float, to_mask
 from .faces import check_faces
@@ -92,9 +92,21 @@ def source_face(faces: FaceSet, index: int) -> tuple[int, Face]:
 def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    target_image: torch.Tensor, target_faces: FaceSet, *, source_index: int = 0,
                    targets: str = "all", shape_transfer: float = 0.5, keep_eyes: bool = False,
-                   keep_mouth: bool = True,
+                   keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = True,
+                   keep_beard: bool = False, target_light: float = 0.8,
+                   cleaned_target: Optional[torch.Tensor] = None,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
+
+    With ``match_skin`` (:func:`vision.skin.skin_swap`) the warped face takes the target's
+    skin tone and shading from skin-only pixels (``target_light``: the share of the target's
+    lightness shading), source pixels that are not skin (hair, glasses frames) take the
+    target's skin shading, and with ``occlusion`` whatever covers the target's face (a hand,
+    hair strands) stays in front -- the target's beard too when ``keep_beard``.  Blend the
+    result without a second colour transfer or lighting band (Gated Blend: color none,
+    target_light 0).  ``cleaned_target``, a ``[B, H, W, 3]`` copy of the target, receives
+    the target with its facial hair replaced by skin shading (the blend's target, so that
+    the beard does not return as shading).
 
     Returns the IMAGE (target frames with the warped source laid in through the mask), the
     MASK ``[B, H, W]`` of warped pixels (0..1, soft toward kept eyes/mouth) and a report with
@@ -109,7 +121,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     frame_index, face = source_face(source_faces, source_index)
     source = meshwarp.prepare_source(frame_float(source_image, frame_index), face.landmarks)
     shape = (int(target_image.shape[1]), int(target_image.shape[2]))
-    out = _rgb_copy(target_image)
+    out = rgb_copy(target_image)
     masks = torch.zeros(out.shape[:3])
     frames, mask_frames = out.numpy(), masks.numpy()  # views: written in place
     report = []
@@ -122,6 +134,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                                         keep_mouth=keep_mouth, keep_landmarks=own)
             if warped is None:
                 continue
+            if match_skin:
+                warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
+                                    keep_beard, cleaned_target, i)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -132,7 +147,24 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     return out, masks, "\n".join(report)
 
 
-def _rgb_copy(image: torch.Tensor) -> torch.Tensor:
+def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
+               light: float, occlusion: bool, keep_beard: bool,
+               cleaned_target: Optional[torch.Tensor], index: int) -> meshwarp.WarpedFace:
+    """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
+    target written into ``cleaned_target[index]`` when given."""
+    x0, y0, x1, y1 = warped.box
+    local = landmarks.copy()
+    local[:, :2] -= (x0, y0)
+    done = skin.skin_swap(warped.image, frame[y0:y1, x0:x1], warped.mask, local, light=light,
+                          occlusion=occlusion, keep_beard=keep_beard)
+    if done is None:
+        return warped
+    if cleaned_target is not None:
+        cleaned_target[index, y0:y1, x0:x1] = torch.from_numpy(done.target)
+    return meshwarp.WarpedFace(warped.box, done.image, warped.mask * (1.0 - done.occlusion))
+
+
+def rgb_copy(image: torch.Tensor) -> torch.Tensor:
     """A float32 RGB copy ``[B, H, W, 3]`` of an IMAGE on the CPU (grey repeated, alpha
     dropped, as ``vision.image.to_rgb`` does per frame)."""
     x = image.detach().to("cpu", torch.float32)

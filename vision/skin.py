@@ -1,0 +1,247 @@
+"""A face's own skin: a colour model fitted on its cheeks, forehead and nose bridge, and the
+skin-only shading it implies.
+
+* :func:`fit_skin_model` -- a Gaussian in CIE L*a*b* (OpenCV's float convention: L 0..100)
+  fitted on small discs at :data:`SAMPLE_POINTS` of the 478-point mesh, after dropping
+  outliers (:func:`vision.color.skin_inliers`: stubble, a strand of hair, a specular spot).
+* :func:`skin_weight` -- per pixel 1 for skin, falling to 0 for colours the model rejects
+  (Mahalanobis distance from :data:`SKIN_DISTANCE`): hair, beard, glasses frames, a hand or
+  a microphone in front of the face.  Eyes, brows, lips and nostrils are never skin-coloured,
+  so callers protect them with :func:`feature_mask`.
+* :func:`skin_shading` -- the face's very-low-frequency shading and tone from skin pixels only
+  (normalised convolution: ``blur(image * w) / blur(w)``), so a beard or a fringe does not
+  darken it.
+* :func:`match_skin` -- a warped source face given the target's skin tone and shading: the
+  source's own skin shading is swapped for the target's in L*a*b* (chroma fully, lightness by
+  ``light``); source pixels that are not skin (hair, glasses) take the target's skin shading.
+
+Images are float32 ``[H, W, 3]`` RGB 0..1; landmarks ``[478, 2+]`` pixels of the same canvas.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .color import MIN_PIXELS, lab, lab_to_rgb, skin_inliers
+from .meshwarp import face_height
+from .regions import region_mask
+
+SAMPLE_POINTS = (50, 280, 205, 425, 151, 108, 337, 9, 6, 197)
+"""Cheeks (50, 280, 205, 425), forehead (151, 108, 337, 9) and nose bridge (6, 197)."""
+SAMPLE_RADIUS = 0.05
+"""Radius of each sample disc, in face heights."""
+SKIN_DISTANCE = (3.0, 5.0)
+"""Mahalanobis distance over which :func:`skin_weight` falls from 1 to 0.  Calibrated on the
+Obama and Biden photos (cheeks, forehead, jaw kept at 1; brows, hair, collar, background at
+0); the tests assert on edits of the astronaut and Grace Hopper."""
+MIN_SPREAD = 2.0
+"""Floor on the model's standard deviation per channel (L*a*b* units): a very even skin
+still accepts the shading across the face."""
+SHADING_SCALE = 0.04
+"""Gaussian sigma of :func:`skin_shading`, in face heights: coarser than a beard's or a
+fringe's own structure, fine enough to follow the target's light across the face."""
+FEATURE_GROW = 0.015
+"""How far (face heights) :func:`feature_mask` reaches around eyes, brows, lips, nose."""
+
+
+def sample_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """bool ``[H, W]``: discs on the cheeks, forehead and nose bridge (:data:`SAMPLE_POINTS`)."""
+    mask = np.zeros(shape, np.uint8)
+    radius = max(int(round(SAMPLE_RADIUS * face_height(landmarks))), 1)
+    for k in SAMPLE_POINTS:
+        x, y = landmarks[k, :2]
+        cv2.circle(mask, (int(x), int(y)), radius, 1, -1)
+    return mask > 0
+
+
+def feature_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """float32 ``[H, W]`` 0..1: eyes, brows, lips, inner mouth and nose, grown and feathered
+    by :data:`FEATURE_GROW` face heights -- the parts of a face that are not skin-coloured."""
+    grow = FEATURE_GROW * face_height(landmarks)
+    return region_mask(landmarks, shape, ["eyes", "brows", "lips", "mouth", "nose"],
+                       grow=grow, blur=grow)
+
+
+@dataclass(frozen=True)
+class SkinModel:
+    """A Gaussian skin colour in L*a*b*: ``mean`` ``[3]``, ``inverse`` covariance ``[3, 3]``."""
+
+    mean: np.ndarray
+    inverse: np.ndarray
+
+
+def fit_skin_model(image_lab: np.ndarray, samples: np.ndarray) -> SkinModel | None:
+    """The skin model of the pixels ``samples`` (bool ``[H, W]``) of a L*a*b* image, after
+    dropping outliers; None with fewer than ``MIN_PIXELS`` skin pixels."""
+    pixels = image_lab[samples].astype(np.float64)
+    pixels = pixels[skin_inliers(pixels)]
+    if len(pixels) < MIN_PIXELS:
+        return None
+    cov = np.cov(pixels.T) + np.eye(3) * MIN_SPREAD ** 2
+    return SkinModel(pixels.mean(0), np.linalg.inv(cov))
+
+
+def skin_weight(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
+    """float32 ``[H, W]``: 1 where the colour fits ``model``, 0 beyond (:data:`SKIN_DISTANCE`)."""
+    d = image_lab.reshape(-1, 3) - model.mean.astype(np.float32)
+    dist = np.sqrt(np.einsum("ni,ij,nj->n", d, model.inverse.astype(np.float32), d))
+    lo, hi = SKIN_DISTANCE
+    t = np.clip((hi - dist) / (hi - lo), 0.0, 1.0)
+    return (t * t * (3 - 2 * t)).reshape(image_lab.shape[:2]).astype(np.float32)
+
+
+def skin_shading(image_lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """float32 ``[H, W, 3]``: the Gaussian (``sigma`` px) low-pass of ``image_lab`` from the
+    pixels with ``weight`` only (normalised convolution); computed at a reduced size."""
+    h, w = weight.shape
+    factor = max(1, int(sigma // 4))
+    small = (max(w // factor, 1), max(h // factor, 1))
+    wsmall = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
+    num = cv2.resize(image_lab * weight[..., None], small, interpolation=cv2.INTER_AREA)
+    s = sigma / factor
+    num = cv2.GaussianBlur(num, (0, 0), s)
+    den = cv2.GaussianBlur(wsmall, (0, 0), s)
+    low = num / np.maximum(den, 1e-4)[..., None]
+    if (den < 1e-4).any():   # no skin nearby: the weighted mean of the whole image
+        total = max(float(weight.sum()), 1e-6)
+        fallback = (image_lab * weight[..., None]).reshape(-1, 3).sum(0) / total
+        low[den < 1e-4] = fallback
+    return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass(frozen=True)
+class FaceSkin:
+    """One face's skin in a box: ``lab`` ``[h, w, 3]`` L*a*b*, ``weight`` ``[h, w]`` skin
+    weight (0 everywhere when no model could be fitted), ``features`` ``[h, w]``
+    (:func:`feature_mask`), ``model`` (or None) and ``shading`` ``[h, w, 3]`` L*a*b*
+    (:func:`skin_shading` of the skin outside the features at :data:`SHADING_SCALE`)."""
+
+    lab: np.ndarray
+    weight: np.ndarray
+    features: np.ndarray
+    model: SkinModel | None
+    shading: np.ndarray
+
+    @property
+    def found(self) -> bool:
+        return self.model is not None
+
+
+def face_skin(image: np.ndarray, landmarks: np.ndarray, valid: np.ndarray | None = None
+              ) -> FaceSkin:
+    """:class:`FaceSkin` of the face with ``landmarks`` ``[478, 2+]`` in ``image`` (float32
+    ``[h, w, 3]`` RGB 0..1); ``valid`` ``[h, w]``: where the image is defined (a warp)."""
+    image_lab = lab(image)
+    features = feature_mask(landmarks, image.shape[:2])
+    model = fit_skin_model(image_lab, sample_mask(landmarks, image.shape[:2]))
+    if model is None:
+        weight = np.zeros(image.shape[:2], np.float32)
+        return FaceSkin(image_lab, weight, features, None, image_lab)
+    weight = skin_weight(image_lab, model)
+    if valid is not None:
+        weight *= valid > 0
+    sigma = SHADING_SCALE * face_height(landmarks)
+    return FaceSkin(image_lab, weight, features, model,
+                    skin_shading(image_lab, weight * (1.0 - features), sigma))
+
+
+def lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """float32 ``[h, w]``: the face oval below the nose (where a beard or moustache grows),
+    feathered."""
+    h = face_height(landmarks)
+    lower = region_mask(landmarks, shape, ["face"], forehead=0.0, grow=0.03 * h).copy()
+    top = int(np.clip(landmarks[2, 1] - 0.02 * h, 0, shape[0]))  # just above the nose's base
+    lower[:top] = 0
+    return lower
+
+
+BEARD_DARKER = 8.0
+"""A non-skin pixel of the lower face at least this many L* units darker than the skin model,
+with no more chroma than the skin, is facial hair (not an occluder)."""
+
+
+@dataclass(frozen=True)
+class SkinSwap:
+    """What :func:`skin_swap` gives for one face, all in the face's box:
+
+    * ``image`` float32 ``[h, w, 3]`` RGB: the warped source in the target's skin tone;
+    * ``occlusion`` ``[h, w]`` 0..1: target pixels kept in front (occluders; the beard too
+      when kept) -- multiply the warp mask by ``1 - occlusion``;
+    * ``target`` float32 ``[h, w, 3]`` RGB: the target with its facial hair (and any
+      non-skin pixels not kept) replaced by its skin shading -- what a blend's coarse bands
+      should see, so a beard does not come back as shading near the mask edge.
+    """
+
+    image: np.ndarray
+    occlusion: np.ndarray
+    target: np.ndarray
+
+
+def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
+              *, light: float = 0.8, exclude: bool = True, occlusion: bool = True,
+              keep_beard: bool = False) -> SkinSwap | None:
+    """Skin tone, exclusions and occlusion for a source face already warped onto a target face.
+
+    ``source``, ``target``: float32 ``[h, w, 3]`` RGB 0..1 of the target face's box (the
+    warp and the frame); ``mask`` ``[h, w]``: where the warp is defined; ``landmarks``: the
+    target's ``[478, 2+]`` in the box.  Returns None when either face has no usable skin.
+
+    * Tone: the source's skin shading (:attr:`FaceSkin.shading`) is swapped for the
+      target's in L*a*b*: chroma and mean lightness fully, the lightness's variation across
+      the face by ``light`` (0 keeps the source's own shading, 1 takes the target's).
+    * ``exclude``: source pixels its own skin model rejects outside the features (hair over
+      the forehead, glasses frames) take the target's skin shading instead.
+    * ``occlusion``: target pixels inside the face that its skin model rejects outside the
+      features (a hand, a microphone, hair strands) stay in front; the target's facial hair
+      (lower face, darker by :data:`BEARD_DARKER`, not more colourful than the skin) is
+      replaced by the source unless ``keep_beard``.
+    """
+    src = face_skin(source, landmarks, valid=mask)
+    tgt = face_skin(target, landmarks)
+    if not src.found or not tgt.found:
+        return None
+    shift = tgt.shading - src.shading
+    inside = (mask > 0.5) & (tgt.weight > 0.5)
+    if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
+        offset = float(shift[..., 0][inside].mean())
+        shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
+    out = src.lab + shift
+    if exclude:
+        keep = np.maximum(src.weight, src.features)[..., None]
+        fill = src.shading + shift   # the source's skin shading moved to the target's
+        out = fill + (out - fill) * keep
+    shape = mask.shape
+    face = region_mask(landmarks, shape, ["face"])
+    other = (1.0 - tgt.weight) * (1.0 - tgt.features) * face   # not skin, not a feature
+    chroma = np.hypot(tgt.lab[..., 1], tgt.lab[..., 2])
+    skin_chroma = float(np.hypot(*tgt.model.mean[1:]))
+    darker = np.clip((tgt.model.mean[0] - tgt.lab[..., 0]) / BEARD_DARKER - 0.5, 0, 1)
+    beard = other * lower_face(landmarks, shape) * darker * (chroma <= skin_chroma + 4)
+    kept = np.zeros(shape, np.float32)
+    if occlusion:
+        kept = np.clip(other - beard, 0, 1)
+    if keep_beard:
+        kept = np.maximum(kept, beard)
+    kept = _solid(kept, face_height(landmarks))
+    hair = (np.clip(other - kept, 0, 1) * (mask > 0))[..., None]
+    cleaned = target + (lab_to_rgb(tgt.shading) - target) * hair
+    return SkinSwap(lab_to_rgb(out), kept, cleaned.astype(np.float32))
+
+
+OCCLUDER_MIN = 0.05
+"""Occluder blobs thinner than this (face heights) are texture (a wrinkle, a pore), not an
+object in front of the face."""
+
+
+def _solid(weight: np.ndarray, height: float) -> np.ndarray:
+    """``weight`` without parts thinner than :data:`OCCLUDER_MIN` face heights (opening),
+    then grown by one pixel and feathered, so an occluder's edge is covered."""
+    radius = max(int(round(OCCLUDER_MIN * height / 2)), 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    hard = (weight > 0.5).astype(np.uint8)
+    hard = cv2.morphologyEx(hard, cv2.MORPH_OPEN, kernel)
+    hard = cv2.dilate(hard, np.ones((3, 3), np.uint8))
+    soft = cv2.GaussianBlur(hard.astype(np.float32), (3, 3), 0)
+    return np.maximum(soft, hard.astype(np.float32))
