@@ -92,7 +92,7 @@ def source_face(faces: FaceSet, index: int) -> tuple[int, Face]:
 def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    target_image: torch.Tensor, target_faces: FaceSet, *, source_index: int = 0,
                    targets: str = "all", shape_transfer: float = 0.5, keep_eyes: bool = False,
-                   keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = True,
+                   keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
                    keep_beard: bool = False, target_light: float = 0.8,
                    cleaned_target: Optional[torch.Tensor] = None,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
