@@ -8,6 +8,7 @@ from .masks import FaceRegionMask
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .swap import FaceSwap
 from .warp import MeshWarpSwap
+from .watermark import DetectSwapWatermark
 
 _NODES = {
     "FacePipelineDetectFaces": (DetectFaces, "Detect Faces"),
@@ -35,6 +36,7 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineDetectSwapWatermark": (DetectSwapWatermark, "Detect Swap Watermark"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

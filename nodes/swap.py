@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..pipeline.swap import ENGINES, face_swap
 from ..models.swappers import BOOSTS
+from ..pipeline.provenance import record_swap
 from ..vision.color import METHODS
 from ._comfy import CATEGORY, frames
 from .faces import DEVICE
@@ -45,8 +46,20 @@ class FaceSwap:
                              "tooltip": "Blend strength; capped at 0.7 for low-quality sources."}),
                 "feather": ("FLOAT", {"default": 15.0, "min": 0.0, "max": 128.0, "step": 1.0,
                             "tooltip": "Soft edge width in pixels."}),
-                "color": (list(METHODS), {"default": "reinhard", "tooltip": "Colour matching of "
-                          "the source to the target's skin."}),
+                "color": (list(METHODS), {"default": "skin", "tooltip": "Colour matching of "
+                          "the source to the target's skin. skin (mesh_warp): tone and shading "
+                          "from skin pixels only; the source's hair and glasses and the "
+                          "target's beard do not show through."}),
+                "keep_target_beard": ("BOOLEAN", {"default": False, "tooltip": "mesh_warp, "
+                                      "color skin: keep the target's beard or stubble instead "
+                                      "of the source's bare skin."}),
+                "keep_occluders": ("BOOLEAN", {"default": False, "tooltip": "mesh_warp, color "
+                                   "skin: keep what covers the target's face (a hand, a "
+                                   "microphone, thick hair) in front, found by the face's own "
+                                   "skin colour; objects of the skin's own colour are missed."}),
+                "watermark": ("BOOLEAN", {"default": True, "tooltip": "Mark swapped frames "
+                              "with an invisible watermark (survives JPEG and resizing; "
+                              "Detect Swap Watermark finds it) and add a note to saved PNGs."}),
                 "sharpen": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 2.0, "step": 0.05,
                             "tooltip": "Light unsharp mask on the swapped face."}),
                 "pixel_boost": ([str(b * 128) for b in BOOSTS], {"default": "128", "tooltip":
@@ -62,16 +75,21 @@ class FaceSwap:
                 "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
                                    "a missing model file (verified by sha256)."}),
             },
+            "hidden": {"extra_pnginfo": "EXTRA_PNGINFO"},
         }
 
     def swap(self, source_image, target_image, engine, source_face_index, target_faces,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
-             sharpen, pixel_boost, device, source_faces=None, target_faces_in=None,
-             allow_download=False):
-        return face_swap(source_image, target_image, source_faces=source_faces,
-                         target_faces=target_faces_in, source_index=source_face_index,
-                         targets=target_faces, engine=engine, shape_transfer=shape_transfer,
-                         keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
-                         pixel_boost=int(pixel_boost), strength=strength, feather=feather,
-                         color=color, sharpen=sharpen, device=device,
-                         allow_download=allow_download, loop=frames)
+             keep_target_beard, keep_occluders, watermark, sharpen, pixel_boost, device,
+             source_faces=None, target_faces_in=None, allow_download=False,
+             extra_pnginfo=None):
+        out = face_swap(source_image, target_image, source_faces=source_faces,
+                        target_faces=target_faces_in, source_index=source_face_index,
+                        targets=target_faces, engine=engine, shape_transfer=shape_transfer,
+                        keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
+                        pixel_boost=int(pixel_boost), strength=strength, feather=feather,
+                        color=color, keep_beard=keep_target_beard, occlusion=keep_occluders,
+                        watermark=watermark, sharpen=sharpen, device=device,
+                        allow_download=allow_download, loop=frames)
+        record_swap(extra_pnginfo, "Face Swap", watermark)
+        return out

@@ -44,11 +44,28 @@ class MeshWarpSwap:
             "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "Leave the target's "
                                   "inner mouth (teeth, tongue), which rarely matches the "
                                   "source's."}),
+            "match_skin": ("BOOLEAN", {"default": True, "tooltip": "Give the warped face the "
+                           "target's skin tone and shading from skin pixels only, and leave "
+                           "the source's hair and glasses behind. Blend it with Gated Blend's "
+                           "color none and target_light 0."}),
+            "target_light": ("FLOAT", {"default": 0.8, "min": 0.0, "max": 1.0, "step": 0.05,
+                             "tooltip": "match_skin: how much of the target's shading across "
+                             "the face (its light) the face takes (the tone always follows "
+                             "the target)."}),
+            "keep_occluders": ("BOOLEAN", {"default": False, "tooltip": "match_skin: keep "
+                               "what covers the target's face (a hand, thick hair) in front; "
+                               "objects of the skin's own colour are missed."}),
+            "keep_target_beard": ("BOOLEAN", {"default": False, "tooltip": "match_skin: keep "
+                                  "the target's beard (as an occluder) instead of the "
+                                  "source's skin."}),
         }}
 
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
-             target_faces_selector, shape_transfer, keep_target_eyes, keep_target_mouth):
+             target_faces_selector, shape_transfer, keep_target_eyes, keep_target_mouth,
+             match_skin=True, target_light=0.8, keep_occluders=False, keep_target_beard=False):
         return ops.mesh_warp_swap(source_image, source_faces, target_image, target_faces,
                                   source_index=source_face_index, targets=target_faces_selector,
                                   shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
-                                  keep_mouth=keep_target_mouth, loop=frames)
+                                  keep_mouth=keep_target_mouth, match_skin=match_skin,
+                                  occlusion=keep_occluders, keep_beard=keep_target_beard,
+                                  target_light=target_light, loop=frames)

@@ -12,7 +12,7 @@ from ..models.swappers import load_swapper
 from ..vision import geometry, quality, regions
 from ..vision.face import FaceSet
 from ..vision.image import frame_float, frame_uint8, to_image, to_mask
-from . import blend
+from . import blend, provenance
 from .faces import Loop, add_landmarks, check_faces, detect_faces
 from .swap_geometry import mesh_warp_swap, rgb_copy, select_faces, source_face
 
@@ -72,7 +72,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               source_faces: Optional[FaceSet] = None, target_faces: Optional[FaceSet] = None,
               source_index: int = 0, targets: str = "all", engine: str = "mesh_warp",
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
-              occlusion: bool = False, keep_beard: bool = False,
+              occlusion: bool = False, keep_beard: bool = False, watermark: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "skin", target_light: float = 0.8, sharpen: float = 0.0,
               device: str = "auto", allow_download: Optional[bool] = None,
@@ -83,6 +83,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     frames.  Frames where no face is swapped pass through unchanged; the report says, per
     frame, which faces were swapped, then the source quality and the blend strength applied.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
+    With ``watermark`` every swapped frame carries the invisible swap watermark
+    (:mod:`vision.watermark`; it changes every pixel of those frames by up to 2 grey levels).
     ``color="skin"`` with the mesh warp matches skin tone and shading in the warp
     (:func:`swap_geometry.mesh_warp_swap`'s ``match_skin``) and blends without a second
     colour transfer or lighting band, so the target's beard does not come back as shading.
@@ -118,4 +120,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
         blend_target, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen, loop=loop)
     report += f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
+    if watermark:
+        image = provenance.mark_frames(image, provenance.marked_frames(final_mask))
+        report += "\ninvisible swap watermark added (Detect Swap Watermark finds it)"
     return image, final_mask, report

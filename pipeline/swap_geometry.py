@@ -20,13 +20,19 @@ TARGET_SELECTORS = ("all", "largest")
 """Besides these, a comma-separated list of face indices (e.g. ``0,2``) per frame."""
 
 
+OCCLUDERS = "occluders"
+"""A region found in the pixels, not the landmarks: what covers each face (a hand, thick
+hair), by the face's own skin colour (:func:`vision.skin.occlusion_mask`); image space only."""
+REGION_NAMES = (*regions.REGIONS, OCCLUDERS)
+
+
 def parse_regions(text: str) -> list[str]:
     """``"skin, lips"`` -> ``["skin", "lips"]``; ``ValueError`` naming an unknown region."""
     names = [n.strip().lower() for n in text.replace(";", ",").split(",") if n.strip()]
-    unknown = [n for n in names if n not in regions.REGIONS]
+    unknown = [n for n in names if n not in REGION_NAMES]
     if unknown:
         raise ValueError(f"unknown face region(s) {', '.join(unknown)}; "
-                         f"choose from {', '.join(regions.REGIONS)}")
+                         f"choose from {', '.join(REGION_NAMES)}")
     return names
 
 
@@ -45,8 +51,19 @@ def face_region_masks(image: torch.Tensor, faces: FaceSet, add: Sequence[str],
     check_faces(image, faces)
     _require_landmarks(faces, "Face Region Mask")
     shape = (int(image.shape[1]), int(image.shape[2]))
-    return to_mask([regions.faces_region_mask(faces.frames[i], shape, add, subtract, **options)
-                    for i in loop(len(faces))])
+    drawn = lambda names: [n for n in names if n != OCCLUDERS]
+    masks = []
+    for i in loop(len(faces)):
+        mask = regions.faces_region_mask(faces.frames[i], shape, drawn(add), drawn(subtract),
+                                         **options)
+        if OCCLUDERS in add or OCCLUDERS in subtract:
+            frame = frame_float(image, i)
+            found = np.zeros(shape, np.float32)
+            for face in faces.frames[i]:
+                np.maximum(found, skin.occlusion_mask(frame, face.landmarks), out=found)
+            mask = np.maximum(mask, found) if OCCLUDERS in add else mask * (1.0 - found)
+        masks.append(mask)
+    return to_mask(masks)
 
 
 def crop_region_masks(faces: FaceSet, add: Sequence[str], subtract: Sequence[str] = (),
@@ -54,6 +71,8 @@ def crop_region_masks(faces: FaceSet, add: Sequence[str], subtract: Sequence[str
     """MASK ``[N, h, w]``: the regions in each aligned crop (faces of Align Faces, frame-major
     order, as Paste Faces Back's crop_mask); one empty 64x64 mask when there is no face."""
     _require_landmarks(faces, "Face Region Mask")
+    if OCCLUDERS in (*add, *subtract):
+        raise ValueError("the occluders region is found in the image: use space 'image'")
     items = [f for _, _, f in faces.items()]
     if any(f.matrix is None for f in items):
         raise ValueError("crop-space masks need aligned faces: connect the FACES output of "

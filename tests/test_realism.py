@@ -12,6 +12,9 @@ import torch
 from conftest import TESTDATA
 from face_pipeline.pipeline import faces as ops
 from face_pipeline.pipeline import identity
+from face_pipeline.nodes.masks import FaceRegionMask
+from face_pipeline.nodes.swap import FaceSwap
+from face_pipeline.nodes.watermark import DetectSwapWatermark
 from face_pipeline.pipeline.swap import face_swap
 from face_pipeline.vision import meshwarp as mw
 from face_pipeline.vision.color import delta_e2000, lab
@@ -171,8 +174,50 @@ def test_occluder_stays_in_front(portraits):
     src, tgt = portraits["astronaut"], portraits["hopper"]
     covered, blob = paint_occluder(tgt[0], landmarks(tgt))
     out, mask, _ = face_swap(src[0], covered, source_faces=src[1], target_faces=tgt[1],
-                             occlusion=True)
+                             occlusion=True, watermark=False)
     inner = cv2.erode(blob.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     assert np.abs(out[0].numpy()[inner] - covered[0].numpy()[inner]).max() <= 1 / 255
+    # the Face Region Mask option outputs the occluder (inside the face oval)
+    found = FaceRegionMask().mask(covered, tgt[1], "occluders", "", 0, 0.0, 0.15, "image")[0]
+    face = region_mask(landmarks(tgt), blob.shape, ["face"], grow=-2) > 0.99
+    assert (found[0].numpy()[inner & face] >= 1).all() and found[0].numpy()[~blob].mean() < 0.05
     assert mask[0].numpy()[~blob].max() > 0.9   # the rest of the face is swapped
     assert_identity_carries(out, src[0], covered)
+
+
+def jpeg_half(image):
+    """IMAGE -> halved (area) and saved as JPEG quality 75 -> IMAGE."""
+    frame = (image[0].numpy() * 255 + 0.5).astype(np.uint8)
+    half = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", half[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 75])
+    back = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+    return torch.from_numpy(back.astype(np.float32) / 255)[None]
+
+
+UNSWAPPED = ["faces/nasa_astronaut/1.png", "faces/grace_hopper/1.jpg", "faces/obama/1.jpg",
+             "faces/obama/2.jpg", "faces/obama/3.jpg", "faces/biden/1.jpg",
+             "group/two_people.jpg", "lowres/obama_240p.jpg", "lowres/lr_x4_bicubic.png"]
+
+
+def test_swaps_carry_a_watermark_that_survives_jpeg_and_resizing(portraits, tmp_path):
+    from face_pipeline.runner.core_nodes import FOLDERS, SaveImage
+    detect = DetectSwapWatermark().detect
+    for source, target in (("astronaut", "hopper"), ("hopper", "astronaut")):
+        src, tgt = portraits[source], portraits[target]
+        extra = {}
+        out, _, report = FaceSwap().swap(src[0], tgt[0], "mesh_warp", 0, "all", 0.5, False, True,
+                                         1.0, 15.0, "skin", False, False, True, 0.0, "128",
+                                         "cpu", src[1], tgt[1], extra_pnginfo=extra)
+        assert "watermark" in report
+        assert detect(out)[0] and detect(jpeg_half(out))[0], detect(jpeg_half(out))
+        # the PNG text entry: SaveImage writes what the swap node recorded
+        FOLDERS.configure(str(tmp_path), str(tmp_path))
+        saved = SaveImage().save_images(out, "swap", extra_pnginfo=extra)["ui"]["images"][0]
+        from PIL import Image
+        with Image.open(tmp_path / saved["filename"]) as png:
+            assert "face_swap" in png.text and "swapped" in png.text["face_swap"]
+    for path in UNSWAPPED:
+        original = load(path)
+        assert not detect(original)[0] and not detect(jpeg_half(original))[0], path
+    off, _, _ = face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1], watermark=False)
+    assert not detect(off)[0]

@@ -252,14 +252,23 @@ def occluders(skin: FaceSkin, landmarks: np.ndarray, where: np.ndarray) -> np.nd
     if found.max() < 1:
         return found
     # an occluder also covers the features it overlaps (a hand over the mouth): grow it into
-    # them where the colour stays the occluder's own
+    # them where the colour stays that of the nearest occluder pixel (smoothed)
     blob = found >= 1
-    colour = skin.lab[blob].mean(0)
     radius = max(int(OCCLUDER_MIN * height), 1)
-    near = cv2.dilate(blob.astype(np.uint8), np.ones((2 * radius + 1,) * 2, np.uint8)) > 0
-    alike = np.linalg.norm(skin.lab - colour, axis=-1) < OCCLUDER_ALIKE
-    return np.maximum(found, _solid(blob | (near & alike & (skin.features > 0) & (where > 0)),
-                                    height))
+    outside = (~blob).astype(np.uint8)
+    distance, labels = cv2.distanceTransformWithLabels(outside, cv2.DIST_L2, 5,
+                                                       labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(~outside.astype(bool))
+    lookup = np.zeros((labels.max() + 1, 3), np.float32)
+    w = blob.astype(np.float32)
+    smooth = cv2.GaussianBlur(skin.lab * w[..., None], (0, 0), 2) \
+        / np.maximum(cv2.GaussianBlur(w, (0, 0), 2), 1e-6)[..., None]
+    lookup[labels[ys, xs]] = smooth[ys, xs]
+    nearest = lookup[labels]
+    near = distance <= radius
+    alike = np.linalg.norm(skin.lab - nearest, axis=-1) < OCCLUDER_ALIKE
+    grown = near & alike & (skin.features > 0) & (where > 0)
+    return np.maximum(found, _solid(blob | grown, height, thin=False))
 
 
 OCCLUDER_MIN = 0.08
@@ -274,13 +283,33 @@ Calibrated with SKIN_DISTANCE on the Obama and Biden photos (no occluder found o
 bare faces)."""
 
 
-def _solid(weight: np.ndarray, height: float) -> np.ndarray:
-    """``weight`` without parts thinner than :data:`OCCLUDER_MIN` face heights (opening),
-    then grown by one pixel and feathered, so an occluder's edge is covered."""
-    radius = max(int(round(OCCLUDER_MIN * height / 2)), 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+def _solid(weight: np.ndarray, height: float, thin: bool = True) -> np.ndarray:
+    """``weight`` without parts thinner than :data:`OCCLUDER_MIN` face heights (opening;
+    kept when ``thin`` is False), then grown by one pixel and feathered, so an occluder's
+    edge is covered."""
     hard = (weight > 0.5).astype(np.uint8)
-    hard = cv2.morphologyEx(hard, cv2.MORPH_OPEN, kernel)
+    if thin:
+        radius = max(int(round(OCCLUDER_MIN * height / 2)), 1)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+        hard = cv2.morphologyEx(hard, cv2.MORPH_OPEN, kernel)
     hard = cv2.dilate(hard, np.ones((3, 3), np.uint8))
     soft = cv2.GaussianBlur(hard.astype(np.float32), (3, 3), 0)
     return np.maximum(soft, hard.astype(np.float32))
+
+
+def occlusion_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """float32 ``[H, W]``: what covers the face with ``landmarks`` ``[478, 2+]`` in ``image``
+    (float32 ``[H, W, 3]`` RGB 0..1, a whole frame): :func:`occluders` over the face oval,
+    computed in the face's box."""
+    out = np.zeros(image.shape[:2], np.float32)
+    x0, y0 = np.maximum(np.floor(landmarks[:, :2].min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(landmarks[:, :2].max(0)).astype(int) + 3,
+                        (image.shape[1], image.shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return out
+    local = np.array(landmarks, np.float32)
+    local[:, :2] -= (x0, y0)
+    box = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
+    skin = face_skin(box, local)
+    out[y0:y1, x0:x1] = occluders(skin, local, region_mask(local, box.shape[:2], ["face"]))
+    return out
