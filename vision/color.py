@@ -21,7 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-METHODS = ("skin", "reinhard", "histogram", "none")
+METHODS = ["skin", "reinhard", "histogram", "none"]
 MIN_PIXELS = 16        # fewer masked pixels than this: no transfer
 SKIN_SIGMAS = 2.0
 """Skin pixels lie within this many robust standard deviations of the median in each of L*,
