@@ -35,11 +35,12 @@ FACING_RANGE = (0.15, 0.5)
 degrees away or more) its own texture is unusable, above the second (~60 degrees) it is
 fully trusted.  In between, the texture of its mirror point takes over in proportion when
 the mirror is seen better (by :data:`MIRROR_MARGIN` or more in cosine; a hidden point counts
-as -1).  Where both points are turned away (by :data:`VALID_MARGIN` in cosine), the mask
-fades to the target; points at grazing angles near the silhouette keep their texture.  Calibrated by
+as -1).  Where both points face the camera at a grazing angle or less (cosines in
+:data:`VALID_RANGE`, hidden or not: the silhouette, where the source's pixels are its
+outline and the background), the mask fades to the target.  Calibrated by
 eye on the astronaut and Grace Hopper turned by +-30 and +-50 degrees with this module."""
 MIRROR_MARGIN = 0.2
-VALID_MARGIN = 0.2
+VALID_RANGE = (-0.05, 0.08)
 HIDDEN_DEPTH = 0.04
 """A landmark is hidden when a triangle this much nearer (in face heights) covers it."""
 SQUEEZE_MIN = 0.08
@@ -181,7 +182,7 @@ def prepare_source(image: np.ndarray, landmarks: np.ndarray, min_face: float = 4
     seen = np.where(hidden_points(landmarks, image.shape[:2]), -1.0, facing)
     other = seen[topo.MIRROR]
     mirror = (1.0 - _ramp(seen, FACING_RANGE)) * _ramp(other - seen, (0.0, MIRROR_MARGIN))
-    valid = _ramp(np.maximum(facing, facing[topo.MIRROR]), (-VALID_MARGIN, 0.0))
+    valid = _ramp(np.maximum(facing, facing[topo.MIRROR]), VALID_RANGE)
     own, mirror = (1.0 - mirror) * valid, mirror * valid
     size = face_height(landmarks)
     pyramid = [np.ascontiguousarray(image, dtype=np.float32)]

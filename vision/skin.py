@@ -157,9 +157,10 @@ def face_skin(image: np.ndarray, landmarks: np.ndarray, valid: np.ndarray | None
 
 def lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """float32 ``[h, w]``: the face oval below the nose (where a beard or moustache grows),
-    feathered."""
+    shrunk by 4% of the face height (the shadow under the jaw is not a beard) and feathered."""
     h = face_height(landmarks)
-    lower = region_mask(landmarks, shape, ["face"], forehead=0.0, grow=0.03 * h).copy()
+    lower = region_mask(landmarks, shape, ["face"], forehead=0.0, grow=-0.04 * h,
+                        blur=0.02 * h).copy()
     top = int(np.clip(landmarks[2, 1] - 0.02 * h, 0, shape[0]))  # just above the nose's base
     lower[:top] = 0
     return lower
@@ -217,7 +218,10 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
-    out = src.lab + shift
+    # dark pixels (pupils, shadows, frames) carry little chroma: move theirs in proportion, so
+    # a big change of skin chroma does not tint them
+    dark = np.clip(src.lab[..., :1] / np.maximum(src.shading[..., :1], 1.0), 0.0, 1.0)
+    out = src.lab + shift * np.concatenate([np.ones_like(dark), dark, dark], axis=-1)
     if exclude:
         keep = np.maximum(src.weight, src.features)[..., None]
         fill = src.shading + shift   # the source's skin shading moved to the target's
