@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
+import numpy as np
 import torch
 
 from ..vision import watermark
@@ -21,12 +22,15 @@ PNG_KEY = "face_swap"
 
 
 def mark_frames(image: torch.Tensor, frames: Iterable[int]) -> torch.Tensor:
-    """A copy of IMAGE ``image`` ``[B, H, W, C]`` with the watermark on ``frames``."""
-    out = image.detach().to("cpu", torch.float32).clone()
+    """IMAGE ``image`` ``[B, H, W, C]`` (a float32 CPU tensor the caller owns: marked in
+    place) with the watermark on ``frames``; returned."""
+    if image.dtype != torch.float32 or image.device.type != "cpu":
+        image = image.to("cpu", torch.float32)
     for i in frames:
-        rgb = out[i, ..., :3].numpy()
-        out[i, ..., :3] = torch.from_numpy(watermark.embed(rgb))
-    return out
+        frame = image[i, ..., :3].numpy()
+        frame += watermark.field(image.shape[1], image.shape[2])[..., None]
+        np.clip(frame, 0.0, 1.0, out=frame)
+    return image
 
 
 def marked_frames(mask: torch.Tensor) -> list[int]:

@@ -109,15 +109,17 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
                                           face.keypoints, face.box).quality
     blend_target = target_image
     if engine == "mesh_warp":
-        skin_tone = color == "skin"
-        if skin_tone:
-            blend_target = rgb_copy(target_image)
+        skin_tone, cleaned = color == "skin", {}
         warped, mask, report = mesh_warp_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
             keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
-            keep_beard=keep_beard, target_light=target_light,
-            cleaned_target=blend_target if skin_tone else None, loop=loop)
+            keep_beard=keep_beard, target_light=target_light, cleaned_boxes=cleaned, loop=loop)
+        if cleaned:   # the blend keeps the target's coarse bands near the edge: not its beard
+            blend_target = rgb_copy(target_image)
+            for i, boxes in cleaned.items():
+                for (x0, y0, x1, y1), box in boxes:
+                    blend_target[i, y0:y1, x0:x1] = torch.from_numpy(box)
         if skin_tone:
             color, target_light = "none", 0.0
     else:

@@ -113,7 +113,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    targets: str = "all", shape_transfer: float = 0.5, keep_eyes: bool = False,
                    keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
                    keep_beard: bool = False, target_light: float = 0.8,
-                   cleaned_target: Optional[torch.Tensor] = None,
+                   cleaned_boxes: Optional[dict] = None,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
 
@@ -123,9 +123,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     target's skin shading, and with ``occlusion`` whatever covers the target's face (a hand,
     hair strands) stays in front -- the target's beard too when ``keep_beard``.  Blend the
     result without a second colour transfer or lighting band (Gated Blend: color none,
-    target_light 0).  ``cleaned_target``, a ``[B, H, W, 3]`` copy of the target, receives
-    the target with its facial hair replaced by skin shading (the blend's target, so that
-    the beard does not return as shading).
+    target_light 0).  ``cleaned_boxes``, a dict, receives per frame index a list of
+    ``(box, image)``: the target's face boxes with the facial hair replaced by skin shading
+    (for the blend's target, so that the beard does not return as shading).
 
     Returns the IMAGE (target frames with the warped source laid in through the mask), the
     MASK ``[B, H, W]`` of warped pixels (0..1, soft toward kept eyes/mouth) and a report with
@@ -155,7 +155,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                 continue
             if match_skin:
                 warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
-                                    keep_beard, cleaned_target, i)
+                                    keep_beard, cleaned_boxes, i)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -168,9 +168,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
 
 def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
                light: float, occlusion: bool, keep_beard: bool,
-               cleaned_target: Optional[torch.Tensor], index: int) -> meshwarp.WarpedFace:
+               cleaned_boxes: Optional[dict], index: int) -> meshwarp.WarpedFace:
     """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
-    target written into ``cleaned_target[index]`` when given."""
+    target box added to ``cleaned_boxes[index]`` when given."""
     x0, y0, x1, y1 = warped.box
     local = landmarks.copy()
     local[:, :2] -= (x0, y0)
@@ -178,8 +178,8 @@ def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.nda
                           occlusion=occlusion, keep_beard=keep_beard)
     if done is None:
         return warped
-    if cleaned_target is not None:
-        cleaned_target[index, y0:y1, x0:x1] = torch.from_numpy(done.target)
+    if cleaned_boxes is not None and done.target is not None:
+        cleaned_boxes.setdefault(index, []).append((warped.box, done.target))
     return meshwarp.WarpedFace(warped.box, done.image, warped.mask * (1.0 - done.occlusion))
 
 

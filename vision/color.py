@@ -23,6 +23,7 @@ import numpy as np
 
 METHODS = ["skin", "reinhard", "histogram", "none"]
 MIN_PIXELS = 16        # fewer masked pixels than this: no transfer
+MEDIAN_SAMPLES = 4000  # skin statistics from at most about this many pixels
 SKIN_SIGMAS = 2.0
 """Skin pixels lie within this many robust standard deviations of the median in each of L*,
 a*, b*.  Calibrated on the Obama and Biden photos (cheek skin kept, beard shadow, brows and
@@ -47,11 +48,13 @@ def skin_inliers(lab: np.ndarray, sigmas: float = SKIN_SIGMAS) -> np.ndarray:
     robust standard deviations of the median in every channel (two passes: the second
     measures median and spread on the first pass's inliers)."""
     keep = np.ones(len(lab), bool)
+    step = max(len(lab) // MEDIAN_SAMPLES, 1)   # the statistics from a regular subsample
     for _ in range(2):
-        if keep.sum() < MIN_PIXELS:
+        sample = lab[::step][keep[::step]]
+        if len(sample) < MIN_PIXELS:
             break
-        median = np.median(lab[keep], axis=0)
-        spread = 1.4826 * np.median(np.abs(lab[keep] - median), axis=0) + 0.5
+        median = np.median(sample, axis=0)
+        spread = 1.4826 * np.median(np.abs(sample - median), axis=0) + 0.5
         keep = (np.abs(lab - median) <= sigmas * spread).all(1)
     return keep
 

@@ -137,12 +137,14 @@ class FaceSkin:
         return self.model is not None
 
 
-def face_skin(image: np.ndarray, landmarks: np.ndarray, valid: np.ndarray | None = None
-              ) -> FaceSkin:
+def face_skin(image: np.ndarray, landmarks: np.ndarray, valid: np.ndarray | None = None,
+              features: np.ndarray | None = None) -> FaceSkin:
     """:class:`FaceSkin` of the face with ``landmarks`` ``[478, 2+]`` in ``image`` (float32
-    ``[h, w, 3]`` RGB 0..1); ``valid`` ``[h, w]``: where the image is defined (a warp)."""
+    ``[h, w, 3]`` RGB 0..1); ``valid`` ``[h, w]``: where the image is defined (a warp);
+    ``features``: :func:`feature_mask` when already drawn."""
     image_lab = lab(image)
-    features = feature_mask(landmarks, image.shape[:2])
+    if features is None:
+        features = feature_mask(landmarks, image.shape[:2])
     model = fit_skin_model(image_lab, sample_mask(landmarks, image.shape[:2]))
     if model is None:
         weight = np.zeros(image.shape[:2], np.float32)
@@ -166,6 +168,9 @@ def lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return lower
 
 
+ANALYSIS_HEIGHT = 128
+"""Face height (px) at which :func:`skin_swap` analyses skin (larger faces are scaled down:
+the models, shading and masks are smooth at that scale)."""
 BEARD_DARKER = 8.0
 BEARD_CHROMA = 0.6
 """A non-skin pixel of the lower face at least :data:`BEARD_DARKER` L* units darker than the
@@ -180,14 +185,14 @@ class SkinSwap:
     * ``image`` float32 ``[h, w, 3]`` RGB: the warped source in the target's skin tone;
     * ``occlusion`` ``[h, w]`` 0..1: target pixels kept in front (occluders; the beard too
       when kept) -- multiply the warp mask by ``1 - occlusion``;
-    * ``target`` float32 ``[h, w, 3]`` RGB: the target with its facial hair (and any
-      non-skin pixels not kept) replaced by its skin shading -- what a blend's coarse bands
-      should see, so a beard does not come back as shading near the mask edge.
+    * ``target`` float32 ``[h, w, 3]`` RGB or None (nothing to clean): the target with its
+      facial hair replaced by its skin shading -- what a blend's coarse bands should see, so
+      a beard does not come back as shading near the mask edge.
     """
 
     image: np.ndarray
     occlusion: np.ndarray
-    target: np.ndarray
+    target: np.ndarray | None
 
 
 def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
@@ -198,6 +203,8 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     ``source``, ``target``: float32 ``[h, w, 3]`` RGB 0..1 of the target face's box (the
     warp and the frame); ``mask`` ``[h, w]``: where the warp is defined; ``landmarks``: the
     target's ``[478, 2+]`` in the box.  Returns None when either face has no usable skin.
+    The skin analysis runs with the face scaled to at most :data:`ANALYSIS_HEIGHT` px; the
+    recolouring is applied at full resolution.
 
     * Tone: the source's skin shading (:attr:`FaceSkin.shading`) is swapped for the
       target's in L*a*b*: chroma and mean lightness fully, the lightness's variation across
@@ -209,38 +216,57 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
       target's facial hair (lower face, darker and greyer than the skin: :data:`BEARD_CHROMA`)
       is replaced by the source unless ``keep_beard``.
     """
-    src = face_skin(source, landmarks, valid=mask)
-    tgt = face_skin(target, landmarks)
+    h, w = mask.shape
+    scale = min(1.0, ANALYSIS_HEIGHT / max(face_height(landmarks), 1.0))
+    small = (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1))
+    shrink = (lambda x: cv2.resize(x, small, interpolation=cv2.INTER_AREA)) if scale < 1 \
+        else (lambda x: x)
+    grow = (lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)) if scale < 1 \
+        else (lambda x: x)
+    lm = np.array(landmarks, np.float32)
+    lm[:, :2] = (lm[:, :2] + 0.5) * (np.array(small) / (w, h)) - 0.5
+    features = feature_mask(lm, small[::-1])   # the same geometry for both faces
+    src = face_skin(shrink(source), lm, valid=shrink(mask), features=features)
+    tgt = face_skin(shrink(target), lm, features=features)
     if not src.found or not tgt.found:
         return None
     shift = tgt.shading - src.shading
-    inside = (mask > 0.5) & (tgt.weight > 0.5)
+    inside = (shrink(mask) > 0.5) & (tgt.weight > 0.5)
     if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
+    keep = np.maximum(src.weight, src.features) if exclude else np.ones(shift.shape[:2])
+    # one upsampling for all: the shift, the source's shading and the keep weight
+    full = grow(np.dstack([shift, src.shading, keep]).astype(np.float32))
+    shift, shading, keep = full[..., :3], full[..., 3:6], full[..., 6:]
+    source_lab = lab(source)
     # dark pixels (pupils, shadows, frames) carry little chroma: move theirs in proportion, so
     # a big change of skin chroma does not tint them
-    dark = np.clip(src.lab[..., :1] / np.maximum(src.shading[..., :1], 1.0), 0.0, 1.0)
-    out = src.lab + shift * np.concatenate([np.ones_like(dark), dark, dark], axis=-1)
+    dark = np.clip(source_lab[..., :1] / np.maximum(shading[..., :1], 1.0), 0.0, 1.0)
+    out = source_lab + shift * np.concatenate([np.ones_like(dark), dark, dark], axis=-1)
     if exclude:
-        keep = np.maximum(src.weight, src.features)[..., None]
-        fill = src.shading + shift   # the source's skin shading moved to the target's
+        fill = shading + shift   # the source's skin shading moved to the target's
         out = fill + (out - fill) * keep
-    shape = mask.shape
-    face = region_mask(landmarks, shape, ["face"])
+    shape = src.weight.shape
+    face = region_mask(lm, shape, ["face"])
     other = (1.0 - tgt.weight) * (1.0 - tgt.features) * face   # not skin, not a feature
     chroma = np.hypot(tgt.lab[..., 1], tgt.lab[..., 2])
     skin_chroma = float(np.hypot(*tgt.model.mean[1:]))
     darker = np.clip((tgt.model.mean[0] - tgt.lab[..., 0]) / BEARD_DARKER - 0.5, 0, 1)
-    beard = other * lower_face(landmarks, shape) * darker * (chroma <= BEARD_CHROMA * skin_chroma)
+    beard = other * lower_face(lm, shape) * darker * (chroma <= BEARD_CHROMA * skin_chroma)
     kept = np.zeros(shape, np.float32)
     if occlusion:
-        kept = occluders(tgt, landmarks, face * (1.0 - beard))
+        kept = occluders(tgt, lm, face * (1.0 - beard))
     if keep_beard:
         kept = np.maximum(kept, beard)
-    hair = (np.clip(beard - kept, 0, 1) * (mask > 0))[..., None]
-    cleaned = target + (lab_to_rgb(tgt.shading) - target) * hair
-    return SkinSwap(lab_to_rgb(out), kept, cleaned.astype(np.float32))
+    kept = grow(kept)
+    kept[kept > 0.99] = 1.0   # an occluder's inside stays exactly the target's
+    hair = np.clip(beard - kept if scale == 1 else grow(beard) - kept, 0, 1) * (mask > 0)
+    cleaned = None
+    if hair.max() > 0:
+        cleaned = (target + (lab_to_rgb(grow(tgt.shading)) - target) * hair[..., None])
+        cleaned = cleaned.astype(np.float32)
+    return SkinSwap(lab_to_rgb(out), kept, cleaned)
 
 
 def occluders(skin: FaceSkin, landmarks: np.ndarray, where: np.ndarray) -> np.ndarray:

@@ -19,6 +19,8 @@ courtesy label that survives ordinary sharing, not a security feature.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -45,11 +47,18 @@ def _highpass(cells: np.ndarray) -> np.ndarray:
     return cells - cv2.blur(cells, (3, 3), borderType=cv2.BORDER_REFLECT)
 
 
+@lru_cache(maxsize=4)
+def field(height: int, width: int, strength: float = STRENGTH) -> np.ndarray:
+    """The mark for a ``height x width`` frame: float32 ``[H, W]`` in +-``strength``
+    (cached: a video's frames share it)."""
+    out = cv2.resize(_pattern(), (width, height), interpolation=cv2.INTER_LINEAR) * strength
+    out.setflags(write=False)
+    return out
+
+
 def embed(image: np.ndarray, strength: float = STRENGTH) -> np.ndarray:
     """``image`` float32 ``[H, W, C]`` 0..1 with the mark added (clipped to 0..1)."""
-    h, w = image.shape[:2]
-    field = cv2.resize(_pattern(), (w, h), interpolation=cv2.INTER_LINEAR) * strength
-    out = image + field[..., None]
+    out = image + field(*image.shape[:2], strength)[..., None]
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
