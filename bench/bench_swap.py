@@ -63,9 +63,25 @@ def turned(landmarks, yaw):
     return ((landmarks - centre) @ rot.T + centre).astype(np.float32)
 
 
+def cpu_ms(fn, rounds: int = 9) -> float:
+    """Median CPU ms of ``fn`` (``time.process_time``; run after ``cpu_swap_ms`` set one
+    thread)."""
+    fn()
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return 1000 * statistics.median(times)
+
+
 def realism_steps(source_image, source_faces, target, target_faces) -> dict:
-    """ms per face at the target's size for each realism step (module docstring)."""
+    """CPU ms per face at the target's size for each realism step (module docstring), on
+    one thread."""
     from face_pipeline.vision import skin, watermark
+    threads = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
     src, tgt = frame_float(source_image, 0), frame_float(target, 0)
     src_lm, tgt_lm = source_faces.frames[0][0].landmarks, target_faces.frames[0][0].landmarks
     mesh = mw.transfer_shape(tgt_lm, src_lm, 0.5)
@@ -79,17 +95,20 @@ def realism_steps(source_image, source_faces, target, target_faces) -> dict:
     local[:, :2] -= (x0, y0)
     box = np.ascontiguousarray(tgt[y0:y1, x0:x1])
     marked = watermark.embed(tgt)
-    return {
-        "warp, frontal source": median_ms(lambda: mw.warp_face(frontal, mesh, tgt.shape[:2])),
-        "warp, turned source (mirror fill)": median_ms(
+    steps = {
+        "warp, frontal source": cpu_ms(lambda: mw.warp_face(frontal, mesh, tgt.shape[:2])),
+        "warp, turned source (mirror fill)": cpu_ms(
             lambda: mw.warp_face(side, side_mesh, tgt.shape[:2])),
-        "skin match + beard cleaning": median_ms(lambda: skin.skin_swap(
+        "skin match + beard cleaning": cpu_ms(lambda: skin.skin_swap(
             warped.image, box, warped.mask, local, occlusion=False)),
-        "... with the occluder mask": median_ms(lambda: skin.skin_swap(
+        "... with the occluder mask": cpu_ms(lambda: skin.skin_swap(
             warped.image, box, warped.mask, local, occlusion=True)),
-        "watermark embed (whole frame)": median_ms(lambda: watermark.embed(tgt)),
-        "watermark detect (whole frame)": median_ms(lambda: watermark.score(marked)),
+        "watermark embed (whole frame)": cpu_ms(lambda: watermark.embed(tgt)),
+        "watermark detect (whole frame)": cpu_ms(lambda: watermark.score(marked)),
     }
+    cv2.setNumThreads(threads[0])
+    torch.set_num_threads(threads[1])
+    return steps
 
 
 def cpu_swap_ms(rounds: int = 5) -> dict:
@@ -181,7 +200,8 @@ def main():
         for label in SIZES:
             lines.append(f"| {label} | {previous[label]:.1f} | {current[label]:.1f} | "
                          f"{current[label] / previous[label]:.2f} |")
-    lines += ["", "Realism steps at 720p, one face (median ms):", "", "| step | ms |", "|---|---|"]
+    lines += ["", "Realism steps at 720p, one face (median CPU ms, one thread):", "",
+              "| step | CPU ms |", "|---|---|"]
     lines += [f"| {name} | {ms:.1f} |" for name, ms in steps.items()]
     (ROOT / "bench" / "results_swap.md").write_text("\n".join(lines) + "\n")
 
