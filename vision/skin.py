@@ -159,9 +159,9 @@ def face_skin(image: np.ndarray, landmarks: np.ndarray, valid: np.ndarray | None
 
 def lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """float32 ``[h, w]``: the face oval below the nose (where a beard or moustache grows),
-    shrunk by 4% of the face height (the shadow under the jaw is not a beard) and feathered."""
+    shrunk by 2% of the face height (the shadow under the jaw is not a beard) and feathered."""
     h = face_height(landmarks)
-    lower = region_mask(landmarks, shape, ["face"], forehead=0.0, grow=-0.04 * h,
+    lower = region_mask(landmarks, shape, ["face"], forehead=0.0, grow=-0.02 * h,
                         blur=0.02 * h).copy()
     top = int(np.clip(landmarks[2, 1] - 0.02 * h, 0, shape[0]))  # just above the nose's base
     lower[:top] = 0
@@ -173,9 +173,11 @@ ANALYSIS_HEIGHT = 128
 the models, shading and masks are smooth at that scale)."""
 BEARD_DARKER = 8.0
 BEARD_CHROMA = 0.6
+BEARD_BLACK = 0.4
 """A non-skin pixel of the lower face at least :data:`BEARD_DARKER` L* units darker than the
-skin model and with at most :data:`BEARD_CHROMA` of its chroma (hair is greyer than skin) is
-facial hair, not an occluder (a hand keeps a skin's chroma)."""
+skin model and either with at most :data:`BEARD_CHROMA` of its chroma (hair is greyer than
+skin) or at most :data:`BEARD_BLACK` of its lightness (dark hair) is facial hair, not an
+occluder (a hand keeps a skin's chroma and more light)."""
 
 
 @dataclass(frozen=True)
@@ -236,16 +238,17 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
     keep = np.maximum(src.weight, src.features) if exclude else np.ones(shift.shape[:2])
-    # one upsampling for all: the shift, the source's shading and the keep weight
-    full = grow(np.dstack([shift, src.shading, keep]).astype(np.float32))
-    shift, shading, keep = full[..., :3], full[..., 3:6], full[..., 6:]
-    source_lab = lab(source)
-    # dark pixels (pupils, shadows, frames) carry little chroma: move theirs in proportion, so
-    # a big change of skin chroma does not tint them
-    dark = np.clip(source_lab[..., :1] / np.maximum(shading[..., :1], 1.0), 0.0, 1.0)
-    out = source_lab + shift * np.concatenate([np.ones_like(dark), dark, dark], axis=-1)
+    # the change is smooth: computed as an RGB offset at the analysis size, applied at full
+    # size; dark pixels (pupils, shadows, frames) take it in proportion to their lightness,
+    # so a big change of skin chroma does not tint them
+    before = lab_to_rgb(src.shading)
+    fill = lab_to_rgb(src.shading + shift)   # the source's skin shading moved to the target's
+    grey = lambda rgb: rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
+    full = grow(np.dstack([fill - before, fill, grey(before), keep]).astype(np.float32))
+    offset, fill, shading_grey, keep = full[..., :3], full[..., 3:6], full[..., 6], full[..., 7:]
+    dark = np.clip(grey(source) / np.maximum(shading_grey, 0.01), 0.0, 1.0)[..., None]
+    out = source + offset * dark
     if exclude:
-        fill = shading + shift   # the source's skin shading moved to the target's
         out = fill + (out - fill) * keep
     shape = src.weight.shape
     face = region_mask(lm, shape, ["face"])
@@ -253,7 +256,9 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     chroma = np.hypot(tgt.lab[..., 1], tgt.lab[..., 2])
     skin_chroma = float(np.hypot(*tgt.model.mean[1:]))
     darker = np.clip((tgt.model.mean[0] - tgt.lab[..., 0]) / BEARD_DARKER - 0.5, 0, 1)
-    beard = other * lower_face(lm, shape) * darker * (chroma <= BEARD_CHROMA * skin_chroma)
+    hair_like = (chroma <= BEARD_CHROMA * skin_chroma) | (
+        tgt.lab[..., 0] <= BEARD_BLACK * tgt.model.mean[0])
+    beard = other * lower_face(lm, shape) * darker * hair_like
     kept = np.zeros(shape, np.float32)
     if occlusion:
         kept = occluders(tgt, lm, face * (1.0 - beard))
@@ -266,7 +271,7 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     if hair.max() > 0:
         cleaned = (target + (lab_to_rgb(grow(tgt.shading)) - target) * hair[..., None])
         cleaned = cleaned.astype(np.float32)
-    return SkinSwap(lab_to_rgb(out), kept, cleaned)
+    return SkinSwap(np.clip(out, 0.0, 1.0).astype(np.float32), kept, cleaned)
 
 
 def occluders(skin: FaceSkin, landmarks: np.ndarray, where: np.ndarray) -> np.ndarray:
