@@ -1,12 +1,16 @@
 """ComfyUI node classes: thin adapters that convert types and call the pack's functions."""
 from .blend import FaceQuality, GatedBlend, PoissonComposite
+from .denoise import Denoise
 from .faces import AlignFaces, DetectFaces, FaceLandmarks, PasteFacesBack, PreviewFaces
 from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding, GalleryFromFolder,
                        GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
                        SearchGallery, SelectFacesByReference)
 from .masks import FaceRegionMask
+from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
 from .model_management import DownloadFaceModel, UnloadFaceModels
+from .surveillance import SurveillanceReport
 from .swap import FaceSwap
+from .video import TrackFaces
 from .warp import MeshWarpSwap
 from .watermark import DetectSwapWatermark
 
@@ -37,6 +41,13 @@ _NODES = {
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
     "FacePipelineDetectSwapWatermark": (DetectSwapWatermark, "Detect Swap Watermark"),
+    "FacePipelineTrackFaces": (TrackFaces, "Track Faces"),
+    "FacePipelineDenoise": (Denoise, "Denoise"),
+    "FacePipelineSurveillanceReport": (SurveillanceReport, "Surveillance Report (Best Frames)"),
+    "FacePipelineChromaKey": (ChromaKey, "Chroma Key"),
+    "FacePipelinePortraitMatte": (PortraitMatte, "Portrait Matte"),
+    "FacePipelineRefineMatte": (RefineMatte, "Refine Matte"),
+    "FacePipelineComposite": (Composite, "Composite"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

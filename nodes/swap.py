@@ -34,7 +34,9 @@ class FaceSwap:
                 "source_face_index": ("INT", {"default": 0, "min": 0, "max": 1000, "tooltip":
                                       "Which source face (largest first)."}),
                 "target_selection": ("STRING", {"default": "all", "tooltip": "Faces to replace "
-                                     "in each frame: all, largest, or indices like 0,2."}),
+                                     "in each frame: all, largest, or indices like 0,2. With "
+                                     "tracked faces (Track Faces) the indices are track ids "
+                                     "and largest is the largest person over the whole clip."}),
                 "shape_transfer": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
                                    "tooltip": "mesh_warp: move the target's face shape toward "
                                    "the source's (identity carries better)."}),
@@ -74,6 +76,9 @@ class FaceSwap:
                                  "(with landmarks); found here when not connected."}),
                 "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
                                    "a missing model file (verified by sha256)."}),
+                "matte": ("MASK", {"tooltip": "A matte of the targets (Chroma Key, Portrait "
+                          "Matte, Refine Matte): the blend mask is multiplied by it, so what "
+                          "is not the subject stays the target's."}),
             },
             "hidden": {"extra_pnginfo": "EXTRA_PNGINFO"},
         }
@@ -81,14 +86,15 @@ class FaceSwap:
     def swap(self, source_image, target_image, engine, source_face_index, target_selection,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
              keep_target_beard, keep_occluders, watermark, sharpen, pixel_boost, device,
-             source_faces=None, target_faces=None, allow_download=False, extra_pnginfo=None):
+             source_faces=None, target_faces=None, allow_download=False, matte=None,
+             extra_pnginfo=None):
         out = face_swap(source_image, target_image, source_faces=source_faces,
                         target_faces=target_faces, source_index=source_face_index,
                         targets=target_selection, engine=engine, shape_transfer=shape_transfer,
                         keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
                         pixel_boost=int(pixel_boost), strength=strength, feather=feather,
                         color=color, keep_beard=keep_target_beard, occlusion=keep_occluders,
-                        watermark=watermark, sharpen=sharpen, device=device,
+                        watermark=watermark, sharpen=sharpen, matte=matte, device=device,
                         allow_download=allow_download,
                         loop=Progress(face_swap_passes(target_faces)))
         record_swap(extra_pnginfo, "Face Swap", watermark)

@@ -49,11 +49,12 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     size = (pixel_boost, pixel_boost)
     edge = geometry.feather_mask(size, pixel_boost / 16)
     frames, masks, report = [], [], []
+    chosen = select_faces(target_faces, targets)
     for i in loop(target_image.shape[0]):
         frame = frame_float(target_image, i)
         mask = np.zeros(frame.shape[:2], np.float32)
         done = []
-        for k in select_faces(target_faces.frames[i], targets):
+        for k in chosen[i]:
             target = target_faces.frames[i][k]
             matrix = geometry.similarity_transform(target.keypoints, template.points)
             swapped = swapper(geometry.warp_crop(frame, matrix, size), embedding)
@@ -84,13 +85,16 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               occlusion: bool = False, keep_beard: bool = False, watermark: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "skin", target_light: float = 0.8, sharpen: float = 0.0,
-              device: str = "auto", allow_download: Optional[bool] = None,
+              matte: Optional[torch.Tensor] = None, device: str = "auto",
+              allow_download: Optional[bool] = None,
               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap the source face onto the selected faces of every target frame, then gated-blend.
 
     The source's faces, landmarks and quality are computed once, whatever the number of target
     frames.  Frames where no face is swapped pass through unchanged; the report says, per
     frame, which faces were swapped, then the source quality and the blend strength applied.
+    ``matte`` (a MASK of the targets, e.g. a person matte) multiplies the blend mask, so
+    whatever the matte says is not the subject (background, loose hair) stays the target's.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
     With ``watermark`` every swapped frame carries the invisible swap watermark
     (:mod:`vision.watermark`; it changes every pixel of those frames by up to 2 grey levels).
@@ -107,9 +111,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     frame_index, face = source_face(source_faces, source_index)
     source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
                                           face.keypoints, face.box).quality
-    blend_target = target_image
+    blend_target, cleaned = target_image, {}
     if engine == "mesh_warp":
-        skin_tone, cleaned = color == "skin", {}
+        skin_tone = color == "skin"
         warped, mask, report = mesh_warp_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
@@ -127,9 +131,15 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, model=engine, pixel_boost=pixel_boost, device=device,
             allow_download=allow_download, loop=loop)
-    image, final_mask, _, strengths = blend.gated_blend(
+    if matte is not None:
+        mask = mask * blend.check_inputs(target_image, target_image, matte)
+    image, final_mask, _, strengths = blend.gated_blend(  # out=warped: the engines' batch is
         blend_target, warped, mask, quality=source_quality, strength=strength, feather=feather,
-        color=color, target_light=target_light, sharpen=sharpen, loop=loop)
+        color=color, target_light=target_light, sharpen=sharpen, out=warped,  # ours: no copy
+        loop=loop)
+    for i in cleaned:   # the beard cleaning never shows where nothing was blended
+        outside = final_mask[i] == 0
+        image[i][outside] = rgb_copy(target_image[i:i + 1])[0][outside]
     report += (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
                f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
     if watermark:

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from .core_nodes import NODE_CLASS_MAPPINGS as CORE_NODE_CLASS_MAPPINGS
+from . import CORE_NODE_CLASS_MAPPINGS
 from .execute import ExecutionError, ValidationError, run_prompt
 
 
