@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TESTDATA
+from test_meshwarp import load, with_faces
 from face_pipeline.pipeline import faces as ops
 from face_pipeline.pipeline import identity
 from face_pipeline.nodes.masks import FaceRegionMask
@@ -19,15 +19,6 @@ from face_pipeline.pipeline.swap import face_swap
 from face_pipeline.vision import meshwarp as mw
 from face_pipeline.vision.color import delta_e2000, lab
 from face_pipeline.vision.regions import region_mask
-
-
-def load(path):
-    rgb = cv2.cvtColor(cv2.imread(str(TESTDATA / path)), cv2.COLOR_BGR2RGB)
-    return torch.from_numpy(rgb.astype(np.float32) / 255.0)[None]
-
-
-def with_faces(image):
-    return image, ops.add_landmarks(image, ops.detect_faces(image))
 
 
 @pytest.fixture(scope="module")
