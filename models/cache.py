@@ -1,4 +1,5 @@
-"""Loaded models (ONNX sessions, dlib networks, latent maps), keyed by the files they came from.
+"""Loaded models (ONNX sessions, dlib and enhancer networks, latent maps), keyed by the files
+they came from.
 
 A key holds each file's resolved path, modification time (ns) and size, so a file replaced on
 disk (a newer download, another model under the same name) is loaded afresh instead of being
@@ -43,10 +44,10 @@ def cached(kind: str, paths: Sequence[Path], load: Callable[[], T], extra: Hasha
         return _entries[key]
 
 
-def loaded(kind: str, extra: Hashable = None) -> list:
-    """The cached values of ``kind`` made with ``extra``."""
+def loaded(kind: str) -> list[tuple]:
+    """``(extra, value)`` of every cached value of ``kind``."""
     with _lock:
-        return [v for k, v in _entries.items() if k[0] == kind and k[2] == extra]
+        return [(k[2], v) for k, v in _entries.items() if k[0] == kind]
 
 
 def clear() -> Counter:

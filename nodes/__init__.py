@@ -9,9 +9,11 @@ from .masks import FaceRegionMask
 from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .surveillance import SurveillanceReport
+from .restore import EnhanceFaces, UpscaleFrames
 from .swap import FaceSwap
 from .video import TrackFaces
 from .warp import MeshWarpSwap
+from .watermark import DetectSwapWatermark
 
 _NODES = {
     "FacePipelineDetectFaces": (DetectFaces, "Detect Faces"),
@@ -39,6 +41,7 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineDetectSwapWatermark": (DetectSwapWatermark, "Detect Swap Watermark"),
     "FacePipelineTrackFaces": (TrackFaces, "Track Faces"),
     "FacePipelineDenoise": (Denoise, "Denoise"),
     "FacePipelineSurveillanceReport": (SurveillanceReport, "Surveillance Report (Best Frames)"),
@@ -46,6 +49,8 @@ _NODES = {
     "FacePipelinePortraitMatte": (PortraitMatte, "Portrait Matte"),
     "FacePipelineRefineMatte": (RefineMatte, "Refine Matte"),
     "FacePipelineComposite": (Composite, "Composite"),
+    "FacePipelineEnhanceFaces": (EnhanceFaces, "Enhance Faces"),
+    "FacePipelineUpscaleFrames": (UpscaleFrames, "Upscale Frames"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

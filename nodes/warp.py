@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from ..pipeline import swap_geometry as ops
+from ..pipeline.restore import DEFAULT_SOURCE_ENHANCER, prepare_source
 from ._comfy import CATEGORY, frames
+from .faces import DEVICE
+from .restore import ENHANCE_SOURCE, SOURCE_ENHANCE_MODEL, UPSCALE_MODEL
 from .swap import MIN_CONFIDENCE
 
 
@@ -46,13 +49,41 @@ class MeshWarpSwap:
             "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "Leave the target's "
                                   "inner mouth (teeth, tongue), which rarely matches the "
                                   "source's."}),
-        }, "optional": {"min_face_confidence": MIN_CONFIDENCE}}
+            "match_skin": ("BOOLEAN", {"default": True, "tooltip": "Give the warped face the "
+                           "target's skin tone and shading from skin pixels only, and leave "
+                           "the source's hair and glasses behind. Blend it with Gated Blend's "
+                           "color none and target_light 0."}),
+            "target_light": ("FLOAT", {"default": 0.8, "min": 0.0, "max": 1.0, "step": 0.05,
+                             "tooltip": "match_skin: how much of the target's shading across "
+                             "the face (its light) the face takes (the tone always follows "
+                             "the target)."}),
+            "keep_occluders": ("BOOLEAN", {"default": False, "tooltip": "match_skin: keep "
+                               "what covers the target's face (a hand, thick hair) in front; "
+                               "objects of the skin's own colour are missed."}),
+            "keep_target_beard": ("BOOLEAN", {"default": False, "tooltip": "match_skin: keep "
+                                  "the target's beard (as an occluder) instead of the "
+                                  "source's skin."}),
+        }, "optional": {
+            "min_face_confidence": MIN_CONFIDENCE,
+            "enhance_source": ENHANCE_SOURCE,
+            "enhance_model": SOURCE_ENHANCE_MODEL,
+            "upscale_model": UPSCALE_MODEL,
+            "device": DEVICE,
+        }}
 
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
              target_selection, shape_transfer, keep_target_eyes, keep_target_mouth,
-             min_face_confidence=ops.MIN_FACE_CONFIDENCE):
-        return ops.mesh_warp_swap(source_image, source_faces, target_image, target_faces,
-                                  source_index=source_face_index, targets=target_selection,
-                                  shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
-                                  keep_mouth=keep_target_mouth,
-                                  min_confidence=min_face_confidence, loop=frames)
+             match_skin=True, target_light=0.8, keep_occluders=False, keep_target_beard=False,
+             min_face_confidence=ops.MIN_FACE_CONFIDENCE, enhance_source="auto",
+             enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None, device="auto"):
+        source_image, source_faces, source_face_index, note = prepare_source(
+            source_image, source_faces, source_face_index, enhance_source, model=enhance_model,
+            upscale_model=upscale_model, device=device)
+        image, mask, report = ops.mesh_warp_swap(
+            source_image, source_faces, target_image, target_faces,
+            source_index=source_face_index, targets=target_selection,
+            shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
+            keep_mouth=keep_target_mouth, match_skin=match_skin, occlusion=keep_occluders,
+            keep_beard=keep_target_beard, target_light=target_light,
+            min_confidence=min_face_confidence, loop=frames)
+        return image, mask, report + (f"\n{note}" if note else "")

@@ -91,7 +91,8 @@ def test_huge_finite_values_are_not_mistaken_for_nan(small):
 def test_gated_blend_quality_outside_0_1_is_an_error(small, quality):
     target, source, mask = small
     with pytest.raises(ValueError, match="quality must be in 0..1"):
-        GatedBlend().blend(target, source, mask, 1.0, 15.0, "reinhard", 0.6, 0.0, quality)
+        GatedBlend().blend(target, source, mask, 1.0, 15.0, "reinhard", 0.6, 0.0,
+                            quality=quality)
 
 
 def test_face_quality_refuses_images_that_are_not_face_crops():

@@ -353,8 +353,9 @@ def test_blend_defaults_and_empty_mask():
 @pytest.mark.parametrize("quality, target_light", [(1.0, 0.0), (1.0, 1.0), (0.0, 0.0)])
 def test_bands_recombine_to_what_the_docstring_says(quality, target_light):
     """Far inside the mask (every edge ramp at 1) the blend adds exactly the bands whose gate
-    is open: all of them (the source itself), all but the lighting residual, or all but the
-    two finest bands, times the applied strength."""
+    is open, times the applied strength: all of them (the source itself) or all but the
+    lighting residual; at quality 0 (detail gate shut) the target's two finest bands are
+    removed and none of the source's added (the face is the source low-passed there)."""
     rng = np.random.default_rng(9)
     target = cv2.GaussianBlur(rng.random((300, 300, 3)).astype(np.float32), (0, 0), 2)
     source = cv2.GaussianBlur(rng.random((300, 300, 3)).astype(np.float32), (0, 0), 1)
@@ -366,8 +367,9 @@ def test_bands_recombine_to_what_the_docstring_says(quality, target_light):
     diff = (source - target)[y0:y1, x0:x1] * (mask[y0:y1, x0:x1] > 0)[..., None]
     levels = blend.band_count(200)
     stack = blend.lowpass_stack(diff, levels)
-    if quality == 0.0:
-        expected = stack[2]                                  # bands 0, 1 (< 4 px) gated out
+    if quality == 0.0:   # every band of the difference, less the source's bands 0, 1 (< 4 px)
+        filled = np.where(mask[..., None] > 0, source, target)[y0:y1, x0:x1]
+        expected = diff - (filled - blend.lowpass_stack(filled, 2)[2])
     else:
         expected = diff - stack[levels] if target_light == 1.0 else diff
     inner = slice(50 + 2 ** (levels + 1) + 2, 250 - 2 ** (levels + 1) - 2)

@@ -6,13 +6,13 @@ Usage: .venv/bin/python tools/check_named_mutants.py   (about a minute; not part
 import subprocess, sys, pathlib
 R = pathlib.Path(__file__).resolve().parents[1]
 M = [
- ("vision/blend.py", "gates = [detail_gate(quality) if 2 ** k < FINE_SCALE else 1.0", "gates = [1.0 if 2 ** k < FINE_SCALE else 1.0", "poor_source"),
- ("vision/blend.py", "gates.append(1.0 - float(target_light))", "gates.append(1.0)", "target_light"),
+ ("vision/blend.py", "    trust = detail_gate(quality)", "    trust = 1.0", "poor_source"),
+ ("vision/blend.py", "+ [1.0 - float(target_light)]", "+ [1.0]", "target_light"),
  ("vision/blend.py", "    if sharpen > 0:", "    if False:", "sharpen"),
  ("pipeline/faces.py", "            m = edge if crop_masks is None else", "            m = edge if True else", "crop_mask"),
  ("pipeline/swap_geometry.py", "meshwarp.transfer_shape(own, face.landmarks, shape_transfer)", "meshwarp.transfer_shape(own, face.landmarks, 0.0)", "shape_transfer"),
  ("pipeline/swap.py", "            crop_mask = edge\n            if target.landmarks is not None:", "            crop_mask = edge\n            if False:", "oval"),
- ("pipeline/swap.py", "target_image, warped, mask, quality=source_quality,", "target_image, warped, mask, quality=1.0,", "measured_source_quality"),
+ ("pipeline/swap.py", "blend_target, warped, mask, quality=source_quality,", "blend_target, warped, mask, quality=1.0,", "measured_source_quality"),
  ("vision/color.py", "    gain = (tgt_std / np.maximum(src_std, 1e-3)).astype(np.float32)", "    gain = np.ones_like(tgt_std, np.float32)", "reinhard"),
  ("pipeline/swap_geometry.py", "warped = meshwarp.warp_face(source, mesh, shape, keep_eyes=keep_eyes,", "warped = meshwarp.warp_face(source, mesh, shape, keep_eyes=False,", "keep_target_eyes"),
  ("vision/gallery.py", "matches[0].distance <= limit", "matches[0].distance < limit", "exactly_at"),
