@@ -3,19 +3,25 @@
 OpenCV, ONNX Runtime and dlib each come in several distributions that install the same import
 folder (``cv2``; ``onnxruntime``; ``dlib``): installing a second one over a user's existing one
 (say ``opencv-python`` over ``opencv-contrib-python``, or ``onnxruntime`` over
-``onnxruntime-gpu``) breaks it.  So each is installed only when no distribution of it is present; any of them
-satisfies the pack, which uses only their core API.
+``onnxruntime-gpu``) breaks it.  So each is installed only when no distribution of it is
+present; any of them satisfies the pack, which uses only their core API.  Where ONNX Runtime is
+missing and PyTorch sees a CUDA GPU, the GPU build (``onnxruntime-gpu``) is the one installed.
 """
 import importlib.metadata
 import subprocess
 import sys
 
+OPENCV = "opencv-python-headless>=4.8,<5"
+ONNXRUNTIME = "onnxruntime>=1.16"
+ONNXRUNTIME_GPU = "onnxruntime-gpu>=1.16"
+DLIB = "dlib-bin>=19.24"
+
 ALTERNATIVES = {
-    "opencv-python-headless>=4.8,<5": ("opencv-python", "opencv-python-headless",
-                                    "opencv-contrib-python", "opencv-contrib-python-headless"),
-    "onnxruntime>=1.16": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml",
-                          "onnxruntime-silicon", "onnxruntime-openvino", "onnxruntime-rocm"),
-    "dlib-bin>=19.24": ("dlib", "dlib-bin"),
+    OPENCV: ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
+             "opencv-contrib-python-headless"),
+    ONNXRUNTIME: ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-silicon",
+                  "onnxruntime-openvino", "onnxruntime-rocm"),
+    DLIB: ("dlib", "dlib-bin"),
 }
 
 
@@ -27,11 +33,23 @@ def installed(name: str) -> bool:
         return False
 
 
-def missing() -> list[str]:
-    """Requirements none of whose distributions is installed."""
-    return [req for req, names in ALTERNATIVES.items() if not any(map(installed, names))]
+def cuda_available() -> bool:
+    """True when the PyTorch that ComfyUI brings sees a CUDA device (False without PyTorch)."""
+    try:
+        import torch
+        return bool(torch.cuda.is_available())
+    except Exception:  # no torch, or a broken one: the CPU build is the safe choice
+        return False
+
+
+def missing(cuda: bool = False) -> list[str]:
+    """Requirements none of whose distributions is installed (ONNX Runtime's GPU build when
+    ``cuda``)."""
+    wanted = [req for req, names in ALTERNATIVES.items() if not any(map(installed, names))]
+    return [ONNXRUNTIME_GPU if req == ONNXRUNTIME and cuda else req for req in wanted]
 
 
 if __name__ == "__main__":
-    if missing():
-        subprocess.check_call([sys.executable, "-m", "pip", "install", *missing()])
+    needed = missing(cuda_available())
+    if needed:
+        subprocess.check_call([sys.executable, "-m", "pip", "install", *needed])

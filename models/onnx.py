@@ -1,8 +1,9 @@
 """ONNX Runtime sessions: execution-provider choice, a session cache and unloading.
 
-``device="auto"`` picks the first available of CUDA, CoreML, DirectML, CPU; the provider that
-actually runs (ONNX Runtime falls back silently when, say, CUDA libraries are missing) is
-logged once per session.
+``device="auto"`` picks the first available of CUDA, CoreML, DirectML, CPU. The device combo of
+every node offers only what the installed onnxruntime build has (:data:`DEVICES`). The provider
+that actually runs (ONNX Runtime falls back silently when, say, CUDA libraries are missing) is
+logged once per session and reported by :func:`providers_in_use`.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ PROVIDERS = {
     "directml": "DmlExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
-DEVICES = ["auto", *PROVIDERS]
+DEVICES = ["auto", *(d for d, p in PROVIDERS.items() if p in ort.get_available_providers()
+                    or d == "cpu")]
+"""Device choices this onnxruntime build can honour ("auto" first, "cpu" always)."""
 
 _sessions: dict[tuple[str, str], ort.InferenceSession] = {}
 _lock = threading.Lock()
@@ -34,7 +37,9 @@ def providers_for(device: str = "auto") -> list[str]:
     elif device in PROVIDERS:
         if PROVIDERS[device] not in available:
             raise ValueError(f"device '{device}' is not available in this onnxruntime build "
-                             f"(available: {', '.join(available)})")
+                             f"(it offers: {', '.join(DEVICES)}); choose one of those, or install "
+                             "the onnxruntime variant for that device (e.g. onnxruntime-gpu for "
+                             "cuda) in place of the current one")
         chosen = [PROVIDERS[device]]
     else:
         raise ValueError(f"unknown device {device!r}; choose one of {DEVICES}")
@@ -48,10 +53,11 @@ def get_session(path: Path, device: str = "auto") -> ort.InferenceSession:
     truncated, or another format), with the advice to delete and fetch it again.
     """
     key = (str(Path(path).resolve()), device)
+    providers = providers_for(device)  # an unavailable device is the device's error, not the file's
     with _lock:
         if key not in _sessions:
             try:
-                session = ort.InferenceSession(key[0], providers=providers_for(device))
+                session = ort.InferenceSession(key[0], providers=providers)
             except Exception as exc:
                 raise ValueError(f"model file {path} could not be loaded by ONNX Runtime "
                                  f"(corrupt, truncated or not an ONNX model?): {exc}. "
@@ -59,6 +65,13 @@ def get_session(path: Path, device: str = "auto") -> ort.InferenceSession:
             log.info("face_pipeline: %s runs on %s", Path(path).name, session.get_providers()[0])
             _sessions[key] = session
         return _sessions[key]
+
+
+def providers_in_use(device: str = "auto") -> list[str]:
+    """The execution providers that the loaded sessions requested with ``device`` really run on
+    (e.g. ``["CPUExecutionProvider"]`` when a CUDA build fell back to the CPU)."""
+    with _lock:
+        return sorted({s.get_providers()[0] for (_, d), s in _sessions.items() if d == device})
 
 
 def unload_all() -> int:

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from .onnx import get_session
 from .registry import ModelSpec, load_backend, resolve_files
@@ -29,7 +27,17 @@ BOOSTS = (1, 2, 4)
 
 @lru_cache(maxsize=4)
 def latent_map(path: Path) -> np.ndarray:
-    """The ``[D, D]`` embedding -> latent matrix: the last initializer of the ONNX file."""
+    """The ``[D, D]`` embedding -> latent matrix: the last initializer of the ONNX file.
+
+    Reading initializers needs the ``onnx`` package (``requirements.txt`` installs it); it is
+    imported here, not at module level, so the pack loads even where it is broken or missing.
+    """
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError as exc:
+        raise ImportError("the inswapper-style swap engine needs the 'onnx' package to read the "
+                          "model's embedding map: pip install onnx") from exc
     graph = onnx.load(str(path)).graph
     if not graph.initializer:
         raise ValueError(f"{Path(path).name} has no initializers: not an inswapper-style model")

@@ -44,7 +44,7 @@ class GatedBlend:
                              "(quality <= 0.45) and 1.0 (quality >= 0.75)."}),
                 "feather": ("FLOAT", {"default": 15.0, "min": 0.0, "max": 256.0, "step": 1.0,
                             "tooltip": "Width in pixels of the soft edge, inside the mask."}),
-                "color": (list(METHODS), {"default": "reinhard", "tooltip": "Colour transfer "
+                "color": (METHODS, {"default": "reinhard", "tooltip": "Colour transfer "
                           "inside the mask before blending: reinhard (LAB mean/std), "
                           "histogram (LAB histogram matching) or none."}),
                 "target_light": ("FLOAT", {"default": 0.6, "min": 0.0, "max": 1.0, "step": 0.05,
@@ -86,7 +86,7 @@ class PoissonComposite:
             "target": TARGET,
             "source": SOURCE,
             "mask": MASK,
-            "mode": (list(MODES), {"default": "normal", "tooltip": "normal: the source's "
+            "mode": (MODES, {"default": "normal", "tooltip": "normal: the source's "
                      "gradients; mixed: per pixel the stronger of source and target gradients "
                      "(keeps the target's edges, e.g. glasses, where the source is flat)."}),
         }}

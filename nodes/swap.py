@@ -1,10 +1,10 @@
 """The one-node Face Swap (as in ReActor), composed from the individual nodes' functions."""
 from __future__ import annotations
 
-from ..pipeline.swap import ENGINES, face_swap
+from ..pipeline.swap import ENGINES, face_swap, face_swap_passes
 from ..models.swappers import BOOSTS
 from ..vision.color import METHODS
-from ._comfy import CATEGORY, frames
+from ._comfy import CATEGORY, Progress
 from .faces import DEVICE
 
 
@@ -32,8 +32,8 @@ class FaceSwap:
                            "inswapper_128: InsightFace's model (download, non-commercial)."}),
                 "source_face_index": ("INT", {"default": 0, "min": 0, "max": 1000, "tooltip":
                                       "Which source face (largest first)."}),
-                "target_faces": ("STRING", {"default": "all", "tooltip": "Faces to replace in "
-                                 "each frame: all, largest, or indices like 0,2."}),
+                "target_selection": ("STRING", {"default": "all", "tooltip": "Faces to replace "
+                                     "in each frame: all, largest, or indices like 0,2."}),
                 "shape_transfer": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
                                    "tooltip": "mesh_warp: move the target's face shape toward "
                                    "the source's (identity carries better)."}),
@@ -45,7 +45,7 @@ class FaceSwap:
                              "tooltip": "Blend strength; capped at 0.7 for low-quality sources."}),
                 "feather": ("FLOAT", {"default": 15.0, "min": 0.0, "max": 128.0, "step": 1.0,
                             "tooltip": "Soft edge width in pixels."}),
-                "color": (list(METHODS), {"default": "reinhard", "tooltip": "Colour matching of "
+                "color": (METHODS, {"default": "reinhard", "tooltip": "Colour matching of "
                           "the source to the target's skin."}),
                 "sharpen": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 2.0, "step": 0.05,
                             "tooltip": "Light unsharp mask on the swapped face."}),
@@ -57,21 +57,22 @@ class FaceSwap:
             "optional": {
                 "source_faces": ("FACES", {"tooltip": "Faces already found on the source "
                                  "(with landmarks); found here when not connected."}),
-                "target_faces_in": ("FACES", {"tooltip": "Faces already found on the targets "
-                                    "(with landmarks); found here when not connected."}),
+                "target_faces": ("FACES", {"tooltip": "Faces already found on the targets "
+                                 "(with landmarks); found here when not connected."}),
                 "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
                                    "a missing model file (verified by sha256)."}),
             },
         }
 
-    def swap(self, source_image, target_image, engine, source_face_index, target_faces,
+    def swap(self, source_image, target_image, engine, source_face_index, target_selection,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
-             sharpen, pixel_boost, device, source_faces=None, target_faces_in=None,
+             sharpen, pixel_boost, device, source_faces=None, target_faces=None,
              allow_download=False):
         return face_swap(source_image, target_image, source_faces=source_faces,
-                         target_faces=target_faces_in, source_index=source_face_index,
-                         targets=target_faces, engine=engine, shape_transfer=shape_transfer,
+                         target_faces=target_faces, source_index=source_face_index,
+                         targets=target_selection, engine=engine, shape_transfer=shape_transfer,
                          keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
                          pixel_boost=int(pixel_boost), strength=strength, feather=feather,
                          color=color, sharpen=sharpen, device=device,
-                         allow_download=allow_download, loop=frames)
+                         allow_download=allow_download,
+                         loop=Progress(face_swap_passes(target_faces)))

@@ -33,9 +33,8 @@ class MeshWarpSwap:
             "source_face_index": ("INT", {"default": 0, "min": 0, "max": 1000, "tooltip":
                                   "Which source face, counting over the source batch in "
                                   "detection order."}),
-            "target_faces_selector": ("STRING", {"default": "all", "tooltip": "Faces to "
-                                      "replace in each frame: all, largest, or indices like "
-                                      "0,2."}),
+            "target_selection": ("STRING", {"default": "all", "tooltip": "Faces to replace in "
+                                 "each frame: all, largest, or indices like 0,2."}),
             "shape_transfer": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
                                "tooltip": "How far the target's face shape moves toward the "
                                "source's (carries identity; 0 keeps the target's outline)."}),
@@ -47,8 +46,8 @@ class MeshWarpSwap:
         }}
 
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
-             target_faces_selector, shape_transfer, keep_target_eyes, keep_target_mouth):
+             target_selection, shape_transfer, keep_target_eyes, keep_target_mouth):
         return ops.mesh_warp_swap(source_image, source_faces, target_image, target_faces,
-                                  source_index=source_face_index, targets=target_faces_selector,
+                                  source_index=source_face_index, targets=target_selection,
                                   shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
                                   keep_mouth=keep_target_mouth, loop=frames)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..models.embedders import load_embedder
+from ..models.onnx import providers_in_use
 from ..models.swappers import load_swapper
 from ..vision import geometry, quality, regions
 from ..vision.face import FaceSet
@@ -21,9 +22,11 @@ SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFac
 
 
 def find_faces(image: torch.Tensor, faces: Optional[FaceSet], device: str, loop: Loop) -> FaceSet:
-    """``faces`` if given (checked against ``image``), else detected with 478 landmarks."""
+    """``faces`` if given (checked against ``image``), else detected with 478 landmarks (two
+    passes of ``loop`` over the frames)."""
     if faces is None:
-        return add_landmarks(image, detect_faces(image, device=device, loop=loop), device=device)
+        return add_landmarks(image, detect_faces(image, device=device, loop=loop), device=device,
+                             loop=loop)
     check_faces(image, faces)
     return faces
 
@@ -68,6 +71,12 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     return to_image(frames), to_mask(masks), "\n".join(report)
 
 
+def face_swap_passes(target_faces: Optional[FaceSet]) -> int:
+    """How many passes over the target frames :func:`face_swap` makes with its ``loop``:
+    detection and landmarks (when ``target_faces`` is not given), swap, blend."""
+    return 2 if target_faces is not None else 4
+
+
 def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               source_faces: Optional[FaceSet] = None, target_faces: Optional[FaceSet] = None,
               source_index: int = 0, targets: str = "all", engine: str = "mesh_warp",
@@ -105,5 +114,6 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     image, final_mask, _, strengths = blend.gated_blend(
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen, loop=loop)
-    report += f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
+    report += (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
+               f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
     return image, final_mask, report

@@ -49,8 +49,13 @@ def test_node_follows_comfyui_conventions(key):
     for section in ("required", "optional"):
         for name, spec in types.get(section, {}).items():
             assert len(spec) == 2 and spec[1].get("tooltip"), f"{key}.{name} has no tooltip"
+            # A combo must be a list: ComfyUI's frontend and its "value not in list" check at
+            # /prompt treat anything else (a tuple, say) as an unknown type.
+            assert isinstance(spec[0], (str, list)), f"{key}.{name}: combo is not a list"
             if isinstance(spec[0], list):
                 assert spec[0], f"{key}.{name} has an empty combo"
+                assert spec[1].get("default", spec[0][0]) in spec[0], \
+                    f"{key}.{name}: default not among the choices"
 
 
 def test_pack_loads_in_real_comfyui():

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-METHODS = ("reinhard", "histogram", "none")
+METHODS = ["reinhard", "histogram", "none"]
 MIN_PIXELS = 16        # fewer masked pixels than this: no transfer
 _BINS = 256
 _LAB_RANGE = ((0.0, 100.0), (-128.0, 128.0), (-128.0, 128.0))

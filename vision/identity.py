@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METRICS = ("cosine", "euclidean")
-AGGREGATES = ("mean", "median")
+METRICS = ["cosine", "euclidean"]
+AGGREGATES = ["mean", "median"]
 UNKNOWN = "unknown"
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MODES = ("normal", "mixed")
+MODES = ["normal", "mixed"]
 TOLERANCE = 1e-4        # stop when the RMS residual per pixel (0..1 units) is below this
 MAX_ITERATIONS = 2000
 
