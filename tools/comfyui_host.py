@@ -9,7 +9,7 @@ Used by ``tests/test_real_comfyui.py``; runs by hand too::
 The environment is built once from ``../shared/comfyui/ComfyUI-0.3.64.tar.gz`` (or
 ``$COMFYUI_TARBALL``) into ``~/.cache/face-pipeline/comfyui-0.3.64/<key>/`` (``$FACE_PIPELINE_CACHE``
 replaces ``~/.cache/face-pipeline``), where ``key`` hashes the tarball, this recipe and the pack's
-``requirements.txt`` / ``install.py``; older keys are removed. The recipe:
+``requirements.txt`` / ``install.py``; the three most recently used builds are kept. The recipe:
 
 1. its own virtualenv; ``torch==2.13.0`` (the CPU build) pinned by a constraints file, ComfyUI's
    ``requirements.txt`` and ``requests`` (the server imports it; the file does not list it);
@@ -26,9 +26,9 @@ several checkouts never see each other's files.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import pathlib
 import shutil
@@ -50,6 +50,7 @@ PLAYWRIGHT = "playwright-core@1.57.0"
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 # Bump when the recipe below changes: it is part of the cache key.
 RECIPE = "1"
+KEEP = 3  # builds kept (most recently used first): branches with other requirements share the cache
 
 # The PyPI torchvision is a CUDA build: with the CPU torch its C ops do not load, and
 # torchvision/_meta_registrations.py then fails registering fake ops for them (torchvision::nms).
@@ -142,10 +143,13 @@ def build() -> pathlib.Path:
     with open(base / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time, other checkouts wait for it
         if (home / "complete").is_file():
+            (home / "complete").touch()  # last use: the newest KEEP builds stay
             return home
-        for old in base.iterdir():
-            if old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)  # an interrupted build
+        builds = sorted((d for d in base.iterdir() if (d / "complete").is_file()),
+                        key=lambda d: (d / "complete").stat().st_mtime, reverse=True)
+        for old in builds[KEEP - 1:] + [d for d in base.iterdir() if d.is_dir() and d not in builds]:
+            shutil.rmtree(old, ignore_errors=True)
         home.mkdir()
         logfile = home / "setup.log"
         start = time.monotonic()
@@ -253,10 +257,12 @@ def ensure_browser() -> pathlib.Path:
     node_dir = CACHE / "node"
     module = node_dir / "node_modules/playwright-core"
     version = PLAYWRIGHT.split("@")[1]
-    if not (module / "package.json").is_file() or f'"version": "{version}"' not in (module / "package.json").read_text():
-        node_dir.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            (node_dir / "package.json").write_text('{"private": true}\n')
+    node_dir.mkdir(parents=True, exist_ok=True)
+    with open(node_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (module / "package.json").is_file() and json.loads((module / "package.json").read_text())["version"] == version:
+            return module
+        (node_dir / "package.json").write_text('{"private": true}\n')
         done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(node_dir), PLAYWRIGHT],
                               capture_output=True, text=True, env={**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"})
         if done.returncode != 0:
