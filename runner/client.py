@@ -206,21 +206,28 @@ class ComfyClient:
                 yield json.loads(message)
 
     def wait(self, prompt_ids, on_message=None) -> dict:
-        """Follow the websocket until every prompt in ``prompt_ids`` has ended.
+        """Follow the websocket until every prompt in ``prompt_ids`` has ended and is in /history.
 
         ``on_message(message)`` sees every JSON message. Returns {prompt_id: terminal message}
-        (``execution_success`` / ``execution_error`` / ``execution_interrupted``)."""
+        (``execution_success`` / ``execution_error`` / ``execution_interrupted``). The terminal
+        message comes before the server stores the prompt's history; the ``executing`` message
+        with node None that follows it comes after, so that one ends the wait."""
         pending, ended = set(prompt_ids), {}
         for message in self.messages():
             if on_message is not None:
                 on_message(message)
             data = message.get("data") or {}
             prompt_id = data.get("prompt_id")
-            if prompt_id in pending and message["type"] in TERMINAL:
+            if prompt_id not in pending:
+                continue
+            if message["type"] in TERMINAL:
                 ended[prompt_id] = message
+            elif message["type"] == "executing" and data.get("node") is None:
+                ended.setdefault(prompt_id, {"type": "execution_error", "data": {
+                    "prompt_id": prompt_id, "exception_message": "ended without a result message"}})
                 pending.discard(prompt_id)
-            if not pending:
-                return ended
+                if not pending:
+                    return ended
         return ended
 
     def __enter__(self):
