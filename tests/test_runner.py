@@ -465,6 +465,18 @@ def test_cli_batch_needs_a_folder_of_images(dirs, tmp_path, capsys):
     assert "no image files" in capsys.readouterr().err
 
 
+def test_server_mode_uploads_the_files_and_folders_a_workflow_names(tmp_path):
+    (tmp_path / "photo.png").write_bytes(b"x")
+    (tmp_path / "gallery" / "ann").mkdir(parents=True)
+    (tmp_path / "gallery" / "ann" / "1.jpg").write_bytes(b"x")
+    (tmp_path.parent / "outside.png").write_bytes(b"x")
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}},
+              "2": {"class_type": "Gallery", "inputs": {"folder": "gallery", "selection": "all",
+                                                        "escape": "../outside.png", "image": ["1", 0]}}}
+    assert cli._uploads(prompt, str(tmp_path)) == [(str(tmp_path / "photo.png"), ""),
+                                                   (str(tmp_path / "gallery" / "ann" / "1.jpg"), "gallery/ann")]
+
+
 def test_cli_exit_code_2_on_invalid_prompt(dirs, tmp_path, capsys):
     code = cli.main([write_workflow(tmp_path, core_graph()), "--input-dir", str(dirs[0]),
                      "--output-dir", str(dirs[1]), "--set", "1.image=nope.png"])

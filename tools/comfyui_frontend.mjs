@@ -6,7 +6,8 @@
 // PLAYWRIGHT_CORE_DIR: the playwright-core package folder (tools/comfyui_host.py browser prints it).
 // Chromium is Debian's /usr/bin/chromium (no browser download); every request to a host other than
 // the ComfyUI server is blocked. Prints one JSON object on stdout:
-//   {"workflows": {path: {missing: [node types not registered], dialogs: [texts of open dialogs],
+//   {"workflows": {path: {missing: [node types not registered], dialogs: [texts of open dialogs
+//                          and error toasts],
 //                          errors: [page and console errors while loading it],
 //                          prompt: app.graphToPrompt().output}},
 //    "startup_errors": [page and console errors before the first workflow]}
@@ -66,7 +67,7 @@ try {
     }, workflow);
     await page.waitForTimeout(500); // dialogs open asynchronously
     result.dialogs = await page.evaluate(() =>
-      [...document.querySelectorAll(".p-dialog, .comfy-modal")]
+      [...document.querySelectorAll(".p-dialog, .comfy-modal, .p-toast-message-error")]
         .filter((d) => d.offsetParent !== null || getComputedStyle(d).display !== "none" && d.getClientRects().length)
         .map((d) => d.innerText.trim().slice(0, 500)));
     result.errors = errors;
