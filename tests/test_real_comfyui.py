@@ -274,26 +274,35 @@ def with_found_faces(prompt: dict, swap: str) -> dict:
     return prompt
 
 
-def interrupt_in_pass(client, prompt, swap, frames, index) -> tuple:
-    """Run ``prompt``, POST /interrupt when Face Swap's bar is 5 frames into pass ``index``.
-    Returns (seconds from /interrupt to the execution_interrupted message, passes in the bar)."""
-    sent, bar = {}, {"last": 0}
+def interrupt_in_pass(client, prompt, swap, frames, index, limit=1.0, tries=3) -> tuple:
+    """Run ``prompt`` and POST /interrupt once Face Swap's bar has done the first frame of pass
+    ``index``; the run must end interrupted at Face Swap before that pass's end, ``limit`` seconds
+    at most after the server answered /interrupt. Returns (those seconds, passes in the bar).
 
-    def follow(message):
-        data = message["data"]
-        if message["type"] == "progress" and data["node"] == swap:
-            bar["passes"], bar["last"] = data["max"] // frames, data["value"]
-            if "at" not in sent and data["value"] >= index * frames + 5:
-                sent["at"] = time.monotonic()
-                client.interrupt()
-        elif message["type"] == "execution_interrupted" and "at" in sent:
-            sent["latency"] = time.monotonic() - sent["at"]
+    The machine is shared: a pass can be over before a delayed request lands (the blend pass lasts
+    ~0.1 s for 100 frames here), or a stall can delay the stop; such a run is tried again, up to
+    ``tries`` times. A loop that does not check the interrupt flag fails every try."""
+    outcomes = []
+    for _ in range(tries):
+        sent, bar = {}, {"last": 0}
 
-    ended = run(client, prompt, follow)
-    assert ended["type"] == "execution_interrupted" and ended["data"]["node_id"] == swap, \
-        f"pass {index}: {ended['type']} at node {ended['data'].get('node_id')}"
-    assert bar["last"] < (index + 1) * frames, f"pass {index} ran to its end ({bar['last']} steps)"
-    return sent["latency"], bar["passes"]
+        def follow(message):
+            data = message["data"]
+            if message["type"] == "progress" and data["node"] == swap:
+                bar["passes"], bar["last"] = data["max"] // frames, data["value"]
+                if "at" not in sent and data["value"] > index * frames:
+                    client.interrupt()
+                    sent["at"] = time.monotonic()
+            elif message["type"] == "execution_interrupted" and "at" in sent:
+                sent["latency"] = time.monotonic() - sent["at"]
+
+        ended = run(client, prompt, follow)
+        outcomes.append((ended["type"], ended["data"].get("node_id"), bar["last"], sent.get("latency")))
+        if (ended["type"] == "execution_interrupted" and ended["data"]["node_id"] == swap
+                and bar["last"] < (index + 1) * frames and sent["latency"] < limit):
+            return sent["latency"], bar["passes"]
+    pytest.fail(f"pass {index} of Face Swap ({frames} frames) not stopped within {limit} s; "
+                f"tries (end, node, bar steps, seconds): {outcomes}")
 
 
 def test_interrupt_stops_a_100_frame_swap_in_every_pass(server, client):
@@ -310,5 +319,4 @@ def test_interrupt_stops_a_100_frame_swap_in_every_pass(server, client):
         latencies[name], passes = interrupt_in_pass(client, given, swap, frames, index)
     assert passes == 2, f"the bar has {passes} passes, expected swap and blend"
     print(f"seconds from /interrupt to the stop, per pass: {latencies}")
-    assert max(latencies.values()) < 1.0, f"seconds from /interrupt to the stop, per pass: {latencies}"
     assert run(client, one_node_swap(frames=1)[0])["type"] == "execution_success"
