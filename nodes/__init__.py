@@ -5,6 +5,7 @@ from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding,
                        GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
                        SearchGallery, SelectFacesByReference)
 from .masks import FaceRegionMask
+from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .swap import FaceSwap
 from .warp import MeshWarpSwap
@@ -35,6 +36,10 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineChromaKey": (ChromaKey, "Chroma Key"),
+    "FacePipelinePortraitMatte": (PortraitMatte, "Portrait Matte"),
+    "FacePipelineRefineMatte": (RefineMatte, "Refine Matte"),
+    "FacePipelineComposite": (Composite, "Composite"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

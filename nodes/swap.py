@@ -61,18 +61,21 @@ class FaceSwap:
                                  "(with landmarks); found here when not connected."}),
                 "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
                                    "a missing model file (verified by sha256)."}),
+                "matte": ("MASK", {"tooltip": "A matte of the targets (Chroma Key, Portrait "
+                          "Matte, Refine Matte): the blend mask is multiplied by it, so what "
+                          "is not the subject stays the target's."}),
             },
         }
 
     def swap(self, source_image, target_image, engine, source_face_index, target_selection,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
              sharpen, pixel_boost, device, source_faces=None, target_faces=None,
-             allow_download=False):
+             allow_download=False, matte=None):
         return face_swap(source_image, target_image, source_faces=source_faces,
                          target_faces=target_faces, source_index=source_face_index,
                          targets=target_selection, engine=engine, shape_transfer=shape_transfer,
                          keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
                          pixel_boost=int(pixel_boost), strength=strength, feather=feather,
-                         color=color, sharpen=sharpen, device=device,
+                         color=color, sharpen=sharpen, matte=matte, device=device,
                          allow_download=allow_download,
                          loop=Progress(face_swap_passes(target_faces)))

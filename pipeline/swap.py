@@ -83,13 +83,16 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
-              device: str = "auto", allow_download: Optional[bool] = None,
+              matte: Optional[torch.Tensor] = None, device: str = "auto",
+              allow_download: Optional[bool] = None,
               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap the source face onto the selected faces of every target frame, then gated-blend.
 
     The source's faces, landmarks and quality are computed once, whatever the number of target
     frames.  Frames where no face is swapped pass through unchanged; the report says, per
     frame, which faces were swapped, then the source quality and the blend strength applied.
+    ``matte`` (a MASK of the targets, e.g. a person matte) multiplies the blend mask, so
+    whatever the matte says is not the subject (background, loose hair) stays the target's.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
     """
     if engine not in ENGINES:
@@ -111,6 +114,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, model=engine, pixel_boost=pixel_boost, device=device,
             allow_download=allow_download, loop=loop)
+    if matte is not None:
+        mask = mask * blend.check_inputs(target_image, target_image, matte)
     image, final_mask, _, strengths = blend.gated_blend(
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen, loop=loop)

@@ -19,10 +19,14 @@ How it works
   that layout (RESHAPE, graph outputs).  Layout changes are inserted lazily.
 * The graph keeps the TFLite input/output names, NHWC input layout and output
   shapes, but the batch dimension is dynamic (``batch``).
-* Supported ops (all these four models use): CONV_2D, DEPTHWISE_CONV_2D,
-  MAX_POOL_2D, ADD, RELU, PRELU, PAD, RESIZE_BILINEAR, DEPTH_TO_SPACE,
-  RESHAPE, CONCATENATION (+ DEQUANTIZE/DENSIFY folded into constants);
-  fused activations NONE and RELU.  Anything else raises NotImplementedError.
+* Supported ops (all these models use): CONV_2D, DEPTHWISE_CONV_2D,
+  MAX_POOL_2D, AVERAGE_POOL_2D, ADD, MUL, RELU, PRELU, HARD_SWISH, LOGISTIC, PAD,
+  RESIZE_BILINEAR, DEPTH_TO_SPACE, RESHAPE, CONCATENATION (+ DEQUANTIZE/DENSIFY
+  folded into constants) and MediaPipe's custom Convolution2DTransposeBias (a
+  transposed convolution plus bias -> ONNX ConvTranspose); fused activations NONE
+  and RELU.  Anything else raises NotImplementedError.
+* Models with a MediaPipe custom op (selfie segmentation) cannot run in LiteRT:
+  their weights are dense fp32 / fp16 buffers read from the flatbuffer directly.
 
 Usage::
 
@@ -50,7 +54,12 @@ MODELS = [
     ("face_detection/face_detection_full_range_sparse.tflite", "face_detection_full_range.onnx", (-1.0, 1.0)),
     ("face_landmark/face_landmark.tflite", "face_landmark.onnx", (0.0, 1.0)),
     ("iris_landmark/iris_landmark.tflite", "iris_landmark.onnx", (0.0, 1.0)),
+    ("selfie_segmentation/selfie_segmentation.tflite", "selfie_segmentation.onnx", (0.0, 1.0)),
 ]
+CUSTOM_OPS = {"Convolution2DTransposeBias"}
+"""MediaPipe custom ops converted here; LiteRT cannot run them, so models that use them take
+their (dense fp32 / fp16) weights straight from the flatbuffer and are validated against the
+real MediaPipe (``tools/mediapipe_reference.py --selfie``) instead of LiteRT."""
 
 OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -119,17 +128,44 @@ class TFLiteToONNX:
         Constants are the operands no (non weight-decoding) op produces and
         that are not the graph input; floats are returned as float32.
         """
-        interp = make_interpreter(self.path, preserve=True)
-        detail = interp.get_input_details()[0]
-        interp.set_tensor(detail["index"], np.zeros(detail["shape"], np.float32))
-        interp.invoke()
         produced, operands = {self.graph.Inputs(0)}, set()
         for name, op in self._ops():
             if name not in ("DEQUANTIZE", "DENSIFY"):
                 produced.update(int(j) for j in op.OutputsAsNumpy())
                 operands.update(int(j) for j in op.InputsAsNumpy() if j >= 0)
-        consts = {i: np.asarray(interp.get_tensor(i)) for i in sorted(operands - produced)}
+        if self.has_custom_ops():
+            get = self._buffer_constants()
+        else:
+            interp = make_interpreter(self.path, preserve=True)
+            detail = interp.get_input_details()[0]
+            interp.set_tensor(detail["index"], np.zeros(detail["shape"], np.float32))
+            interp.invoke()
+            get = interp.get_tensor
+        consts = {i: np.asarray(get(i)) for i in sorted(operands - produced)}
         return {i: (a.astype(np.float32) if a.dtype.kind == "f" else a) for i, a in consts.items()}
+
+    def has_custom_ops(self) -> bool:
+        return any(name.startswith("CUSTOM:") for name, _ in self._ops())
+
+    def _buffer_constants(self):
+        """Tensor reader from the flatbuffer's dense buffers (fp32, fp16, int32), with each
+        DEQUANTIZE output resolved to its decoded input; sparse (DENSIFY) is refused."""
+        dtypes = {tflite.TensorType.FLOAT32: np.float32, tflite.TensorType.FLOAT16: np.float16,
+                  tflite.TensorType.INT32: np.int32}
+        source = {}
+        for name, op in self._ops():
+            if name == "DENSIFY":
+                raise NotImplementedError(f"{self.path.name}: sparse weights need LiteRT")
+            if name == "DEQUANTIZE":
+                source[int(op.OutputsAsNumpy()[0])] = int(op.InputsAsNumpy()[0])
+
+        def get(idx: int) -> np.ndarray:
+            tensor = self.graph.Tensors(source.get(idx, idx))
+            data = self.model.Buffers(tensor.Buffer()).DataAsNumpy()
+            if tensor.Type() not in dtypes or not isinstance(data, np.ndarray):
+                raise NotImplementedError(f"{self.path.name}: tensor {idx} has no dense buffer")
+            return np.frombuffer(data.tobytes(), dtypes[tensor.Type()]).reshape(tensor.ShapeAsNumpy())
+        return get
 
     @staticmethod
     def options(op, cls):
@@ -234,6 +270,47 @@ class TFLiteToONNX:
         fused = self.options(op, tflite.AddOptions).FusedActivationFunction() if op.BuiltinOptions() else 0
         self.emit("Add", [self.activation_input(a), self.activation_input(b)], out, fused)
 
+    def mul(self, op):
+        """MUL: like ADD (broadcasting constants re-laid to NCHW)."""
+        a, b = (int(i) for i in op.InputsAsNumpy())
+        out = int(op.OutputsAsNumpy()[0])
+        fused = self.options(op, tflite.MulOptions).FusedActivationFunction() if op.BuiltinOptions() else 0
+        self.emit("Mul", [self.activation_input(a), self.activation_input(b)], out, fused)
+
+    def unary(self, op, op_type: str):
+        """One-input elementwise ops (HARD_SWISH -> HardSwish, LOGISTIC -> Sigmoid)."""
+        x, out = int(op.InputsAsNumpy()[0]), int(op.OutputsAsNumpy()[0])
+        self.emit(op_type, [self.value(x, NCHW)], out)
+
+    def average_pool(self, op):
+        """AVERAGE_POOL_2D: TF averages over the valid cells only (count_include_pad=0)."""
+        x, out = int(op.InputsAsNumpy()[0]), int(op.OutputsAsNumpy()[0])
+        opts = self.options(op, tflite.Pool2DOptions)
+        kernel = [opts.FilterHeight(), opts.FilterWidth()]
+        strides = [opts.StrideH(), opts.StrideW()]
+        self.emit("AveragePool", [self.value(x, NCHW)], out, opts.FusedActivationFunction(),
+                  kernel_shape=kernel, strides=strides, count_include_pad=0,
+                  pads=self.spatial_pads(opts.Padding(), x, out, kernel, strides))
+
+    def transpose_conv_bias(self, op):
+        """MediaPipe's Convolution2DTransposeBias: inputs (x, OHWI weights, bias); its custom
+        options are TfLiteTransposeConvParams {padding, stride_width, stride_height} (int32)."""
+        x, w, b = (int(i) for i in op.InputsAsNumpy())
+        out = int(op.OutputsAsNumpy()[0])
+        padding, stride_w, stride_h = np.frombuffer(op.CustomOptionsAsNumpy().tobytes()[:12], np.int32)
+        weight = self.constants[w].transpose(3, 0, 1, 2)          # OHWI -> [I, O, KH, KW]
+        kernel = list(weight.shape[2:])
+        (_, ih, iw, _), (_, oh, ow, _) = self.shape(x), self.shape(out)
+        pads = [0, 0, 0, 0]
+        if padding == tflite.Padding.SAME:
+            th = max((ih - 1) * stride_h + kernel[0] - oh, 0)
+            tw = max((iw - 1) * stride_w + kernel[1] - ow, 0)
+            pads = [th // 2, tw // 2, th - th // 2, tw - tw // 2]
+        inputs = [self.value(x, NCHW), self.initializer(f"t{w}_w", np.ascontiguousarray(weight)),
+                  self.initializer(f"t{b}_b", self.constants[b])]
+        self.emit("ConvTranspose", inputs, out, kernel_shape=kernel,
+                  strides=[int(stride_h), int(stride_w)], pads=pads)
+
     def relu(self, op):
         x, out = int(op.InputsAsNumpy()[0]), int(op.OutputsAsNumpy()[0])
         self.emit("Relu", [self.value(x, NCHW)], out)
@@ -304,6 +381,11 @@ class TFLiteToONNX:
             "DEPTH_TO_SPACE": lambda: self.depth_to_space(op),
             "RESHAPE": lambda: self.reshape(op),
             "CONCATENATION": lambda: self.concatenation(op),
+            "MUL": lambda: self.mul(op),
+            "HARD_SWISH": lambda: self.unary(op, "HardSwish"),
+            "LOGISTIC": lambda: self.unary(op, "Sigmoid"),
+            "AVERAGE_POOL_2D": lambda: self.average_pool(op),
+            "CUSTOM:Convolution2DTransposeBias": lambda: self.transpose_conv_bias(op),
         }
         if name in ("DEQUANTIZE", "DENSIFY"):
             return  # weights already decoded in self.constants
@@ -412,7 +494,10 @@ def main() -> int:
         onnx.save(model, dst)
         print(f"{src_rel} ({sha256(src)[:12]}) -> {dst} ({dst.stat().st_size / 1e6:.2f} MB, "
               f"{len(model.graph.node)} nodes, sha256 {sha256(dst)[:12]})")
-        if args.check:
+        if args.check and TFLiteToONNX(src).has_custom_ops():
+            print(f"  {dst_name}: custom ops, LiteRT cannot run it; validate with "
+                  "tools/mediapipe_reference.py --selfie")
+        elif args.check:
             rows += check_model(src, dst, value_range, args.image)
     if rows:
         print_table(rows)

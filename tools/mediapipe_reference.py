@@ -25,6 +25,11 @@ For every test image it stores (paths relative to the testdata dir):
   not face_landmark.tflite + iris_landmark.tflite.
 * ``face_mesh_468`` (same, refine_landmarks=False): 468 landmarks from
   face_landmark.tflite -- exactly the mesh model the pack converts to ONNX.
+
+With ``--selfie OUT.npz`` it instead stores ``mp.solutions.selfie_segmentation``
+(model_selection 0, the square 256x256 model) masks of SELFIE_IMAGES, as uint8
+(mask * 255) at a quarter of the image size, one array per image named by its
+relative path with '/' and '.' replaced by '_' (``np.load(..., allow_pickle=False)``).
 """
 from __future__ import annotations
 
@@ -36,6 +41,27 @@ import cv2
 import mediapipe as mp
 
 IMAGE_GLOBS = ["faces/*/*.jpg", "faces/*/*.png", "group/two_people.jpg", "lowres/obama_240p.jpg"]
+SELFIE_IMAGES = ["greenscreen/unity_sample.png", "greenscreen/unity_business_man.png",
+                 "faces/nasa_astronaut/1.png", "faces/grace_hopper/1.jpg"]
+
+
+def selfie_key(rel: str) -> str:
+    return rel.replace("/", "_").replace(".", "_")
+
+
+def selfie_masks(testdata: Path, out: Path) -> None:
+    import numpy as np
+
+    masks = {}
+    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as segmenter:
+        for rel in SELFIE_IMAGES:
+            image_rgb = cv2.cvtColor(cv2.imread(str(testdata / rel)), cv2.COLOR_BGR2RGB)
+            mask = segmenter.process(image_rgb).segmentation_mask
+            h, w = mask.shape
+            small = cv2.resize(mask, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+            masks[selfie_key(rel)] = (np.clip(small, 0, 1) * 255 + 0.5).astype(np.uint8)
+    np.savez_compressed(out, **masks)
+    print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB)")
 
 
 def detections(image_rgb, model_selection: int) -> list[dict]:
@@ -113,7 +139,11 @@ def main() -> None:
     parser.add_argument("--testdata", type=Path, default=Path("/work/shared/testdata"))
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parents[1] / "tests" / "data" / "mediapipe_reference.json")
+    parser.add_argument("--selfie", type=Path, help="write selfie-segmentation masks here instead")
     args = parser.parse_args()
+    if args.selfie:
+        selfie_masks(args.testdata, args.selfie)
+        return
 
     paths = sorted({p for pattern in IMAGE_GLOBS for p in args.testdata.glob(pattern)})
     data = {

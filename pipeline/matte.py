@@ -1,0 +1,126 @@
+"""Chroma key, portrait matte, matte refinement and compositing over IMAGE / MASK batches.
+
+IMAGE ``[B, H, W, C]`` 0..1, MASK ``[B, H, W]`` 0..1 (1 = subject).  A mask or background
+batch of 1 serves every frame; otherwise batches must match (``ValueError`` naming the input).
+Every function works frame by frame through ``loop`` (the nodes pass ComfyUI's progress loop).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+
+from ..models.matting import load_matte_model
+from ..vision import chroma_key as keying
+from ..vision import composite as comp
+from ..vision import matte
+from ..vision.face import FaceSet
+from ..vision.image import check_image, frame_float, to_image, to_mask
+from .blend import _mask, check_inputs
+from .faces import Loop, check_faces
+
+HAIR_BAND = 24   # default unknown-band width (px) around detected heads
+
+
+def chroma_key(image: torch.Tensor, key_color: str = "auto", *,
+               tolerance: float = keying.TOLERANCE, softness: float = keying.SOFTNESS,
+               clean_up: int = keying.CLEAN_UP, despill: str = "average",
+               despill_strength: float = 1.0, loop: Loop = range
+               ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """:func:`vision.chroma_key.chroma_key` on every frame; returns the despilled foreground
+    IMAGE, the alpha MASK and a report (key colour and tolerance used per frame).  With
+    ``key_color="auto"`` the key is picked once, on the first frame, for the whole batch."""
+    check_image(image)
+    key = keying.parse_key_color(key_color)
+    images, masks, report = [], [], []
+    for i in loop(image.shape[0]):
+        result = keying.chroma_key(frame_float(image, i), key, tolerance=tolerance,
+                                   softness=softness, clean_up=clean_up, despill_method=despill,
+                                   despill_amount=despill_strength)
+        key = result.key
+        images.append(result.foreground)
+        masks.append(result.alpha)
+        hex_key = "#" + "".join(f"{round(float(v) * 255):02x}" for v in result.key)
+        report.append(f"frame {i}: key {hex_key}, tolerance {result.tolerance:.2f}")
+    return to_image(images), to_mask(masks), "\n".join(report)
+
+
+def portrait_matte(image: torch.Tensor, model: str = "modnet", resolution: int = 512,
+                   device: str = "auto", allow_download: Optional[bool] = None,
+                   loop: Loop = range) -> torch.Tensor:
+    """Person alpha MASK of every frame from a ``matte`` model of the registry."""
+    check_image(image)
+    net = load_matte_model(model, device, allow_download)
+    return to_mask([net(frame_float(image, i), resolution) for i in loop(image.shape[0])])
+
+
+def head_region(faces, shape: tuple[int, int]) -> np.ndarray:
+    """bool ``[H, W]``: an ellipse around each face box reaching well above it (the hair)."""
+    region = np.zeros(shape, np.uint8)
+    for face in faces:
+        x0, y0, x1, y1 = (float(v) for v in face.box)
+        w, h = x1 - x0, y1 - y0
+        center = (round((x0 + x1) / 2), round(y0 + 0.3 * h))
+        cv2.ellipse(region, center, (round(1.0 * w), round(1.0 * h)), 0, 0, 360, 1, -1)
+    return region > 0
+
+
+def refine_matte(image: torch.Tensor, mask: torch.Tensor, *, band: int = 6,
+                 radius: int = matte.RADIUS, eps: float = matte.EPS,
+                 faces: Optional[FaceSet] = None, hair_band: int = HAIR_BAND,
+                 loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Refine ``mask`` on ``image`` (the original frames: their edges guide the filter).
+
+    Returns the estimated foreground colours IMAGE, the refined MASK and the trimap MASK
+    (0 / 0.5 / 1).  With ``faces`` the unknown band is ``hair_band`` px wide around each head.
+    """
+    mask = check_inputs(image, image, mask)
+    if faces is not None:
+        check_faces(image, faces)
+    images, alphas, trimaps = [], [], []
+    for i in loop(image.shape[0]):
+        frame = frame_float(image, i)
+        wide = head_region(faces.frames[i], frame.shape[:2]) if faces is not None else None
+        alpha, tri = matte.refine_alpha(frame, _mask(mask, i), band, radius=radius, eps=eps,
+                                        wide=wide, wide_band=hair_band)
+        images.append(matte.estimate_foreground(frame, alpha))
+        alphas.append(alpha)
+        trimaps.append(tri)
+    return to_image(images), to_mask(alphas), to_mask(trimaps)
+
+
+def composite(foreground: torch.Tensor, mask: torch.Tensor,
+              background: Optional[torch.Tensor] = None, *, background_color: str = "#2a6f97",
+              fit: str = "fill", x: float = 0.5, y: float = 0.5, light_wrap: float = 0.0,
+              match_light: float = 0.0, loop: Loop = range
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Alpha-over of ``foreground`` through ``mask`` onto ``background`` (placed with
+    :func:`vision.composite.place`) or a plain colour.  Returns the RGB IMAGE and the RGBA
+    IMAGE ``[B, H, W, 4]`` (foreground colours + alpha, for editors and PNG sequences)."""
+    mask = check_inputs(foreground, foreground, mask)
+    color = comp.parse_color(background_color)
+    if background is not None:
+        check_image(background, "background")
+        if background.shape[0] not in (1, foreground.shape[0]):
+            raise ValueError(f"background has a batch of {background.shape[0]} but the "
+                             f"foreground has {foreground.shape[0]}: give one background for "
+                             "all frames or one per frame")
+    shape = tuple(foreground.shape[1:3])
+    placed: dict[int, np.ndarray] = {}
+    images, rgba = [], []
+    for i in loop(foreground.shape[0]):
+        fg, alpha = frame_float(foreground, i), _mask(mask, i)
+        if background is None:
+            bg = np.broadcast_to(color, fg.shape)
+        else:
+            j = i % background.shape[0]
+            if j not in placed:
+                placed[j] = comp.place(frame_float(background, j), shape, fit, x, y, color)
+            bg = placed[j]
+        fg = comp.match_light(fg, alpha, np.ascontiguousarray(bg), match_light)
+        out = comp.light_wrap(comp.over(fg, alpha, bg), alpha, np.ascontiguousarray(bg), light_wrap)
+        images.append(out)
+        rgba.append(np.concatenate([fg, alpha[..., None]], -1))
+    return to_image(images), torch.from_numpy(np.stack(rgba)).clamp_(0, 1)

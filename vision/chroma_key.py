@@ -1,0 +1,271 @@
+"""Chroma key: alpha and spill-free foreground colours from a green (or blue) screen shot.
+
+Frames are float32 RGB ``[H, W, 3]`` in 0..1; alphas float32 ``[H, W]`` in 0..1 (1 = subject).
+
+The key works in a one-dimensional chroma measure, the **screen excess** of the key's dominant
+channel ``c`` over the other two: ``excess(p) = p_c - max(p_other)`` (the colour-difference key
+of Vlahos).  Adding grey to a colour does not change it, so it measures chroma, not
+brightness; subject colours (skin, hair, grey, blue clothes) have ``excess <= 0``.
+
+1. **Key colour** -- given, or picked from the frame's border ring (:func:`border_key_color`).
+2. **Screen model** -- the screen is never one colour (uneven light, falloff, creases): a
+   *screen plate* ``S(x, y)`` is interpolated from the pixels that are clearly screen, at low
+   resolution, with the push-pull fill of :mod:`vision.poisson` (:func:`screen_plate`).
+3. **Alpha** -- the screen ratio ``r = excess(I) / excess(S)`` (measured on the frame blurred
+   by ``DENOISE`` px) is 1 on the screen and ``1 - a`` for a grey subject mixed in at alpha
+   ``a``.  Green spill raises an opaque subject's ratio above 0, so a *spill level* ``s(x, y)``
+   (0..``SPILL_MAX``) is filled in from nearby clearly opaque pixels and
+   ``a = (1 - r) / (1 - s)``; then ``alpha = clip((a - tol) / (softness * (1 - 2 tol)))``,
+   where ``tol`` is ``tolerance`` raised to ``NOISE_FACTOR`` times the screen's own noise
+   (the spread of ``r`` on the plate's pixels), so grain never becomes specks.  A coloured
+   semi-transparent object is ambiguous for any colour key (an orange veil over green looks
+   like an opaque olive object); grey ones (glass, smoke, tulle) and hair key correctly.
+4. **Clean-up** -- opaque islands smaller than ``clean_up`` px in the background are removed,
+   holes smaller than that in the subject are filled (large semi-transparent areas stay).
+5. **Foreground** -- unmixed from the plate with the measured subject share ``1 - r``
+   (at least ``UNMIX_MIN``): ``F = S + (I - S) / (1 - r)`` where alpha > 0 (the frame itself
+   where alpha is 0), then **despilled**: the key channel is limited to the ``average``
+   (strong) or ``max`` (mild) of the other two, blended by ``despill`` strength.
+
+Defaults (``tolerance``, ``softness``, ``clean_up``) are calibrated on synthetic composites
+with known alpha made by ``tests/matte_synthetic.py`` with seeds 100..103 (the tests assert on
+other seeds and shapes); see ``bench/results_matte.md``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from .poisson import push_pull
+
+DESPILL = ["average", "max", "none"]
+TOLERANCE = 0.05        # defaults (module docstring)
+SOFTNESS = 1.0
+CLEAN_UP = 64
+NOISE_FACTOR = 3.0      # tolerance >= this many screen-noise sigmas
+DENOISE = 0.7           # sigma (px) of the blur the excess is measured on (noise vs strands)
+SCREEN_MIN = 0.3        # screen: excess >= this fraction of the key's ...
+SCREEN_MATCH = 0.85     # ... and >= this fraction of the local maximum excess
+ENVELOPE = 0.1          # size of that neighbourhood, fraction of the frame's long side
+SPILL_MAX = 0.25        # highest screen ratio (spill) an opaque subject pixel may show
+UNMIX_MIN = 0.05        # smallest subject share 1 - r used to unmix (F = S + (I - S) / share)
+BORDER = 0.04           # border ring (fraction of the short side) sampled for the key colour
+PLATE_SIZE = 160        # long side (px) at which the screen plate and spill level are built
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """``foreground`` float32 ``[H, W, 3]`` (unmixed, despilled colours), ``alpha`` float32
+    ``[H, W]``, the screen ``plate`` ``[H, W, 3]``, the ``key`` colour RGB 0..1 and the
+    ``tolerance`` applied (after the noise floor)."""
+
+    foreground: np.ndarray
+    alpha: np.ndarray
+    plate: np.ndarray
+    key: np.ndarray
+    tolerance: float
+
+
+def parse_key_color(text: str) -> Optional[np.ndarray]:
+    """``"auto"`` (or empty) -> None; ``"#00b140"`` / ``"00b140"`` -> RGB float32 0..1.
+    Anything else raises ``ValueError`` naming the input."""
+    text = (text or "").strip()
+    if text.lower() in ("", "auto"):
+        return None
+    match = _HEX.match(text)
+    if not match:
+        raise ValueError(f"key_color: expected 'auto' or a hex colour like '#00b140', got {text!r}")
+    value = int(match.group(1), 16)
+    return np.array([(value >> 16) & 255, (value >> 8) & 255, value & 255], np.float32) / 255.0
+
+
+def key_channel(key: np.ndarray) -> int:
+    """Index of the key colour's dominant channel; raises ``ValueError`` for a grey key."""
+    key = np.asarray(key, np.float32)
+    c = int(np.argmax(key))
+    if key[c] - np.max(np.delete(key, c)) < 0.05:
+        raise ValueError(f"key_color {np.round(key * 255).astype(int).tolist()} is nearly grey: "
+                         "a chroma key needs a saturated screen colour (green or blue)")
+    return c
+
+
+def excess(frame: np.ndarray, channel: int) -> np.ndarray:
+    """Screen excess ``frame[..., c] - max(other channels)``, float32 ``[...]``."""
+    others = [k for k in range(3) if k != channel]
+    if frame.ndim == 3 and frame.dtype == np.float32:      # image planes: OpenCV is faster
+        planes = cv2.split(np.ascontiguousarray(frame))
+        return cv2.subtract(planes[channel], cv2.max(planes[others[0]], planes[others[1]]))
+    return frame[..., channel] - np.maximum(frame[..., others[0]], frame[..., others[1]])
+
+
+def border_key_color(frame: np.ndarray) -> np.ndarray:
+    """The screen colour: median of the most saturated half of the border ring's pixels,
+    whose dominant channel is the ring's most common one.  Raises ``ValueError`` when the
+    border shows no saturated colour (no screen to key)."""
+    h, w = frame.shape[:2]
+    r = max(2, int(round(BORDER * min(h, w))))
+    ring = np.concatenate([frame[:r].reshape(-1, 3), frame[-r:].reshape(-1, 3),
+                           frame[r:-r, :r].reshape(-1, 3), frame[r:-r, -r:].reshape(-1, 3)])
+    dominant = np.bincount(np.argmax(ring, axis=1), minlength=3).argmax()
+    strength = excess(ring, int(dominant))
+    chosen = ring[strength >= np.median(strength)]
+    key = np.median(chosen, axis=0).astype(np.float32)
+    if excess(key, int(dominant)) < 0.05:
+        raise ValueError("key_color 'auto': the image border shows no saturated screen colour; "
+                         "give key_color as a hex colour (e.g. '#00b140')")
+    return key
+
+
+def _small(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _fill(values: np.ndarray, known: np.ndarray, fallback) -> np.ndarray:
+    """Push-pull fill of ``values`` ``[h, w, C]`` from ``known``; ``fallback`` if none known."""
+    if not known.any():
+        return np.broadcast_to(np.asarray(fallback, np.float32), values.shape).copy()
+    return push_pull(values, known).astype(np.float32)
+
+
+def screen_plate(frame: np.ndarray, key: np.ndarray, channel: int,
+                 small_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Low-resolution screen plate ``[h, w, 3]`` and the mask of pixels it was fitted on.
+
+    The subject, shadows and semi-transparent things only ever *lower* the screen excess, so
+    the screen is where the excess is close to its local maximum: pixels of the key's hue
+    whose excess is at least ``SCREEN_MIN`` of the key's and ``SCREEN_MATCH`` of the largest
+    excess within ``ENVELOPE`` of the frame size (a veil over the screen, at ratio about
+    1 - alpha, is not screen; a screen darker at one side still is).  The mask is shrunk by
+    one low-res pixel so edge mixtures do not leak into the plate, which is then filled in
+    by push-pull."""
+    small = _small(frame, small_shape)
+    e = excess(small, channel)
+    hue = np.argmax(small, axis=-1) == channel
+    size = max(3, int(round(ENVELOPE * max(small_shape))) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    envelope = cv2.dilate(np.where(hue, e, 0.0).astype(np.float32), kernel)
+    envelope = cv2.blur(envelope, (size, size))
+    screen = hue & (e >= SCREEN_MIN * excess(key, channel)) & (e >= SCREEN_MATCH * envelope)
+    screen = cv2.erode(screen.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return _fill(small, screen, key), screen
+
+
+def remove_small(alpha: np.ndarray, area: int) -> np.ndarray:
+    """Islands of ``alpha > 0.5`` smaller than ``area`` px set to 0, holes (``<= 0.5``) smaller
+    than ``area`` px inside the subject (not touching the frame border) set to 1.  Components are found at half resolution
+    (areas counted there) when ``area`` >= 16, which is 4x faster and the same up to
+    islands within a pixel of the limit.  Returns a new array."""
+    out = alpha.copy()
+    if area <= 0:
+        return out
+    step = 2 if area >= 16 else 1
+    coarse = alpha[::step, ::step]
+    for value, region in ((0.0, coarse > 0.5), (1.0, coarse <= 0.5)):
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(region.view(np.uint8), 8)
+        small = stats[:, cv2.CC_STAT_AREA] * step * step < area
+        if value == 1.0:   # a hole is enclosed by the subject: never one touching the border
+            x, y, w, h = (stats[:, k] for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP,
+                                                cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+            small &= (x > 0) & (y > 0) & (x + w < region.shape[1]) & (y + h < region.shape[0])
+        small = np.flatnonzero(small)
+        small = small[small > 0]
+        if len(small):
+            lut = np.zeros(count, np.uint8)
+            lut[small] = 1
+            marked = lut[labels]
+            if step > 1:
+                marked = cv2.dilate(cv2.resize(marked, (alpha.shape[1], alpha.shape[0]),
+                                               interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8))
+            full = (alpha > 0.5) if value == 0.0 else (alpha <= 0.5)
+            out[(marked > 0) & full] = value
+    return out
+
+
+def despill(frame: np.ndarray, channel: int, method: str = "average",
+            amount: float = 1.0) -> np.ndarray:
+    """Limit the key channel to the ``average`` or ``max`` of the other two (``none``: a
+    copy), blended by ``amount`` 0..1.  float32 ``[H, W, 3]``."""
+    if method not in DESPILL:
+        raise ValueError(f"despill: unknown method {method!r}; choose one of {DESPILL}")
+    out = np.array(frame, np.float32)
+    if method == "none" or amount <= 0:
+        return out
+    a, b = (out[..., k] for k in range(3) if k != channel)
+    limit = (a + b) * np.float32(0.5) if method == "average" else np.maximum(a, b)
+    spill = np.subtract(out[..., channel], limit, out=limit)
+    np.maximum(spill, 0.0, out=spill)
+    spill *= np.float32(min(amount, 1.0))
+    out[..., channel] -= spill
+    return out
+
+
+def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
+               tolerance: float = TOLERANCE, softness: float = SOFTNESS,
+               clean_up: int = CLEAN_UP, despill_method: str = "average",
+               despill_amount: float = 1.0) -> KeyResult:
+    """Key ``frame`` against its screen (module docstring).
+
+    Args:
+        frame: float32 RGB ``[H, W, 3]`` 0..1.
+        key: screen colour RGB 0..1, or None to pick it from the border.
+        tolerance: 0..1, screen-strength margin still keyed fully transparent (raised to
+            ``NOISE_FACTOR`` times the screen's measured noise).
+        softness: 0..1, width of the ramp from transparent to opaque.
+        clean_up: remove opaque specks and fill holes smaller than this many px (0: off).
+        despill_method, despill_amount: see :func:`despill`.
+    Returns:
+        :class:`KeyResult`.
+    """
+    frame = np.ascontiguousarray(frame, np.float32)
+    key = border_key_color(frame) if key is None else np.asarray(key, np.float32)
+    channel = key_channel(key)
+    h, w = frame.shape[:2]
+    scale = PLATE_SIZE / max(h, w)
+    small_shape = (max(1, round(h * scale)), max(1, round(w * scale)))
+    plate_small, screen_small = screen_plate(frame, key, channel, small_shape)
+    plate = cv2.resize(plate_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    e_screen = cv2.resize(np.maximum(excess(plate_small, channel), 0.02), (w, h),
+                          interpolation=cv2.INTER_LINEAR)
+    e = excess(cv2.GaussianBlur(frame, (0, 0), DENOISE) if DENOISE > 0 else frame, channel)
+    ratio = e / e_screen                                  # 1 on the screen, ~0 on the subject
+    on_screen = cv2.resize(screen_small.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    sample = ratio[::2, ::2][on_screen[::2, ::2]]          # every 4th pixel is plenty
+    noise = float(np.std(sample)) if sample.size else 0.0
+    tol = float(np.clip(max(tolerance, NOISE_FACTOR * noise), 0.0, 0.95))
+    # spill level: the screen ratio of nearby clearly opaque pixels, 0..SPILL_MAX
+    ratio_small = _small(ratio, small_shape)
+    opaque = cv2.erode((ratio_small < 0.5).view(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    spill_small = _fill(ratio_small[..., None], opaque, 0.0)[..., 0]
+    spill = cv2.resize(np.clip(spill_small, 0.0, SPILL_MAX), (w, h), interpolation=cv2.INTER_LINEAR)
+    mix = (1.0 - ratio) / (1.0 - spill)
+    ramp = max(softness * (1.0 - 2.0 * tol), 1e-3)
+    alpha = np.clip((mix - tol) / ramp, 0.0, 1.0).astype(np.float32)
+    alpha = remove_small(alpha, clean_up)
+    # unmix with the measured screen share r (I = (1 - r) F + r S), not the clipped alpha
+    share = np.clip(1.0 - ratio, UNMIX_MIN, 1.0)
+    foreground = cv2.subtract(frame, plate)                 # F = S + (I - S) / share
+    foreground /= share[..., None]
+    foreground += plate
+    np.copyto(foreground, frame, where=(alpha <= 0)[..., None])   # the screen stays as shot
+    foreground = despill(foreground, channel, despill_method, despill_amount)
+    np.clip(foreground, 0.0, 1.0, out=foreground)
+    return KeyResult(foreground, alpha, plate, key, tol)
+
+
+def hsv_key(frame: np.ndarray, key: Optional[np.ndarray] = None, hue_range: float = 20.0,
+            min_saturation: float = 0.25, min_value: float = 0.15) -> np.ndarray:
+    """The plain baseline: alpha = 0 where the HSV hue is within ``hue_range`` degrees of the
+    key's and saturation and value exceed the minimums, else 1 (a binary threshold key, as
+    in most simple keyers).  Used as the benchmark and test baseline."""
+    frame = np.ascontiguousarray(frame, np.float32)
+    key = border_key_color(frame) if key is None else np.asarray(key, np.float32)
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+    key_hue = cv2.cvtColor(key.reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0, 0]
+    distance = np.abs((hsv[..., 0] - key_hue + 180.0) % 360.0 - 180.0)
+    screen = (distance <= hue_range) & (hsv[..., 1] >= min_saturation) & (hsv[..., 2] >= min_value)
+    return (~screen).astype(np.float32)
