@@ -20,8 +20,9 @@ replaces ``~/.cache/face-pipeline``), where ``key`` hashes the tarball, this rec
    requirements.txt``, then ``python install.py``, with that environment's python, nothing else.
 
 Every server start gets a fresh ``--base-directory`` (custom_nodes, models, input, output, user):
-the pack's tracked files are copied into its ``custom_nodes/comfyui-face-pipeline``, so runs from
-several checkouts never see each other's files.
+the pack's tracked files are copied into its ``custom_nodes/comfyui-face-pipeline`` and installed
+there as in step 3 (package installs are no-ops by then; ``install.py`` also fills the pack's
+``models/`` with files it extracts), so runs from several checkouts never see each other's files.
 """
 from __future__ import annotations
 
@@ -166,14 +167,22 @@ def build() -> pathlib.Path:
         _run([*pip, "-c", home / "constraints.txt", TORCH], logfile)
         _run([*pip, "-c", home / "constraints.txt", "-r", comfy / "requirements.txt", "requests"], logfile)
         _guard_torchvision(python, logfile)
-        # The pack, ComfyUI-Manager style: its requirements.txt, then install.py, nothing else.
+        # The pack's packages once per key (each server start repeats the steps, then no-ops).
         pack = copy_pack(home / "pack")
-        _run([*pip, "-r", pack / "requirements.txt"], logfile, cwd=pack)
-        _run([python, "install.py"], logfile, cwd=pack)
+        install_pack(home, pack, logfile)
         shutil.rmtree(home / "pack")
         (home / "complete").write_text(f"built in {time.monotonic() - start:.0f} s\n")
         log(f"built in {time.monotonic() - start:.0f} s")
         return home
+
+
+def install_pack(home: pathlib.Path, pack: pathlib.Path, logfile) -> None:
+    """ComfyUI-Manager's install of the pack folder ``pack``: ``pip install -r requirements.txt``,
+    then ``python install.py`` (it may put files into the pack folder), with the environment's python."""
+    python = home / "venv/bin/python"
+    _run([python, "-m", "pip", "install", "--disable-pip-version-check", "-r", "requirements.txt"],
+         logfile, cwd=pack)
+    _run([python, "install.py"], logfile, cwd=pack)
 
 
 def free_port() -> int:
@@ -236,7 +245,8 @@ def start_server(port: int | None = None, base: pathlib.Path | None = None) -> S
     base = pathlib.Path(base or tempfile.mkdtemp(prefix="comfyui-run-"))
     for sub in ("custom_nodes", "models", "input", "output", "temp", "user"):
         (base / sub).mkdir(parents=True, exist_ok=True)
-    copy_pack(base / "custom_nodes")
+    pack = copy_pack(base / "custom_nodes")
+    install_pack(home, pack, base / "install.log")
     return Server(home, base, port or free_port()).start()
 
 
