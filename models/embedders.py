@@ -34,6 +34,31 @@ ArcFace: FaceFusion's reference_face_distance 0.6 (cosine, ArcFace 512-d); not m
 """
 
 
+LAYER_THRESHOLDS = {
+    "dlib_resnet_v1": {16: 0.058, 20: 0.063, 24: 0.067},
+}
+"""Cosine "same person" limits per gallery layer width (px), per model: calibrated by
+``tools/calibrate_layers.py`` on scikit-image's lfw_subset (1 % false accepts per impostor pair
+of 20 px probes with noise and JPEG; see there).  Low-resolution faces all look alike, so the
+full-resolution limit (0.093) would name most impostors: at 16-24 px their median distance is
+0.106-0.120.  Widths between calibrated ones, and up to 4 x the largest (where the full
+default applies), interpolate in log width; models without a table use the full default."""
+
+
+def layer_threshold(model_id: str, width: float) -> float:
+    """Cosine "same person" limit for a gallery layer embedded at ``width`` px."""
+    full = default_threshold(model_id, "cosine")
+    table = LAYER_THRESHOLDS.get(model_id, {})
+    if not table:
+        return full
+    known = sorted(table)
+    if width >= 4 * known[-1]:
+        return full
+    points = known + [4 * known[-1]]
+    values = [table[w] for w in known] + [full]
+    return float(np.interp(np.log(max(width, 1.0)), np.log(points), values))
+
+
 def default_threshold(model_id: str, metric: str = "cosine") -> float:
     """The "same person" distance for embeddings of ``model_id``, in ``metric``."""
     if model_id not in THRESHOLDS:

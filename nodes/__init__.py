@@ -1,5 +1,6 @@
 """ComfyUI node classes: thin adapters that convert types and call the pack's functions."""
 from .blend import FaceQuality, GatedBlend, PoissonComposite
+from .denoise import Denoise
 from .faces import AlignFaces, DetectFaces, FaceLandmarks, PasteFacesBack, PreviewFaces
 from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding, GalleryFromFolder,
                        GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
@@ -7,6 +8,7 @@ from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding,
 from .masks import FaceRegionMask
 from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
 from .model_management import DownloadFaceModel, UnloadFaceModels
+from .surveillance import SurveillanceReport
 from .swap import FaceSwap
 from .warp import MeshWarpSwap
 
@@ -36,6 +38,8 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineDenoise": (Denoise, "Denoise"),
+    "FacePipelineSurveillanceReport": (SurveillanceReport, "Surveillance Report (Best Frames)"),
     "FacePipelineChromaKey": (ChromaKey, "Chroma Key"),
     "FacePipelinePortraitMatte": (PortraitMatte, "Portrait Matte"),
     "FacePipelineRefineMatte": (RefineMatte, "Refine Matte"),

@@ -9,7 +9,6 @@ from ..models.onnx import DEVICES
 from ..models.paths import safe_join
 from ..models.registry import model_ids
 from ..pipeline import identity as ops
-from ..pipeline.faces import check_faces
 from ..vision.gallery import load_face_model, load_gallery, save_face_model, save_gallery
 from ..vision.identity import AGGREGATES, METRICS
 from ._comfy import CATEGORY, frames
@@ -33,9 +32,10 @@ THRESHOLD = ("FLOAT", {"default": 0.0, "min": 0.0, "max": 2.0, "step": 0.005, "t
              "default (dlib: 0.43 euclidean / 0.093 cosine)."})
 FACES_IN = lambda tip: ("FACES", {"tooltip": tip})
 INDEX = lambda tip: ("INT", {"default": 0, "min": 0, "max": 9999, "tooltip": tip})
-WIDTHS = ("BOOLEAN", {"default": False, "tooltip": "Also embed every entry with its face "
+WIDTHS = ("BOOLEAN", {"default": True, "tooltip": "Also embed every entry with its face "
           f"shrunk to {list(ops.GALLERY_WIDTHS)} px, so tiny probe faces are compared like "
-          "with like (slower to build; see bench/results_identity.md)."})
+          "with like, each layer with its own calibrated 'unknown' limit (5x slower to build; "
+          "see bench/results_identity.md)."})
 
 
 NONE_SAVED = "(none saved yet)"
@@ -81,18 +81,27 @@ class FaceEmbedding:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "image": ("IMAGE", {"tooltip": "The images the faces were detected on."}),
+            "image": ("IMAGE", {"tooltip": "The frames as captured (faces found on an upscaled "
+                      "copy are mapped back; their captured width drives gallery search)."}),
             "faces": FACES_IN("Faces from Detect Faces (or Face Landmarks)."),
             "model": MODEL(),
             "device": DEVICE,
         }, "optional": {
             "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading a "
                                "missing model file (verified by sha256)."}),
+            "enhanced_image": ("IMAGE", {"tooltip": "The same frames after Denoise / face "
+                               "enhancement (any size, same aspect). Each face is embedded on "
+                               "both and the two embeddings fused by their quality."}),
+            "fusion": (ops.FUSIONS, {"default": "gated", "tooltip": "With enhanced_image: "
+                       "gated = g*raw + (1-g)*enhanced, g from both faces' quality (the "
+                       "better face weighs more; equal quality 0.5); raw or enhanced = that "
+                       "face only."}),
         }}
 
-    def embed(self, image, faces, model, device, allow_download=False):
-        return ops.embed_faces(image, faces, model, device=device, allow_download=allow_download,
-                               loop=frames)
+    def embed(self, image, faces, model, device, allow_download=False, enhanced_image=None,
+              fusion="gated"):
+        return ops.embed_faces(image, faces, model, enhanced_image=enhanced_image, fusion=fusion,
+                               device=device, allow_download=allow_download, loop=frames)
 
 
 class CompareFaces:
@@ -149,11 +158,15 @@ class BuildFaceModel:
                             "tooltip": "Leave out faces below this quality (small, blurred)."}),
         }, "optional": {
             "add_to": ("FACE_MODEL", {"tooltip": "Extend this face model with the new photos."}),
+            "image": ("IMAGE", {"tooltip": "The photos the faces were found on: when connected, "
+                      f"each is also embedded shrunk to {list(ops.GALLERY_WIDTHS)} px face "
+                      "widths, so the model joins a gallery with resolution layers (kept in "
+                      "memory; Save Face Model stores full resolution only)."}),
         }}
 
-    def build(self, faces, name, method, min_quality, add_to=None):
+    def build(self, faces, name, method, min_quality, add_to=None, image=None):
         return ops.build_face_model(faces, name, method=method, min_quality=min_quality,
-                                    base=add_to)
+                                    base=add_to, image=image, loop=frames)
 
 
 class SaveFaceModel:
@@ -340,7 +353,8 @@ class SearchGallery:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "image": ("IMAGE", {"tooltip": "The images the faces were detected on."}),
+            "image": ("IMAGE", {"tooltip": "The images to draw on: the frames the faces were "
+                      "found on or a resized copy (e.g. upscaled for viewing)."}),
             "faces": FACES_IN("Embedded faces (same model as the gallery)."),
             "gallery": ("FACE_GALLERY", {"tooltip": "Known identities."}),
             "top_k": ("INT", {"default": 3, "min": 1, "max": 100, "tooltip": "Candidates per "
@@ -353,7 +367,7 @@ class SearchGallery:
         }}
 
     def search(self, image, faces, gallery, top_k, metric, threshold, multiscale):
-        check_faces(image, faces)
+        faces = ops.faces_on_frames(image, faces)  # e.g. drawn on an upscaled copy
         hits = ops.search(faces, gallery, k=top_k, metric=metric, threshold=threshold,
                           multiscale=multiscale)
         return (ops.hits_text(hits), json.dumps(ops.hits_json(hits), indent=1),

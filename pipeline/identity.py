@@ -18,13 +18,13 @@ import torch
 from PIL import Image, ImageOps
 
 from ..models import paths
-from ..models.embedders import default_threshold, load_embedder
+from ..models.embedders import default_threshold, layer_threshold, load_embedder
 from ..models.registry import model_ids
 from ..vision import identity
 from ..vision.quality import face_quality
 from ..vision.face import Face, FaceSet
 from ..vision.gallery import FaceModel, Gallery, SearchResult, check_same_model
-from ..vision.image import frame_uint8, to_image
+from ..vision.image import check_image, frame_uint8, to_image
 from .faces import DEFAULT_DETECTOR, Loop, check_faces, detect_faces
 
 log = logging.getLogger("face_pipeline")
@@ -39,45 +39,130 @@ STORE = {"face_model": "faces", "gallery": "galleries"}
 
 # --------------------------------------------------------------------------- embedding
 
-def _embed(embedder, frame: np.ndarray, faces: tuple[Face, ...]) -> tuple[tuple[Face, ...], list[str]]:
-    """Faces of one uint8 frame with embedding, model id and quality; one note per flagged face."""
-    vectors, _ = embedder(frame, faces)
+EMBED_MIN_WIDTH = 100.0
+"""Faces narrower than this (pixels) reach the embedder on a bicubic upscale of their
+surroundings to this width: dlib's shape predictor and chip cutter misplace a 20 px face, and
+probes and gallery layers then take the same upscale path (like with like)."""
+FUSIONS = ["gated", "raw", "enhanced"]
+"""How Face Embedding uses an enhanced copy: gated fusion (``vision.identity.fusion_gate``),
+the raw (captured) face only, or the enhanced face only."""
+
+
+def embed_vectors(embedder, frame: np.ndarray, faces: tuple[Face, ...]) -> np.ndarray:
+    """``[N, D]`` unit embeddings of ``faces`` in a uint8 frame; faces narrower than
+    :data:`EMBED_MIN_WIDTH` are embedded on a bicubic upscale of the region around them."""
+    vectors = [None] * len(faces)
+    large = [i for i, f in enumerate(faces) if f.width >= EMBED_MIN_WIDTH]
+    if large:
+        for i, v in zip(large, embedder(frame, tuple(faces[i] for i in large))[0]):
+            vectors[i] = v
+    for i, face in enumerate(faces):
+        if vectors[i] is not None:
+            continue
+        x1, y1, x2, y2 = face.box
+        pad = 1.5 * max(face.width, 1.0)
+        left, top = int(max(x1 - pad, 0)), int(max(y1 - pad, 0))
+        region = frame[top:int(min(y2 + pad, frame.shape[0])) + 1,
+                       left:int(min(x2 + pad, frame.shape[1])) + 1]
+        scale = EMBED_MIN_WIDTH / max(face.width, 1.0)
+        big = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        moved = face.with_(box=(face.box - [left, top, left, top]) * scale,
+                           keypoints=(face.keypoints - [left, top]) * scale)
+        vectors[i] = embedder(big, (moved,))[0][0]
+    return np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
+
+
+def _embed(embedder, frame: np.ndarray, faces: tuple[Face, ...],
+           enhanced: Optional[np.ndarray] = None,
+           fusion: str = "gated") -> tuple[tuple[Face, ...], list[str]]:
+    """Faces of one uint8 frame with embedding, model id, quality and captured width; one note
+    per flagged face.  With ``enhanced`` (the same frame after denoise/enhancement, any size)
+    the embedding follows ``fusion`` and ``fusion_gate`` records the raw face's weight."""
+    only_enhanced = enhanced is not None and fusion == "enhanced"
+    vectors = [None] * len(faces) if only_enhanced else embed_vectors(embedder, frame, faces)
+    if enhanced is not None:
+        sx, sy = enhanced.shape[1] / frame.shape[1], enhanced.shape[0] / frame.shape[0]
+        moved = tuple(f.scaled(sx, sy) for f in faces)
+        enhanced_vectors = embed_vectors(embedder, enhanced, moved) if fusion != "raw" \
+            else vectors
     out, notes = [], []
-    for face, vector in zip(faces, vectors):
-        measured = face_quality(frame, face.keypoints, face.box)
-        quality, flags = measured.quality, identity.quality_flags(face.width, measured.sharpness)
-        out.append(face.with_(embedding=vector, embedding_model=embedder.id, quality=quality))
+    for k, (face, vector) in enumerate(zip(faces, vectors)):
+        captured = face.captured_width
+        measured = face_quality(frame, face.keypoints, face.box, captured)
+        quality, flags = measured.quality, identity.quality_flags(captured, measured.sharpness)
+        gate = None
+        if enhanced is not None:
+            better = face_quality(enhanced, moved[k].keypoints, moved[k].box, captured).quality
+            gate = {"gated": identity.fusion_gate(quality, better), "raw": 1.0,
+                    "enhanced": 0.0}[fusion]
+            vector = enhanced_vectors[k] if only_enhanced else \
+                identity.fuse(vector, enhanced_vectors[k], gate)
+        out.append(face.with_(embedding=vector, embedding_model=embedder.id, quality=quality,
+                              source_width=captured, fusion_gate=gate))
         if flags:
-            notes.append(f"{face.width:.0f} px face, quality {quality:.2f}: flagged "
+            notes.append(f"{captured:.0f} px face, quality {quality:.2f}: flagged "
                          f"{' + '.join(flags)}; its identity results are unreliable")
     return tuple(out), notes
 
 
+def faces_on_frames(image: torch.Tensor, faces: FaceSet) -> FaceSet:
+    """``faces`` on ``image``'s frames: faces found on a resized copy (e.g. an upscale for
+    detection) are mapped back by the size ratio; any other mismatch raises ``ValueError``."""
+    size = (int(image.shape[1]), int(image.shape[2]))
+    if faces.image_sizes and len(faces) == image.shape[0] and tuple(faces.image_sizes[0]) != size:
+        h, w = faces.image_sizes[0]
+        if abs(np.log((size[0] / h) / (size[1] / w))) < 0.02:  # same aspect: a resized copy
+            faces = faces.resized(size)
+    check_faces(image, faces)
+    return faces
+
+
 def embed_faces(image: torch.Tensor, faces: FaceSet, model: str = DEFAULT_EMBEDDER, *,
+                enhanced_image: Optional[torch.Tensor] = None, fusion: str = "gated",
                 device: str = "auto", allow_download: Optional[bool] = None,
                 loop: Loop = range) -> tuple[FaceSet, str]:
-    """``faces`` with ``embedding`` ([D] unit float32), ``embedding_model`` and ``quality``
-    (0..1) filled, and a report: one line per face, flagged ones (small, blurry) marked."""
-    check_faces(image, faces)
+    """``faces`` with ``embedding`` ([D] unit float32), ``embedding_model``, ``quality``
+    (0..1, of the captured face) and ``source_width`` filled, and a report: one line per face,
+    flagged ones (small, blurry) marked.
+
+    ``image`` holds the frames as captured; ``faces`` may have been found on a resized copy
+    of them (mapped back by the size ratio).  ``enhanced_image``: the same frames after
+    denoising/enhancement, any size with the same aspect; its faces are embedded too and
+    combined with the raw ones by ``fusion`` (one of :data:`FUSIONS`)."""
+    if fusion not in FUSIONS:
+        raise ValueError(f"unknown fusion {fusion!r}; choose one of {FUSIONS}")
+    faces = faces_on_frames(image, faces)
+    if enhanced_image is not None:
+        check_image(enhanced_image, "enhanced_image")
+        ratio = (enhanced_image.shape[1] / image.shape[1]) / (enhanced_image.shape[2] / image.shape[2])
+        if enhanced_image.shape[0] != image.shape[0] or abs(np.log(ratio)) > 0.02:
+            raise ValueError(f"enhanced_image {tuple(enhanced_image.shape[:3])} must be the same "
+                             f"frames as image {tuple(image.shape[:3])} (same count and aspect; "
+                             "any size)")
     embedder = load_embedder(model, device, allow_download)
     frames, lines = [], []
     for i in loop(len(faces)):
-        embedded, notes = _embed(embedder, frame_uint8(image, i), faces.frames[i]) \
-            if faces.frames[i] else ((), [])
+        enhanced = None if enhanced_image is None else frame_uint8(enhanced_image, i)
+        embedded, notes = _embed(embedder, frame_uint8(image, i), faces.frames[i], enhanced,
+                                 fusion) if faces.frames[i] else ((), [])
         frames.append(embedded)
         for note in notes:
             log.warning("face_pipeline: frame %d: %s", i, note)
             lines.append(f"frame {i}: WARNING {note}")
     result = FaceSet(frames, faces.image_sizes)
-    lines += [f"frame {i} face {j}: {f.width:.0f} px, quality {f.quality:.2f}"
+    lines += [f"frame {i} face {j}: {f.captured_width:.0f} px, quality {f.quality:.2f}"
+              + ("" if f.fusion_gate is None else
+                 f", {fusion} fusion raw weight {f.fusion_gate:.2f}"
+                 + (" (ENHANCED pixels used: not evidence on their own)" if f.enhanced else ""))
               for i, j, f in result.items()]
     return result, "\n".join(lines) or "no faces"
 
 
 def _embed_at_widths(embedder, frame: np.ndarray, face: Face, widths: tuple[int, ...],
                      full: np.ndarray) -> np.ndarray:
-    """``[len(widths), D]``: ``face`` re-embedded after shrinking its surroundings until it is
-    ``w`` px wide (the way a small probe reaches the embedder); ``full`` where ``w`` >= its width."""
+    """``[len(widths), D]``: ``face`` re-embedded after shrinking its surroundings (area
+    average) until it is ``w`` px wide, through the same small-face path as a probe
+    (:func:`embed_vectors`); ``full`` where ``w`` >= its width."""
     x1, y1, x2, y2 = face.box
     pad = face.width
     left, top = int(max(x1 - pad, 0)), int(max(y1 - pad, 0))
@@ -91,7 +176,7 @@ def _embed_at_widths(embedder, frame: np.ndarray, face: Face, widths: tuple[int,
         small = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         moved = face.with_(box=(face.box - [left, top, left, top]) * scale,
                            keypoints=(face.keypoints - [left, top]) * scale)
-        layers.append(embedder(small, (moved,))[0][0])
+        layers.append(embed_vectors(embedder, small, (moved,))[0])
     return np.stack(layers)
 
 
@@ -234,9 +319,15 @@ def compare(a: Reference, b: Reference, *, index_a: int = 0, index_b: int = 0,
 
 
 def build_face_model(faces: FaceSet, name: str, *, method: str = "mean",
-                     min_quality: float = 0.2, base: Optional[FaceModel] = None) -> tuple[FaceModel, str]:
+                     min_quality: float = 0.2, base: Optional[FaceModel] = None,
+                     image: Optional[torch.Tensor] = None, device: str = "auto",
+                     loop: Loop = range) -> tuple[FaceModel, str]:
     """A face model from the first face of every frame (faces below ``min_quality`` are left out
-    and reported), optionally extending ``base``."""
+    and reported), optionally extending ``base``.  With ``image`` (the photos the faces were
+    found on) every kept photo is also embedded at :data:`GALLERY_WIDTHS`, so the model joins a
+    gallery with its resolution layers."""
+    if image is not None:
+        faces = faces_on_frames(image, faces)
     firsts = [(i, f) for i, j, f in embedded_faces(faces) if j == 0]
     kept = [(i, f) for i, f in firsts if f.quality >= min_quality]
     lines = [f"image {i}: quality {f.quality:.2f} < {min_quality:.2f}, left out"
@@ -245,13 +336,21 @@ def build_face_model(faces: FaceSet, name: str, *, method: str = "mean",
         raise ValueError(f"no face of quality >= {min_quality} to build '{name}' from "
                          f"({len(firsts)} face(s) found); use sharper, larger photos or lower "
                          "min_quality")
+    layers, widths = None, ()
+    if image is not None:
+        embedder = load_embedder(kept[0][1].embedding_model, device)
+        widths = GALLERY_WIDTHS
+        layers = np.stack([_embed_at_widths(embedder, frame_uint8(image, kept[n][0]), kept[n][1],
+                                            widths, kept[n][1].embedding)
+                           for n in loop(len(kept))], axis=1)
     model = FaceModel.build(name, kept[0][1].embedding_model,
                             np.stack([f.embedding for _, f in kept]), [f.quality for _, f in kept],
-                            tuple(f"image {i}" for i, _ in kept), method)
+                            tuple(f"image {i}" for i, _ in kept), method, widths, layers)
     if base is not None:
         model = base.extend(model)
+    layered = f", also at face widths {list(model.widths)} px" if model.widths else ""
     lines.insert(0, f"face model '{model.name}' ({model.model}): {len(model.sources)} photo(s), "
-                    f"{model.method}, quality {model.quality:.2f}")
+                    f"{model.method}, quality {model.quality:.2f}{layered}")
     return model, "\n".join(lines)
 
 
@@ -267,18 +366,32 @@ class Hit:
     result: SearchResult
 
 
+def layer_thresholds(gallery: Gallery, threshold: float, metric: str) -> tuple[float, ...]:
+    """The "unknown" limit of each gallery layer, in ``metric``: the model's calibrated
+    per-width limits (``models.embedders.layer_threshold``), scaled by ``threshold`` over the
+    model's full-resolution default when a threshold is set (0 = defaults)."""
+    full = default_threshold(gallery.model, "cosine")
+    scale = 1.0 if threshold <= 0 else \
+        identity.convert_distance(threshold, metric, "cosine") / full
+    return tuple(identity.convert_distance(layer_threshold(gallery.model, w) * scale,
+                                           "cosine", metric) for w in gallery.widths)
+
+
 def search(faces: FaceSet, gallery: Gallery, *, k: int = 3, metric: str = "euclidean",
            threshold: float = 0.0, multiscale: bool = True) -> list[Hit]:
-    """Search every embedded face in ``gallery`` (one matrix product for all).  With
-    ``multiscale`` a small face is compared with the gallery layer embedded at its width."""
+    """Search every embedded face in ``gallery`` (one matrix product per layer).  With
+    ``multiscale`` a face is compared with the gallery layers around its *captured* width
+    (``Face.captured_width``, also for upscaled or enhanced probes), each with its own
+    calibrated "unknown" limit (:func:`layer_thresholds`)."""
     items = embedded_faces(faces)
     if not items:
         return []
     check_same_model(gallery.model, items[0][2].embedding_model, "these faces")
     probes = np.stack([f.embedding for _, _, f in items])
-    widths = np.array([f.width for _, _, f in items]) if multiscale else None
+    widths = np.array([f.captured_width for _, _, f in items]) if multiscale else None
     results = gallery.search(probes, resolve_threshold(threshold, gallery.model, metric), k=k,
-                             metric=metric, probe_widths=widths)
+                             metric=metric, probe_widths=widths,
+                             layer_thresholds=layer_thresholds(gallery, threshold, metric))
     return [Hit(i, j, f, r) for (i, j, f), r in zip(items, results)]
 
 
@@ -286,6 +399,8 @@ def hits_json(hits: list[Hit]) -> list[dict]:
     """JSON-ready results: frame, face, box, quality, identity, candidates."""
     return [{"frame": h.frame, "face": h.index, "box": [round(float(v), 1) for v in h.face.box],
              "quality": round(float(h.face.quality), 3), "identity": h.result.identity,
+             "captured_width": round(h.face.captured_width, 1), "enhanced": h.face.enhanced,
+             "threshold": round(h.result.threshold, 4),
              "matches": [{"name": m.name, "distance": round(m.distance, 4),
                           "score": round(m.score, 1), "source": m.source}
                          for m in h.result.matches]} for h in hits]
@@ -297,7 +412,10 @@ def hits_text(hits: list[Hit]) -> str:
         best = h.result.matches[0] if h.result.matches else None
         detail = f" ({best.name}, distance {best.distance:.3f}, score {best.score:.0f})" \
             if best else ""
-        lines.append(f"frame {h.frame} face {h.index}: {h.result.identity}{detail}")
+        enhanced = " [enhanced pixels used]" if h.face.enhanced else ""
+        lines.append(f"frame {h.frame} face {h.index}: {h.result.identity}{detail}{enhanced}")
+    if any(h.face.enhanced for h in hits):
+        lines.append("Enhanced images are not evidence on their own; check the captured frames.")
     return "\n".join(lines) or "no faces"
 
 
@@ -314,7 +432,8 @@ def draw_hits(image: torch.Tensor, hits: list[Hit], loop: Loop = range) -> torch
             known = h.result.identity != identity.UNKNOWN
             color = KNOWN if known else UNKNOWN
             x1, y1, x2, y2 = np.round(h.face.box).astype(int)
-            label = h.result.identity + (f" {h.result.matches[0].score:.0f}" if known else "")
+            label = h.result.identity + (f" {h.result.matches[0].score:.0f}" if known else "") \
+                + (" [enhanced]" if h.face.enhanced else "")
             cv2.rectangle(frame, (x1, y1), (x2, y2), color, 2 * unit, cv2.LINE_AA)
             origin = (x1, max(y1 - 6 * unit, 14 * unit))
             for thickness, ink in ((4 * unit, (0, 0, 0)), (unit, color)):

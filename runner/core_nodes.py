@@ -1,4 +1,4 @@
-"""Stand-ins for ComfyUI's core LoadImage, SaveImage and PreviewImage (ComfyUI's nodes.py).
+"""Stand-ins for ComfyUI's core LoadImage, SaveImage, PreviewImage and ImageScaleBy (ComfyUI's nodes.py).
 
 Class names, input names, outputs and file naming match ComfyUI, so an API-format workflow that
 uses them runs unchanged here and in ComfyUI. ComfyUI's ``folder_paths`` module is replaced by the
@@ -183,4 +183,32 @@ class PreviewImage(SaveImage):
         }
 
 
-NODE_CLASS_MAPPINGS = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage}
+class ImageScaleBy:
+    """Resize an IMAGE batch by a factor, like ComfyUI's "Upscale Image By" (width and height
+    rounded; torch interpolation, lanczos through Pillow)."""
+
+    upscale_methods = ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "upscale"
+    CATEGORY = "image/upscaling"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",), "upscale_method": (cls.upscale_methods,),
+                             "scale_by": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 8.0,
+                                                    "step": 0.01})}}
+
+    def upscale(self, image, upscale_method, scale_by):
+        height, width = round(image.shape[1] * scale_by), round(image.shape[2] * scale_by)
+        if upscale_method == "lanczos":
+            frames = [Image.fromarray(np.clip(255.0 * f.cpu().numpy(), 0, 255).astype(np.uint8))
+                      .resize((width, height), Image.Resampling.LANCZOS) for f in image]
+            return (torch.from_numpy(np.stack([np.asarray(f, np.float32) / 255.0
+                                               for f in frames])),)
+        samples = torch.nn.functional.interpolate(image.movedim(-1, 1), size=(height, width),
+                                                  mode=upscale_method)
+        return (samples.movedim(1, -1),)
+
+
+NODE_CLASS_MAPPINGS = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage,
+                       "ImageScaleBy": ImageScaleBy}

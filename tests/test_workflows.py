@@ -24,6 +24,13 @@ def test_workflow_runs_and_saves_images(path, tmp_path):
     for file in result["files"]:
         with Image.open(file) as img:
             assert min(img.size) >= 64
+            # provenance: the PNG records the graph that made it (as ComfyUI's SaveImage does),
+            # so an output made with enhanced pixels says so in its text
+            recorded = json.loads(img.info["prompt"])
+            assert {v["class_type"] for v in recorded.values()} == \
+                {v["class_type"] for v in prompt.values()}
+            if any("enhanced_image" in v["inputs"] for v in prompt.values()):
+                assert "enhanced_image" in img.info["prompt"]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)

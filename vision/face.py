@@ -46,6 +46,14 @@ class Face:
             models are never compared), or None.
         quality: no-reference quality of the face in ``0..1`` (higher is sharper and
             larger), or None.
+        source_width: the face's width in pixels in the frames as captured, before any
+            upscaling or enhancement (set by Face Embedding from its ``image`` input), or None
+            (then :attr:`width` is the captured width).  Resolution-matched gallery search
+            uses it, so an upscaled or enhanced probe is still compared as the small face it was.
+        fusion_gate: None when ``embedding`` is of the captured face alone; else the weight
+            ``g`` of the captured ("raw") face in a fused ``g * raw + (1 - g) * enhanced``
+            embedding (0: enhanced face only).  Anything below 1 means enhanced pixels shaped
+            the identity result.
     """
 
     box: np.ndarray
@@ -61,10 +69,32 @@ class Face:
     embedding: Optional[np.ndarray] = None
     embedding_model: Optional[str] = None
     quality: Optional[float] = None
+    source_width: Optional[float] = None
+    fusion_gate: Optional[float] = None
 
     @property
     def width(self) -> float:
         return float(self.box[2] - self.box[0])
+
+    @property
+    def captured_width(self) -> float:
+        """:attr:`source_width` when known, else :attr:`width`."""
+        return self.width if self.source_width is None else float(self.source_width)
+
+    @property
+    def enhanced(self) -> bool:
+        """Whether enhanced pixels went into the embedding (see :attr:`fusion_gate`)."""
+        return self.fusion_gate is not None and self.fusion_gate < 1.0
+
+    def scaled(self, sx: float, sy: float) -> "Face":
+        """This face on a copy of its frame resized by ``sx`` horizontally, ``sy`` vertically
+        (box, keypoints, landmarks and crop matrix follow; ``source_width`` is kept)."""
+        changes = {"box": self.box * [sx, sy, sx, sy], "keypoints": self.keypoints * [sx, sy]}
+        if self.landmarks is not None:
+            changes["landmarks"] = self.landmarks * [sx, sy, sx]
+        if self.matrix is not None:
+            changes["matrix"] = self.matrix * [1.0 / sx, 1.0 / sy, 1.0]
+        return self.with_(**changes)
 
     @property
     def height(self) -> float:
@@ -124,6 +154,15 @@ class FaceSet:
     def map_frames(self, fn) -> "FaceSet":
         """A new set with ``fn(frame_index, faces) -> faces`` applied to every frame."""
         return replace(self, frames=tuple(tuple(fn(i, f)) for i, f in enumerate(self.frames)))
+
+    def resized(self, size: tuple[int, int]) -> "FaceSet":
+        """These faces on copies of their frames resized to ``size`` ``(height, width)``
+        (e.g. faces found on an upscaled copy, mapped back to the frames as captured)."""
+        if not self.image_sizes:
+            raise ValueError("these FACES do not record their frame size; they cannot be resized")
+        frames = tuple(tuple(f.scaled(size[1] / w, size[0] / h) for f in faces)
+                       for faces, (h, w) in zip(self.frames, self.image_sizes))
+        return FaceSet(frames, [tuple(size)] * len(frames))
 
     def summary(self) -> str:
         """One line per frame, e.g. ``frame 0: 2 faces``."""

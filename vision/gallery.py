@@ -44,6 +44,10 @@ class FaceModel:
         members: ``[K, D]`` unit embeddings of the source faces.
         member_quality: ``[K]`` their quality in 0..1 (weights of the mean).
         sources: ``K`` descriptions of where each member came from.
+        widths: face widths (px) the photos were also embedded at (resolution layers), or ().
+        member_layers: ``[len(widths), K, D]`` those embeddings, or None.  Kept in memory
+            (a gallery the model is added to gets them); Save Face Model stores the
+            full-resolution embeddings only.
     """
 
     name: str
@@ -53,28 +57,50 @@ class FaceModel:
     member_quality: np.ndarray
     method: str
     sources: tuple[str, ...]
+    widths: tuple[int, ...] = ()
+    member_layers: Optional[np.ndarray] = None
 
     @property
     def quality(self) -> float:
         return float(self.member_quality.mean()) if len(self.member_quality) else 0.0
 
+    @property
+    def scaled(self) -> Optional[np.ndarray]:
+        """``[len(widths), D]``: the members' layers combined like ``embedding``, or None."""
+        if self.member_layers is None:
+            return None
+        return np.stack([identity.aggregate(layer, self.method, self.member_quality)
+                         for layer in self.member_layers])
+
     @classmethod
     def build(cls, name: str, model: str, embeddings: np.ndarray, quality: np.ndarray,
-              sources: tuple[str, ...], method: str = "mean") -> "FaceModel":
+              sources: tuple[str, ...], method: str = "mean", widths: tuple[int, ...] = (),
+              member_layers: Optional[np.ndarray] = None) -> "FaceModel":
         members = identity.normalize(np.atleast_2d(embeddings))
         quality = np.asarray(quality, np.float32).reshape(-1)
         if len(members) != len(quality) or len(members) != len(sources):
             raise ValueError(f"{len(members)} embeddings, {len(quality)} qualities and "
                              f"{len(sources)} sources do not match")
+        if (member_layers is None) != (not widths) or (member_layers is not None and np.shape(
+                member_layers) != (len(widths), *members.shape)):
+            raise ValueError(f"face model layers {np.shape(member_layers)} do not match widths "
+                             f"{widths} and members {members.shape}")
         combined = identity.aggregate(members, method, quality)
-        return cls(name, model, combined, members, quality, method, tuple(sources))
+        layers = None if member_layers is None else identity.normalize(member_layers)
+        return cls(name, model, combined, members, quality, method, tuple(sources),
+                   tuple(int(w) for w in widths), layers)
 
     def extend(self, other: "FaceModel") -> "FaceModel":
-        """This person with ``other``'s photos added (same embedding model required)."""
+        """This person with ``other``'s photos added (same embedding model required).  The
+        resolution layers stay only when both carry the same widths."""
         check_same_model(self.model, other.model, f"face model '{other.name}'")
+        same = self.widths == other.widths and self.member_layers is not None
         return FaceModel.build(self.name, self.model, np.concatenate([self.members, other.members]),
                                np.concatenate([self.member_quality, other.member_quality]),
-                               self.sources + other.sources, self.method)
+                               self.sources + other.sources, self.method,
+                               self.widths if same else (),
+                               np.concatenate([self.member_layers, other.member_layers], axis=1)
+                               if same else None)
 
 
 # --------------------------------------------------------------------------- gallery
@@ -96,6 +122,8 @@ class SearchResult:
 
     identity: str
     matches: tuple[Match, ...]
+    threshold: float = 0.0
+    """The "same person" limit this probe was held to (in the search metric; per layer)."""
 
 
 @dataclass(frozen=True)
@@ -182,9 +210,14 @@ class Gallery:
                        widths, None if not widths else np.concatenate(layers, axis=1))
 
     def add_face_model(self, face_model: FaceModel) -> "Gallery":
-        """This gallery with ``face_model`` as one more entry."""
+        """This gallery with ``face_model`` as one more entry, with its resolution layers when
+        it carries this gallery's widths (else its full-resolution embedding stands in for
+        every layer)."""
+        fits = face_model.widths and (face_model.widths == self.widths or not self.widths)
         entry = Gallery(face_model.model, (face_model.name,), face_model.embedding[None],
-                        [face_model.quality], (f"face model of {len(face_model.sources)} photo(s)",))
+                        [face_model.quality], (f"face model of {len(face_model.sources)} photo(s)",),
+                        face_model.widths if fits else (),
+                        face_model.scaled[:, None] if fits else None)
         return self.merge(entry)
 
     def remove(self, name: str) -> "Gallery":
@@ -198,34 +231,53 @@ class Gallery:
                        None if self.scaled is None else self.scaled[:, keep])
 
     def search(self, probes: np.ndarray, threshold: float, *, k: int = 5, metric: str = "cosine",
-               probe_widths: Optional[np.ndarray] = None) -> list[SearchResult]:
+               probe_widths: Optional[np.ndarray] = None,
+               layer_thresholds: Optional[tuple[float, ...]] = None) -> list[SearchResult]:
         """Top-``k`` identities for each probe ``[P, D]`` (best first).
 
-        With ``probe_widths`` ``[P]`` (face widths in pixels) and stored ``widths``, a probe is
-        compared with the layer embedded nearest its own width (see
-        :func:`identity.width_layer`); otherwise with the full-resolution embeddings.
+        With ``probe_widths`` ``[P]`` (captured face widths in pixels) and stored ``widths``,
+        a probe is compared with the layers around its width, their cosine distances (and
+        thresholds) combined by :func:`identity.layer_weights`; otherwise with the
+        full-resolution embeddings.  ``threshold`` (in ``metric``) is the full-resolution
+        "same person" limit; ``layer_thresholds`` (one per stored width, in ``metric``) the
+        limits of the layers (default: ``threshold`` for all).
         """
         probes = identity.normalize(np.atleast_2d(probes))
         if len(self) and probes.shape[1] != self.embeddings.shape[1]:
             raise ValueError(f"probe embeddings have {probes.shape[1]} dimensions, the gallery "
                              f"{self.embeddings.shape[1]}")
-        layer_of = np.full(len(probes), -1) if probe_widths is None else np.array(
-            [identity.width_layer(self.widths, w) for w in probe_widths], int)
+        limits = list(layer_thresholds) if layer_thresholds is not None else \
+            [threshold] * len(self.widths)
+        if len(limits) != len(self.widths):
+            raise ValueError(f"{len(limits)} layer thresholds for {len(self.widths)} layers")
+        cosine_limit = lambda t: identity.convert_distance(t, metric, "cosine")
+        limits = [cosine_limit(t) for t in limits] + [cosine_limit(threshold)]  # [-1]: full
+        plans = [((-1, 1.0),) if probe_widths is None else
+                 tuple(identity.layer_weights(self.widths, w)) for w in
+                 (probe_widths if probe_widths is not None else range(len(probes)))]
         results: list[Optional[SearchResult]] = [None] * len(probes)
-        for layer in np.unique(layer_of):
-            rows = np.flatnonzero(layer_of == layer)
-            matrix = self.embeddings if layer < 0 else self.scaled[layer]
-            idx, sims = identity.top_k(probes[rows], matrix, k, self.groups)
-            dists = identity.to_distance(sims, metric)
-            for row, entries, ds in zip(rows, idx, dists):
+        for layers in sorted({tuple(l for l, _ in plan) for plan in plans}):
+            rows = np.flatnonzero([tuple(l for l, _ in plan) == layers for plan in plans])
+            weights = np.array([[w for _, w in plans[r]] for r in rows], np.float32)
+            sims = probes[rows] @ self._matrix(layers[0]).T
+            if len(layers) > 1:  # two neighbouring layers: interpolate
+                sims *= weights[:, :1]
+                sims += weights[:, 1:2] * (probes[rows] @ self._matrix(layers[1]).T)
+            idx, best = identity.top_k_of(sims, k, self.groups)
+            dists = identity.to_distance(best, metric)
+            cut = weights @ np.array([limits[layer] for layer in layers], np.float32)
+            for row, entries, ds, limit in zip(rows, idx, dists, cut):
+                limit = identity.convert_distance(float(limit), "cosine", metric)
                 entries = entries if self.groups is None else self.groups[entries]
-                matches = tuple(Match(self.names[e], float(d),
-                                      identity.match_score(float(d), threshold), self.sources[e])
-                                for e, d in zip(entries, ds))
-                known = bool(matches) and matches[0].distance <= threshold
+                matches = tuple(Match(self.names[e], float(d), identity.match_score(float(d), limit),
+                                      self.sources[e]) for e, d in zip(entries, ds))
+                known = bool(matches) and matches[0].distance <= limit
                 results[row] = SearchResult(matches[0].name if known else identity.UNKNOWN,
-                                            matches)
+                                            matches, limit)
         return results
+
+    def _matrix(self, layer: int) -> np.ndarray:
+        return self.embeddings if layer < 0 else self.scaled[layer]
 
 
 # --------------------------------------------------------------------------- files

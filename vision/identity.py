@@ -111,6 +111,12 @@ def top_k(probes: np.ndarray, gallery: np.ndarray, k: int,
         gallery rows (or group numbers when ``groups`` is given), similarities are cosines.
     """
     sims = np.atleast_2d(probes).astype(np.float32) @ np.asarray(gallery, np.float32).T
+    return top_k_of(sims, k, groups)
+
+
+def top_k_of(sims: np.ndarray, k: int,
+             groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_k` from a precomputed similarity matrix ``[P, N]``."""
     if groups is not None:
         sims = np.maximum.reduceat(sims, groups, axis=1)
     k = min(int(k), sims.shape[1])
@@ -138,10 +144,77 @@ def quality_flags(face_width: float, sharpness: float) -> tuple[str, ...]:
                                         ("blurry", sharpness < BLURRY)) if bad)
 
 
-def width_layer(widths: tuple[int, ...], face_width: float) -> int:
-    """Index of the stored face width to compare a probe ``face_width`` px wide with, or -1 for
-    the full-resolution layer (probe wider than 1.5x the largest stored width).  The nearest
-    width on a log scale wins."""
-    if not widths or face_width > 1.5 * max(widths):
-        return -1
-    return int(np.argmin(np.abs(np.log(np.asarray(widths, np.float64) / max(face_width, 1.0)))))
+GATE_EPS = 0.05
+"""Added to both qualities in :func:`fusion_gate`: two near-zero qualities (tiny faces) give an
+even split instead of a ratio of noise."""
+
+
+def fusion_gate(raw_quality: float, enhanced_quality: float) -> float:
+    """Weight ``g`` of the raw face in ``g * raw + (1 - g) * enhanced`` (:func:`fuse`):
+    ``g = (q_raw + eps) / (q_raw + q_enh + 2 eps)`` with ``eps`` = :data:`GATE_EPS`.
+
+    The qualities are ``vision.quality`` scores (0..1) of the captured face and of the
+    enhanced face, the latter measured with the captured face width as its resolution (so
+    upscaling earns nothing; only sharpness, noise and blockiness can favour it).  Equal
+    qualities give 0.5; the better face always gets the larger weight."""
+    raw, enhanced = max(float(raw_quality), 0.0), max(float(enhanced_quality), 0.0)
+    return (raw + GATE_EPS) / (raw + enhanced + 2 * GATE_EPS)
+
+
+def fuse(raw: np.ndarray, enhanced: np.ndarray, gate: float) -> np.ndarray:
+    """``normalize(g * raw + (1 - g) * enhanced)`` of two unit embeddings ``[D]``."""
+    return normalize(gate * normalize(raw) + (1.0 - gate) * normalize(enhanced))
+
+
+FULL_LAYER_SPAN = 2.0
+"""The full-resolution layer counts as embedded at this multiple of the largest stored width
+(96 px for widths up to 48): probes at least that wide use it alone."""
+
+
+def layer_weights(widths: tuple[int, ...], face_width: float) -> list[tuple[int, float]]:
+    """Which gallery layers a probe ``face_width`` px wide (as captured) is compared with, and
+    how much each counts: ``[(layer, weight), ...]``, weights summing to 1, layer -1 = full
+    resolution.
+
+    Rule: the layers sit at their face widths on a log scale (the full layer at
+    :data:`FULL_LAYER_SPAN` x the largest); a probe between two neighbours gets both, weighted
+    by linear interpolation in log width (the nearer counts more); narrower than the smallest
+    layer uses it alone; at or above the full layer's width, full resolution alone.  Gallery
+    search combines cosine distances, and the "unknown" thresholds, with these weights."""
+    if not widths:
+        return [(-1, 1.0)]
+    nominal = [float(w) for w in widths] + [FULL_LAYER_SPAN * max(widths)]
+    layers = list(range(len(widths))) + [-1]
+    width = max(float(face_width), 1.0)
+    if width >= nominal[-1]:
+        return [(-1, 1.0)]
+    if width <= nominal[0]:
+        return [(0, 1.0)]
+    j = int(np.searchsorted(nominal, width, side="right")) - 1
+    share = float(np.log(width / nominal[j]) / np.log(nominal[j + 1] / nominal[j]))
+    return [(layers[j], 1.0 - share), (layers[j + 1], share)]
+
+
+def cluster(embeddings: np.ndarray, threshold, order: np.ndarray | None = None) -> np.ndarray:
+    """Group unit embeddings ``[N, D]`` into people: ``[N]`` group numbers (0, 1, ... in order
+    of first appearance along ``order``, default row order).
+
+    Greedy leader clustering: rows are visited in ``order`` (e.g. best first); a row joins the
+    group whose leader (its first row) is nearest, if within the stricter of the two rows'
+    ``threshold`` (cosine distance; a scalar or ``[N]``, e.g. stricter for tiny faces), else it
+    starts a new group.  Deterministic; ``O(N x groups)``."""
+    rows = normalize(np.atleast_2d(embeddings))
+    limits = np.broadcast_to(np.asarray(threshold, np.float32), (len(rows),))
+    order = np.arange(len(rows)) if order is None else np.asarray(order)
+    labels = np.full(len(rows), -1, np.int64)
+    leaders: list[int] = []
+    for row in order:
+        if leaders:
+            dist = 1.0 - rows[leaders] @ rows[row]
+            best = int(np.argmin(dist))
+            if dist[best] <= min(limits[row], limits[leaders[best]]):
+                labels[row] = best
+                continue
+        labels[row] = len(leaders)
+        leaders.append(int(row))
+    return labels
