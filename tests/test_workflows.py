@@ -60,3 +60,20 @@ def test_node_follows_comfyui_conventions(key):
                 assert spec[0], f"{key}.{name} has an empty combo"
                 assert spec[1].get("default", spec[0][0]) in spec[0], \
                     f"{key}.{name}: default not among the choices"
+
+
+def test_ui_format_keeps_a_slot_for_an_omitted_optional_widget():
+    """The frontend assigns widget values by position; an omitted optional widget before another
+    shifted every later value (seen in the real frontend: allow_download got 'gated')."""
+    class Node:
+        RETURN_TYPES = ("FACES",)
+
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"model": (["a", "b"], {"default": "a"})},
+                    "optional": {"allow_download": ("BOOLEAN", {"default": False}),
+                                 "fusion": (["gated", "mean"], {"default": "gated"})}}
+
+    prompt = {"1": {"class_type": "Node", "inputs": {"model": "b", "fusion": "mean"}}}
+    (node,) = api_to_ui(prompt, {"Node": Node})["nodes"]
+    assert node["widgets_values"] == ["b", False, "mean"]
