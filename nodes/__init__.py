@@ -10,6 +10,7 @@ from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .surveillance import SurveillanceReport
 from .swap import FaceSwap
+from .video import TrackFaces
 from .warp import MeshWarpSwap
 
 _NODES = {
@@ -38,6 +39,7 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineTrackFaces": (TrackFaces, "Track Faces"),
     "FacePipelineDenoise": (Denoise, "Denoise"),
     "FacePipelineSurveillanceReport": (SurveillanceReport, "Surveillance Report (Best Frames)"),
     "FacePipelineChromaKey": (ChromaKey, "Chroma Key"),

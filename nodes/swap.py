@@ -33,7 +33,9 @@ class FaceSwap:
                 "source_face_index": ("INT", {"default": 0, "min": 0, "max": 1000, "tooltip":
                                       "Which source face (largest first)."}),
                 "target_selection": ("STRING", {"default": "all", "tooltip": "Faces to replace "
-                                     "in each frame: all, largest, or indices like 0,2."}),
+                                     "in each frame: all, largest, or indices like 0,2. With "
+                                     "tracked faces (Track Faces) the indices are track ids "
+                                     "and largest is the largest person over the whole clip."}),
                 "shape_transfer": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
                                    "tooltip": "mesh_warp: move the target's face shape toward "
                                    "the source's (identity carries better)."}),

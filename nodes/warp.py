@@ -34,7 +34,9 @@ class MeshWarpSwap:
                                   "Which source face, counting over the source batch in "
                                   "detection order."}),
             "target_selection": ("STRING", {"default": "all", "tooltip": "Faces to replace in "
-                                 "each frame: all, largest, or indices like 0,2."}),
+                                 "each frame: all, largest, or indices like 0,2. With "
+                                 "tracked faces (Track Faces) the indices are track ids and "
+                                 "largest is the largest person over the whole clip."}),
             "shape_transfer": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
                                "tooltip": "How far the target's face shape moves toward the "
                                "source's (carries identity; 0 keeps the target's outline)."}),

@@ -50,18 +50,28 @@ def _mask(mask: torch.Tensor, index: int) -> np.ndarray:
 
 
 def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, *,
-                quality: Optional[float] = None, loop: Loop = range, **options
+                quality: Optional[float] = None, out: Optional[torch.Tensor] = None,
+                loop: Loop = range, **options
                 ) -> tuple[torch.Tensor, torch.Tensor, list[float], list[float]]:
     """:func:`vision.blend.gated_blend` on every frame.
 
     ``quality`` overrides the estimate for all frames; without it the source's quality is
     estimated once per (source frame, mask frame) pair, so a single source with a single
     mask is measured once.  ``options``: strength, feather, color, target_light, sharpen.
-    Returns the IMAGE, the final MASK, and the quality and applied strength per frame.
+    Returns the IMAGE, the final MASK, and the quality and applied strength per frame; the
+    outputs are written frame by frame into tensors allocated once (peak memory: the inputs
+    plus one output batch).  ``out``: a float32 CPU ``[B, H, W, 3]`` batch of the caller's own
+    (never a node's input) to write the IMAGE into instead, e.g. ``source`` itself when it is
+    a scratch batch: each frame is read before it is overwritten, so no batch is allocated.
     """
     mask = check_inputs(target, source, mask)
     measured: dict[tuple[int, int], float] = {}
-    images, masks, qualities, strengths = [], [], [], []
+    batch, height, width = (int(n) for n in target.shape[:3])
+    if out is not None and tuple(out.shape) != (batch, height, width, 3):
+        raise ValueError(f"out must be a [{batch}, {height}, {width}, 3] batch, got {tuple(out.shape)}")
+    images = torch.empty((batch, height, width, 3)) if out is None else out
+    masks = torch.empty((batch, height, width))
+    qualities, strengths = [], []
     for i in loop(target.shape[0]):
         src, m = frame_float(source, i % source.shape[0]), _mask(mask, i)
         q = quality
@@ -71,11 +81,11 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
                 measured[key] = blend.source_quality(src, m)
             q = measured[key]
         result = blend.gated_blend(frame_float(target, i), src, m, quality=q, **options)
-        images.append(result.image)
-        masks.append(result.mask)
+        np.clip(result.image, 0, 1, out=images[i].numpy())
+        np.clip(result.mask, 0, 1, out=masks[i].numpy())
         qualities.append(result.quality)
         strengths.append(result.strength)
-    return to_image(images), to_mask(masks), qualities, strengths
+    return images, masks, qualities, strengths
 
 
 def poisson_composite(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor,

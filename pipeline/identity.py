@@ -447,7 +447,9 @@ def select_by_reference(faces: FaceSet, reference: Reference, *, reference_index
                         metric: str = "cosine", threshold: float = 0.0) -> tuple[FaceSet, list[float]]:
     """FaceFusion's reference mode: keep the faces within ``threshold`` of the reference face
     (or face model).  Returns the filtered FACES (frames kept, possibly empty) and the
-    distances of every input face (global order)."""
+    distances of every input face (global order).  Tracked faces (``track_id`` set) are kept
+    or dropped per track, by the median distance of the track's faces, so a person stays
+    selected in the frames where their embedding alone would miss (turned, half hidden)."""
     ref, ref_model = reference_embedding(reference, reference_index)
     items = embedded_faces(faces)
     if not items:
@@ -456,7 +458,14 @@ def select_by_reference(faces: FaceSet, reference: Reference, *, reference_index
     limit = resolve_threshold(threshold, ref_model, metric)
     dist = identity.distances(np.stack([f.embedding for _, _, f in items]), ref, metric)[:, 0]
     keep = {(i, j) for (i, j, _), d in zip(items, dist) if d <= limit}
-    selected = faces.map_frames(lambda i, fs: [f for j, f in enumerate(fs) if (i, j) in keep])
+    per_track: dict[int, list[float]] = {}
+    for (_, _, f), d in zip(items, dist):
+        if f.track_id is not None:
+            per_track.setdefault(f.track_id, []).append(float(d))
+    tracks = {t for t, ds in per_track.items() if np.median(ds) <= limit}
+    selected = faces.map_frames(lambda i, fs: [
+        f for j, f in enumerate(fs)
+        if (f.track_id in tracks if f.track_id in per_track else (i, j) in keep)])
     return selected, [float(d) for d in dist]
 
 

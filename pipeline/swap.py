@@ -49,11 +49,12 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     size = (pixel_boost, pixel_boost)
     edge = geometry.feather_mask(size, pixel_boost / 16)
     frames, masks, report = [], [], []
+    chosen = select_faces(target_faces, targets)
     for i in loop(target_image.shape[0]):
         frame = frame_float(target_image, i)
         mask = np.zeros(frame.shape[:2], np.float32)
         done = []
-        for k in select_faces(target_faces.frames[i], targets):
+        for k in chosen[i]:
             target = target_faces.frames[i][k]
             matrix = geometry.similarity_transform(target.keypoints, template.points)
             swapped = swapper(geometry.warp_crop(frame, matrix, size), embedding)
@@ -116,9 +117,10 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             allow_download=allow_download, loop=loop)
     if matte is not None:
         mask = mask * blend.check_inputs(target_image, target_image, matte)
-    image, final_mask, _, strengths = blend.gated_blend(
+    image, final_mask, _, strengths = blend.gated_blend(  # out=warped: the engines' batch is
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
-        color=color, target_light=target_light, sharpen=sharpen, loop=loop)
+        color=color, target_light=target_light, sharpen=sharpen, out=warped,  # ours: no copy
+        loop=loop)
     report += (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
                f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
     return image, final_mask, report

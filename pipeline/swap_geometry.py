@@ -62,20 +62,34 @@ def crop_region_masks(faces: FaceSet, add: Sequence[str], subtract: Sequence[str
     return to_mask(masks or [np.zeros((64, 64), np.float32)])
 
 
-def select_faces(faces: tuple[Face, ...], selector: str) -> list[int]:
-    """Indices of the faces of one frame chosen by ``selector``: ``all``, ``largest`` or
-    comma-separated indices (those beyond the frame's faces are skipped)."""
+def select_faces(faces: FaceSet, selector: str) -> list[list[int]]:
+    """Indices of the faces chosen by ``selector`` in each frame: ``all``, ``largest`` or
+    comma-separated indices (those beyond a frame's faces are skipped).
+
+    Tracked faces (``track_id`` set, e.g. by Track Faces) are chosen per track, so the choice
+    holds for a whole video: indices are track ids, and ``largest`` is the track with the
+    largest mean face area (it does not flip between people when their sizes cross).
+    """
     selector = selector.strip().lower()
+    tracked = any(f.track_id is not None for _, _, f in faces.items())
     if selector == "all":
-        return list(range(len(faces)))
+        return [list(range(len(fs))) for fs in faces.frames]
     if selector == "largest":
-        return [int(np.argmax([f.area for f in faces]))] if faces else []
-    try:
-        wanted = [int(s) for s in selector.split(",") if s.strip()]
-    except ValueError:
-        raise ValueError(f"target faces {selector!r}: use 'all', 'largest' or indices "
-                         "like '0,2'") from None
-    return [k for k in dict.fromkeys(wanted) if 0 <= k < len(faces)]
+        if not tracked:
+            return [[int(np.argmax([f.area for f in fs]))] if fs else [] for fs in faces.frames]
+        areas: dict[int, list[float]] = {}
+        for _, _, f in faces.items():
+            areas.setdefault(f.track_id, []).append(f.area)
+        wanted = [max(areas, key=lambda t: np.mean(areas[t]))]
+    else:
+        try:
+            wanted = [int(s) for s in selector.split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"target selection {selector!r}: use 'all', 'largest' or indices "
+                             "like '0,2'") from None
+    if tracked:
+        return [[j for j, f in enumerate(fs) if f.track_id in wanted] for fs in faces.frames]
+    return [[k for k in dict.fromkeys(wanted) if 0 <= k < len(fs)] for fs in faces.frames]
 
 
 def source_face(faces: FaceSet, index: int) -> tuple[int, Face]:
@@ -112,10 +126,10 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     out = _rgb_copy(target_image)
     masks = torch.zeros(out.shape[:3])
     frames, mask_frames = out.numpy(), masks.numpy()  # views: written in place
-    report = []
+    report, chosen = [], select_faces(target_faces, targets)
     for i in loop(out.shape[0]):
         done = []
-        for k in select_faces(target_faces.frames[i], targets):
+        for k in chosen[i]:
             own = target_faces.frames[i][k].landmarks
             mesh = meshwarp.transfer_shape(own, face.landmarks, shape_transfer)
             warped = meshwarp.warp_face(source, mesh, shape, keep_eyes=keep_eyes,

@@ -10,7 +10,7 @@ import os
 import sys
 import types
 
-from .core_nodes import NODE_CLASS_MAPPINGS as CORE_NODE_CLASS_MAPPINGS
+from . import CORE_NODE_CLASS_MAPPINGS
 from .execute import ExecutionError, ValidationError, apply_overrides, run_prompt
 
 log = logging.getLogger(__name__)

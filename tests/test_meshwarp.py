@@ -171,5 +171,5 @@ def test_batch_with_faceless_frames_and_other_sizes(astronaut, hopper):
     assert "swapped face" not in none
     with pytest.raises(ValueError, match="source face index 1"):
         sg.mesh_warp_swap(src_img, src_faces, batch, faces, source_index=1)
-    with pytest.raises(ValueError, match="target faces"):
+    with pytest.raises(ValueError, match="target selection"):
         sg.mesh_warp_swap(src_img, src_faces, batch, faces, targets="the big one")

@@ -23,6 +23,7 @@ from PIL import Image
 import face_pipeline
 from face_pipeline.runner import CORE_NODE_CLASS_MAPPINGS, cli, run_prompt
 from face_pipeline.runner.client import ComfyClient, PromptRejected, error_text
+from face_pipeline.runner.core_video import Video
 
 _spec = importlib.util.spec_from_file_location("comfyui_host", ROOT / "tools" / "comfyui_host.py")
 host = importlib.util.module_from_spec(_spec)
@@ -106,9 +107,9 @@ def test_api_workflow_runs_on_the_server(server, client, path, tmp_path, capsys)
     downloaded = [pathlib.Path(p) for p in out.out.split()]
     (entry,) = client.get_json("/history?max_items=1").values()
     assert entry["status"]["status_str"] == "success" and entry["status"]["completed"]
-    written = [item for node in entry["outputs"].values() for item in node.get("images", [])
-               if item["type"] == "output"]
-    saves = [k for k, v in json.loads(path.read_text()).items() if v["class_type"] == "SaveImage"]
+    written = [item for node in entry["outputs"].values() for items in node.values() if isinstance(items, list)
+               for item in items if isinstance(item, dict) and item.get("type") == "output"]
+    saves = [k for k, v in json.loads(path.read_text()).items() if v["class_type"] in ("SaveImage", "SaveVideo")]
     assert saves and len(written) >= len(saves) and len(downloaded) == len(written)
     for item, got in zip(written, downloaded):
         on_server = server.base / "output" / item["subfolder"] / item["filename"]
@@ -118,10 +119,16 @@ def test_api_workflow_runs_on_the_server(server, client, path, tmp_path, capsys)
                       input_dir=str(INPUTS), output_dir=str(tmp_path / "headless"))
     assert len(here["files"]) == len(downloaded)
     for ours, theirs in zip(sorted(here["files"]), sorted(downloaded, key=str)):
-        a = np.asarray(Image.open(ours).convert("RGB"), np.float32)
-        b = np.asarray(Image.open(theirs).convert("RGB"), np.float32)
-        assert a.shape == b.shape and min(a.shape[:2]) >= 64
+        a, b = (pixels(f) for f in (ours, theirs))
+        assert a.shape == b.shape and min(a.shape[-3:-1]) >= 64
         assert np.abs(a - b).mean() < 1.0, f"{theirs.name} differs from the headless runner's output"
+
+
+def pixels(path) -> np.ndarray:
+    """An output file's pixels as float 0..255: ``[H, W, 3]`` for images, ``[F, H, W, 3]`` for videos."""
+    if str(path).endswith(".mp4"):
+        return Video(str(path)).get_components().images.numpy() * 255.0
+    return np.asarray(Image.open(path).convert("RGB"), np.float32)
 
 
 def test_cli_queues_one_prompt_per_file_of_a_folder(server, tmp_path, capsys):

@@ -8,6 +8,7 @@ from PIL import Image
 
 import face_pipeline
 from face_pipeline.runner import CORE_NODE_CLASS_MAPPINGS, run_prompt
+from face_pipeline.runner.core_video import Video
 from face_pipeline.runner.ui_format import api_to_ui
 
 WORKFLOWS = sorted((ROOT / "workflows").glob("*_api.json"))
@@ -19,9 +20,15 @@ def test_workflow_runs_and_saves_images(path, tmp_path):
     prompt = json.loads(path.read_text())
     result = run_prompt(prompt, MAPPINGS, input_dir=str(ROOT / "workflows" / "inputs"),
                         output_dir=str(tmp_path))
-    saves = [k for k, v in prompt.items() if v["class_type"] == "SaveImage"]
+    saves = [k for k, v in prompt.items() if v["class_type"] in ("SaveImage", "SaveVideo")]
     assert saves and len(result["files"]) >= len(saves)
     for file in result["files"]:
+        if file.endswith(".mp4"):  # frames, frame rate and audio of the input video kept
+            made = Video(file).get_components()
+            loaded = Video(str(ROOT / "workflows" / "inputs" / "astronaut_pan.mp4")).get_components()
+            assert made.images.shape == loaded.images.shape and made.frame_rate == loaded.frame_rate
+            assert made.audio is not None and made.audio["sample_rate"] == loaded.audio["sample_rate"]
+            continue
         with Image.open(file) as img:
             assert min(img.size) >= 64
             # provenance: the PNG records the graph that made it (as ComfyUI's SaveImage does),

@@ -18,7 +18,8 @@ def draw_faces(frame: np.ndarray, faces: tuple[Face, ...], *, boxes: bool = True
     """Return a copy of ``frame`` (``uint8`` RGB ``[H, W, 3]``) with the faces drawn on it.
 
     Line widths and dot sizes follow the frame size so previews read well from 256 px to 4K.
-    Labels show the face index in its frame, the detector score and, when known, the pose.
+    Labels show the face index in its frame, the detector score and, when known, the track id
+    (marked "filled" on a frame where the face was lost and filled in) and the pose.
     """
     out = frame.copy()
     unit = max(1, round(max(frame.shape[:2]) / 512))
@@ -35,6 +36,8 @@ def draw_faces(frame: np.ndarray, faces: tuple[Face, ...], *, boxes: bool = True
                 cv2.circle(out, (int(round(x)), int(round(y))), 2 * unit + 1, color, -1, cv2.LINE_AA)
         if labels:
             text = f"#{index} {face.score:.2f}"
+            if face.track_id is not None:
+                text += f" track {face.track_id}" + (" (filled)" if face.filled else "")
             if face.pose is not None:
                 text += " yaw {:+.0f} pitch {:+.0f} roll {:+.0f}".format(*face.pose)
             origin = (int(face.box[0]), max(int(face.box[1]) - 4 * unit, 10 * unit))

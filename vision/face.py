@@ -46,6 +46,10 @@ class Face:
             models are never compared), or None.
         quality: no-reference quality of the face in ``0..1`` (higher is sharper and
             larger), or None.
+        track_id: id of the face's track across the frames of a video (the same person keeps
+            the same id), or None when the faces were not tracked.
+        filled: True when the tracker made this face up for a frame where the face was
+            briefly lost (interpolated or extrapolated from the neighbouring frames).
         source_width: the face's width in pixels in the frames as captured, before any
             upscaling or enhancement (set by Face Embedding from its ``image`` input), or None
             (then :attr:`width` is the captured width).  Resolution-matched gallery search
@@ -69,6 +73,8 @@ class Face:
     embedding: Optional[np.ndarray] = None
     embedding_model: Optional[str] = None
     quality: Optional[float] = None
+    track_id: Optional[int] = None
+    filled: bool = False
     source_width: Optional[float] = None
     fusion_gate: Optional[float] = None
 
