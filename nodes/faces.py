@@ -4,12 +4,16 @@ from __future__ import annotations
 from ..models.onnx import DEVICES
 from ..models.registry import model_ids
 from ..pipeline import faces as ops
-from ..vision.detection import ORDERS, SCANS
+from ..pipeline import restore as retry
+from ..vision.detection import ORDERS, ROTATIONS, SCANS
 from ..vision.geometry import DEFAULT_SIZES, TEMPLATES, Template
 from ._comfy import CATEGORY, frames
 
 DEVICE = (DEVICES, {"default": "auto", "tooltip": "Where the model runs: auto picks CUDA, "
                     "CoreML or DirectML when this onnxruntime build has it, else the CPU."})
+
+
+RETRY_MODELS = ["off"] + retry.UPSCALERS
 
 
 class DetectFaces:
@@ -42,25 +46,44 @@ class DetectFaces:
                           " 'face index' inputs downstream count in this order."}),
                 "min_size": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip":
                              "Ignore faces narrower than this many pixels."}),
-                "scan": (SCANS, {"default": "auto", "tooltip": "whole_frame: one pass. "
-                         "whole_frame+tiles: also scan overlapping tiles to find small faces in "
-                         "large frames (down to ~24 px). auto: add tiles for frames over 640 px."}),
+                "scan": (SCANS, {"default": "auto", "tooltip": "whole_frame: one pass over the "
+                         "whole frame (fastest; finds faces wider than ~1/8 of the frame's longer "
+                         "side). auto: that pass, then faces cut by the frame edge, then a scan "
+                         "of tiles at the scales the frame's size hides from one pass (faces "
+                         "down to ~16 px), skipping tiles inside found faces and blank tiles. "
+                         "whole_frame+tiles: the same, skipping no tile."}),
                 "verify": ("BOOLEAN", {"default": True, "tooltip": "Re-check each face with the "
                            "face mesh's face-presence score; drops hands and patterns."}),
                 "device": DEVICE,
             },
             "optional": {
+                "rotations": (ROTATIONS, {"default": "0", "tooltip": "Also search the image "
+                              "turned by these angles (degrees clockwise), for sideways or "
+                              "upside-down pictures; each angle costs one more search."}),
                 "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
                                    "a missing model file (verified by sha256)."}),
+                "enhance_retry": (RETRY_MODELS, {"default": "off", "tooltip": "When a small "
+                                  "image (up to 512 px) yields no face or only weak ones, "
+                                  "enlarge it x4 with this upscaler and detect again; boxes "
+                                  "are mapped back to the original pixels. "
+                                  "realesr_animevideov3_x4 recovers the most faces."}),
             },
         }
 
     def detect(self, image, model, threshold, adaptive_threshold, max_faces, order, min_size,
-               scan, verify, device, allow_download=False):
-        faces = ops.detect_faces(image, model, threshold=threshold,
-                                 adaptive_threshold=adaptive_threshold, max_faces=max_faces,
-                                 order=order, min_size=min_size, scan=scan, verify=verify,
-                                 device=device, allow_download=allow_download, loop=frames)
+               scan, verify, device, rotations="0", allow_download=False, enhance_retry="off"):
+        def detect(batch):   # the node's progress bar follows the first (whole-batch) pass
+            return ops.detect_faces(batch, model, threshold=threshold,
+                                    adaptive_threshold=adaptive_threshold, max_faces=max_faces,
+                                    order=order, min_size=min_size, scan=scan,
+                                    rotations=rotations, verify=verify, device=device,
+                                    allow_download=allow_download,
+                                    loop=frames if batch is image else range)
+        if enhance_retry == "off":
+            faces = detect(image)
+        else:
+            faces = retry.detect_with_retry(image, detect, retry.get_enhancer(
+                enhance_retry, device=device, allow_download=allow_download))[0]
         return faces, faces.count
 
 
