@@ -29,14 +29,16 @@ def _rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB), 0.0, 1.0)
 
 
-def _reinhard(src: np.ndarray, tgt: np.ndarray, inside: np.ndarray) -> np.ndarray:
+def _reinhard(src: np.ndarray, tgt: np.ndarray, inside: np.ndarray, stats=None) -> np.ndarray:
     src_mean, src_std = (v.ravel() for v in cv2.meanStdDev(src, mask=inside))
     tgt_mean, tgt_std = (v.ravel() for v in cv2.meanStdDev(tgt, mask=inside[::2, ::2]))
+    if stats is not None:  # e.g. smoothed over the frames of a video track
+        src_mean, src_std, tgt_mean, tgt_std = stats(np.stack([src_mean, src_std, tgt_mean, tgt_std]))
     gain = (tgt_std / np.maximum(src_std, 1e-3)).astype(np.float32)
     return src * gain + (tgt_mean - src_mean * gain).astype(np.float32)
 
 
-def _histogram(src: np.ndarray, tgt: np.ndarray, inside: np.ndarray) -> np.ndarray:
+def _histogram(src: np.ndarray, tgt: np.ndarray, inside: np.ndarray, stats=None) -> np.ndarray:
     src_pixels, tgt_pixels = src[inside.astype(bool)], tgt[inside[::2, ::2].astype(bool)]
     out = np.empty_like(src)
     for c, (lo, hi) in enumerate(_LAB_RANGE):
@@ -50,13 +52,16 @@ def _histogram(src: np.ndarray, tgt: np.ndarray, inside: np.ndarray) -> np.ndarr
 
 
 def transfer_color(source: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                   method: str = "reinhard") -> np.ndarray:
+                   method: str = "reinhard", stats=None) -> np.ndarray:
     """``source`` recoloured so that its pixels under ``mask`` match the target's there.
 
     Args:
         source, target: float32 ``[H, W, 3]`` RGB in 0..1, the same size (source aligned).
         mask: ``[H, W]``; pixels with ``mask > 0.5`` give the statistics of both images.
         method: one of :data:`METHODS`.
+        stats: optional hook ``[4, 3] -> [4, 3]`` given the Reinhard statistics (L*a*b* mean
+            and std of the source, then mean and std of the target) and returning those to
+            use, e.g. :class:`vision.tracking.StatsSmoother` per video track (``reinhard`` only).
     Returns:
         float32 ``[H, W, 3]`` in 0..1: the whole source recoloured (the caller masks it).
         With fewer than ``MIN_PIXELS`` masked pixels, or ``method="none"``, a copy of source.
@@ -68,4 +73,4 @@ def transfer_color(source: np.ndarray, target: np.ndarray, mask: np.ndarray,
         return np.array(source, np.float32)
     match = _reinhard if method == "reinhard" else _histogram
     # the target only gives statistics: every other pixel and row is plenty
-    return _rgb(match(_lab(source), _lab(target[::2, ::2]), inside).astype(np.float32))
+    return _rgb(match(_lab(source), _lab(target[::2, ::2]), inside, stats).astype(np.float32))

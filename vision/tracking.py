@@ -112,6 +112,35 @@ class OneEuroFilter:
 
 
 @dataclass
+class StatsSmoother:
+    """One-Euro low-pass of a vector of per-frame statistics of one track (e.g. the colour
+    transfer's L*a*b* means and standard deviations, ``[4, 3]``), so a swapped face's colour
+    does not pump with lighting noise, mask jitter or flicker around it.
+
+    The gain's cutoff is ``min_cutoff + beta * speed`` cycles per frame, ``speed`` being the
+    low-passed largest change of a statistic from the estimate (in its own units, L*a*b* for
+    colour): a steady light is smoothed strongly, a real change (a light switched on, several
+    units per frame) passes within a few frames.  The first call returns the measurement.
+    """
+
+    min_cutoff: float = 0.05
+    beta: float = 0.1
+    speed_cutoff: float = 0.5
+    value: Optional[np.ndarray] = None
+    speed: float = 0.0
+
+    def __call__(self, stats: np.ndarray) -> np.ndarray:
+        stats = np.asarray(stats, np.float64)
+        if self.value is None or self.value.shape != stats.shape:
+            self.value, self.speed = stats.copy(), 0.0
+            return stats
+        change = float(np.abs(stats - self.value).max())
+        self.speed += _gain(self.speed_cutoff) * (change - self.speed)
+        self.value = self.value + _gain(self.min_cutoff + self.beta * self.speed) * (stats - self.value)
+        return self.value.copy()
+
+
+@dataclass
 class TrackerOptions:
     """Settings of :class:`FaceTracker` (the Track Faces node's inputs).
 
