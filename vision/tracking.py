@@ -118,25 +118,27 @@ class StatsSmoother:
     does not pump with lighting noise, mask jitter or flicker around it.
 
     The gain's cutoff is ``min_cutoff + beta * speed`` cycles per frame, ``speed`` being the
-    low-passed largest change of a statistic from the estimate (in its own units, L*a*b* for
-    colour): a steady light is smoothed strongly, a real change (a light switched on, several
-    units per frame) passes within a few frames.  The first call returns the measurement.
+    largest component of the low-passed (at ``speed_cutoff``) signed difference between the
+    measurement and the estimate, in the statistics' own units (L*a*b* for colour): flicker
+    alternates in sign and averages out, so it is smoothed strongly, while a real change (a
+    light switched on) keeps one sign, opens the gain and passes within a few frames.  The
+    first call returns the measurement.
     """
 
-    min_cutoff: float = 0.05
-    beta: float = 0.1
-    speed_cutoff: float = 0.5
+    min_cutoff: float = 0.03
+    beta: float = 0.03
+    speed_cutoff: float = 0.1
     value: Optional[np.ndarray] = None
-    speed: float = 0.0
+    trend: Optional[np.ndarray] = None
 
     def __call__(self, stats: np.ndarray) -> np.ndarray:
         stats = np.asarray(stats, np.float64)
         if self.value is None or self.value.shape != stats.shape:
-            self.value, self.speed = stats.copy(), 0.0
+            self.value, self.trend = stats.copy(), np.zeros_like(stats)
             return stats
-        change = float(np.abs(stats - self.value).max())
-        self.speed += _gain(self.speed_cutoff) * (change - self.speed)
-        self.value = self.value + _gain(self.min_cutoff + self.beta * self.speed) * (stats - self.value)
+        self.trend += _gain(self.speed_cutoff) * (stats - self.value - self.trend)
+        speed = float(np.abs(self.trend).max())
+        self.value = self.value + _gain(self.min_cutoff + self.beta * speed) * (stats - self.value)
         return self.value.copy()
 
 
