@@ -77,10 +77,10 @@ def color_smoothers(faces: FaceSet, targets: str) -> Optional[list]:
     blending the same tracks share one :class:`vision.tracking.StatsSmoother` (so the
     swapped region's colour is smoothed over time per track, a cut starting afresh with new
     tracks); None for untracked faces (every frame measured alone)."""
+    if any(f.track_id is None for _, _, f in faces.items()):
+        return None
     chosen = select_faces(faces, targets)
     keys = [tuple(sorted(faces.frames[i][k].track_id for k in ks)) for i, ks in enumerate(chosen)]
-    if any(None in key for key in keys):
-        return None
     smoothers: dict[tuple, tracking.StatsSmoother] = {}
     return [smoothers.setdefault(key, tracking.StatsSmoother()) if key else None for key in keys]
 

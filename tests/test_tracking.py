@@ -290,3 +290,20 @@ def test_head_turn_keeps_jitter_low(astronaut):
     assert all(len(fs) == 1 and fs[0].track_id == 0 for fs in tracked.frames)
     jitter = V.jitter(landmarks_of(tracked), truth, iod)
     assert jitter <= 0.015 and jitter < V.jitter(landmarks_of(raw), truth, iod)
+
+
+def test_colour_smoothers_are_shared_per_set_of_tracks():
+    """One smoother per set of tracks blended together; none for untracked faces (several
+    untracked faces in a frame included)."""
+    from face_pipeline.pipeline.swap import color_smoothers
+
+    def face(x, track):
+        return Face(box=np.array([x, 0, x + 10, 10], np.float32), score=1.0,
+                    keypoints=np.zeros((5, 2), np.float32), detector="test", track_id=track)
+
+    untracked = FaceSet(((face(0, None), face(20, None)),), ((64, 64),))
+    assert color_smoothers(untracked, "all") is None
+    tracked = FaceSet(((face(0, 0), face(20, 1)), (face(0, 0),), (face(0, 0), face(20, 1)), ()),
+                      ((64, 64),) * 4)
+    hooks = color_smoothers(tracked, "all")
+    assert hooks[0] is hooks[2] and hooks[1] is not hooks[0] and hooks[3] is None
