@@ -1,16 +1,24 @@
-"""Benchmark: detect + 478 landmarks + align per frame on CPU, against OpenCV's Haar cascade.
+"""Benchmark: Detect Faces + Face Landmarks per frame on CPU, against MediaPipe 0.10.14 itself.
 
 Run: python bench/bench_faces.py   (writes bench/results_faces.md)
 
-Frames of 512x512, 1280x720 and 1920x1080 hold one public-domain portrait (face about a third
-of the frame height).  Each stage is timed as the median of repeated runs in one process; the
-Haar cascade (OpenCV's classic CPU face detector) runs on the same frames as the baseline, so
-the ratios hold on any machine even though absolute times do not.
+The pack runs MediaPipe's own face detector, mesh and iris networks (converted to ONNX), so the
+peer is MediaPipe 0.10.14 on the same frames, in the same run, timed round by round in turn
+with the pack (the machines are shared and noisy; alternating keeps both under the same load).
+MediaPipe is installed by this script into its own venv under
+``~/.cache/face_pipeline_bench`` (never into the pack's environment) and driven through
+``bench/mediapipe_peer.py``; without network access to PyPI the peer columns are skipped.
+
+Frames of 512x512, 1280x720 and 1920x1080 hold one public-domain portrait (face about 45% of
+the frame height).  Pack timings start from the IMAGE tensor (conversion included).
 """
+import json
 import pathlib
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import cv2
@@ -22,67 +30,212 @@ sys.path.insert(0, str(ROOT))
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
+from face_pipeline.models import landmarkers as lm  # noqa: E402
+from face_pipeline.models.detectors import load_detector  # noqa: E402
+from face_pipeline.models.landmarkers import load_landmarker  # noqa: E402
+from face_pipeline.models.onnx import SMALL_GRAPH_THREADS, cpu_cores  # noqa: E402
 from face_pipeline.pipeline import faces as ops  # noqa: E402
-from face_pipeline.vision.geometry import Template  # noqa: E402
+from face_pipeline.vision import detection as det  # noqa: E402
+from face_pipeline.vision import landmarks as lmk  # noqa: E402
+from face_pipeline.vision.image import frame_uint8  # noqa: E402
 
 SIZES = {"512x512": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080)}
-RUNS = 15
+ROUNDS, RUNS = 7, 5  # rounds alternate pack and MediaPipe; runs per round per measurement
+MP_VERSION = "0.10.14"
+MP_VENV = pathlib.Path.home() / ".cache" / "face_pipeline_bench" / f"mediapipe-{MP_VERSION}"
+MP_DEPS = ["absl-py", "attrs", "flatbuffers", "numpy<2", "protobuf<5",
+           "opencv-python-headless", "matplotlib"]
 
 
-def frame_with_face(width: int, height: int) -> torch.Tensor:
+def frame_with_face(width: int, height: int) -> np.ndarray:
     portrait = cv2.imread(str(ROOT / "workflows/inputs/grace_hopper.jpg"))[:, :, ::-1]
     h = height // 1.6
     face = cv2.resize(portrait, (int(h * 512 / 600), int(h)), interpolation=cv2.INTER_AREA)
     canvas = np.full((height, width, 3), 120, np.uint8)
     y, x = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
     canvas[y:y + face.shape[0], x:x + face.shape[1]] = face
-    return torch.from_numpy(canvas[None].astype(np.float32) / 255)
+    return canvas
 
 
-def median_ms(fn) -> float:
-    fn()  # warm-up (session creation, caches)
+def mediapipe_python() -> pathlib.Path | None:
+    """The peer venv's python, created on first use; None when it cannot be installed."""
+    python = MP_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"installing mediapipe=={MP_VERSION} into {MP_VENV} ...")
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(MP_VENV)], check=True)
+            pip = [str(python), "-m", "pip", "install", "-q"]
+            subprocess.run(pip + [f"mediapipe=={MP_VERSION}", "--no-deps"], check=True)
+            subprocess.run(pip + MP_DEPS, check=True)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            print(f"MediaPipe peer unavailable ({exc}); peer columns skipped")
+            return None
+    return python
+
+
+class Peer:
+    """MediaPipe in its own process (bench/mediapipe_peer.py)."""
+
+    def __init__(self, python: pathlib.Path, frames: dict[str, np.ndarray]):
+        self.tmp = tempfile.NamedTemporaryFile(suffix=".npz", delete=False)
+        np.savez(self.tmp.name, **frames)
+        self.proc = subprocess.Popen([str(python), str(ROOT / "bench/mediapipe_peer.py"),
+                                      self.tmp.name], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.version = self.proc.stdout.readline().split()[1]
+
+    def ask(self, line: str):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+        pathlib.Path(self.tmp.name).unlink()
+
+
+def timed(fn, runs: int = RUNS) -> list[float]:
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return times
+
+
+def pack_measurements(image: torch.Tensor) -> dict:
+    """Callables per measurement: whole-frame paths and the stages of detect + 478."""
+    detector = load_detector(ops.DEFAULT_DETECTOR)
+    full = load_detector("mediapipe_face_full")
+    marker = load_landmarker(ops.DEFAULT_LANDMARKER)
+    frame = frame_uint8(image, 0)
+    faces = ops.detect_faces(image, scan="whole_frame")
+    bare = faces.map_frames(lambda i, fs: [f.with_(mesh=None) for f in fs])
+    square, _ = det.letterbox(frame, detector.size)
+    blob = square[None].astype(np.float32) / 127.5 - 1.0
+    raw, logits = detector.session.run(None, {detector.input_name: blob})
+    assert len(detector._decode(raw[0], logits[0], detector.size, detector.size, 0.5)[2]) == 1
+    rois = [lmk.mesh_roi_from_face(f) for f in faces.frames[0]]
+    crops, _ = lm._crops(frame, rois, lm.MESH_SIZE)
+    meshes, _ = marker.mesh(frame, rois)
+    eye_rois = [r for m in meshes for r in lmk.iris_rois(m)]
+    eyes, _ = lm._crops(frame, eye_rois, lm.IRIS_SIZE, flips=[False, True] * len(meshes))
+    return {
+        # end to end (what a user's graph runs)
+        "detect_whole": lambda: ops.detect_faces(image, scan="whole_frame", verify=False),
+        "detect_whole_verified": lambda: ops.detect_faces(image, scan="whole_frame"),
+        "detect_full_whole": lambda: ops.detect_faces(image, "mediapipe_face_full",
+                                                      scan="whole_frame", verify=False),
+        "detect_default": lambda: ops.detect_faces(image),
+        "detect478": lambda: ops.add_landmarks(image, ops.detect_faces(image, scan="whole_frame")),
+        "detect478_default": lambda: ops.add_landmarks(image, ops.detect_faces(image)),
+        "landmarks_reusing_mesh": lambda: ops.add_landmarks(image, faces),
+        "landmarks_from_box": lambda: ops.add_landmarks(image, bare),
+        # stages
+        "s_to_uint8": lambda: frame_uint8(image, 0),
+        "s_letterbox": lambda: det.letterbox(frame, detector.size),
+        "s_detector_onnx": lambda: detector.session.run(None, {detector.input_name: blob}),
+        "s_full_detector_onnx": lambda: full.session.run(
+            None, {full.input_name: np.zeros((1, full.size, full.size, 3), np.float32)}),
+        "s_decode_nms": lambda: detector._decode(raw[0], logits[0], detector.size, detector.size, 0.5),
+        "s_mesh_crop": lambda: lm._crops(frame, rois, lm.MESH_SIZE),
+        "s_mesh_onnx": lambda: marker.mesh_session.run(None, {marker._mesh_input: crops}),
+        "s_iris_crops": lambda: lm._crops(frame, eye_rois, lm.IRIS_SIZE,
+                                          flips=[False, True] * len(meshes)),
+        "s_iris_onnx": lambda: marker.iris_session.run(None, {marker._iris_input: eyes}),
+        "s_refine_eyes_total": lambda: marker.refine_eyes(frame, meshes),
+    }
 
 
 def main():
-    haar = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    rows = []
-    for label, (w, h) in SIZES.items():
-        image = frame_with_face(w, h)
-        grey = cv2.cvtColor((image[0].numpy() * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
-        faces = ops.detect_faces(image)
-        marked = ops.add_landmarks(image, faces)
-        assert faces.count == 1, f"{label}: expected one face"
-        t = {
-            "haar": median_ms(lambda: haar.detectMultiScale(grey, 1.1, 5, minSize=(40, 40))),
-            "detect": median_ms(lambda: ops.detect_faces(image)),
-            "detect_noverify": median_ms(lambda: ops.detect_faces(image, verify=False)),
-            "landmarks": median_ms(lambda: ops.add_landmarks(image, faces)),
-            "align": median_ms(lambda: ops.align_faces(image, marked, Template("arcface_112_v2", 112))),
-        }
-        t["total"] = t["detect"] + t["landmarks"] + t["align"]
-        rows.append((label, t))
-        print(label, {k: round(v, 1) for k, v in t.items()})
+    frames = {label: frame_with_face(w, h) for label, (w, h) in SIZES.items()}
+    python = mediapipe_python()
+    peer = Peer(python, frames) if python else None
+    results = {}
+    for label, frame in frames.items():
+        image = torch.from_numpy(frame[None].astype(np.float32) / 255)
+        pack = pack_measurements(image)
+        assert ops.detect_faces(image).count == 1, f"{label}: expected one face"
+        if peer:
+            counts = peer.ask(f"count {label}")
+            assert all(c == 1 for c in counts.values()), (label, counts)
+        times = {name: [] for name in pack}
+        for fn in pack.values():
+            fn()  # warm-up
+        if peer:
+            for task in ("detect_short", "detect_full", "mesh478"):
+                peer.ask(f"{task} {label} 2")
+        for _ in range(ROUNDS):
+            for name, fn in pack.items():
+                times[name] += timed(fn)
+            if peer:
+                for task in ("detect_short", "detect_full", "mesh478"):
+                    times.setdefault("mp_" + task, []).extend(peer.ask(f"{task} {label} {RUNS}"))
+        results[label] = {k: 1000 * statistics.median(v) for k, v in times.items()}
+        print(label, {k: round(v, 2) for k, v in results[label].items()})
+    if peer:
+        version = peer.version
+        peer.close()
+    write_results(results, version if peer else None)
+
+
+def write_results(results: dict, mp_version):
+    def ratio(r, a, b):
+        return f"{r[a] / r[b]:.2f}" if b in r else "-"
+
+    def ms(r, k):
+        return f"{r[k]:.1f}" if k in r else "-"
+
     lines = [
-        "# Detect + landmarks + align, CPU",
+        "# Detect Faces + Face Landmarks (478) vs MediaPipe, CPU",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; "
-        f"median of {RUNS} runs; `python bench/bench_faces.py`.",
-        "Baseline: OpenCV Haar cascade (`detectMultiScale`, scale 1.1, min 40 px) on the same frame.",
+        f"Machine: {platform.processor() or platform.machine()}, {cpu_cores()} cores usable; "
+        f"pack sessions: {SMALL_GRAPH_THREADS} intra-op thread for single inputs of the MediaPipe "
+        f"networks, {cpu_cores()} for tile batches; medians of {ROUNDS} rounds x {RUNS} "
+        f"runs, pack and MediaPipe {mp_version or '(not installed)'} alternating round by round; "
+        "`python bench/bench_faces.py`. The machines are shared: absolute times swing +-50%, "
+        "the ratios less.",
         "",
-        "| frame | Haar baseline ms | detect ms (verify off) | 478 landmarks ms | align ms | "
-        "detect+landmarks+align ms | fps | total / Haar |",
-        "|---|---|---|---|---|---|---|---|",
+        "Frames hold one portrait (face ~45% of the frame height). MediaPipe: `FaceDetection` "
+        "(short / full range) and `FaceMesh(static_image_mode=True, refine_landmarks=True)` "
+        "(detection + 478 points every call). Pack: `detect_faces` and `add_landmarks` from the "
+        "IMAGE tensor (uint8 conversion included); whole_frame = `scan='whole_frame'`.",
+        "",
+        "## Per frame, pack vs MediaPipe",
+        "",
+        "| frame | MP detect short ms | pack detect ms (whole frame, verify off) | ratio | "
+        "MP detect full ms | pack full-range ms | ratio | pack detect + verify ms | "
+        "MP detect+478 ms | pack detect+478 ms (whole frame) | ratio | pack defaults (scan auto) "
+        "detect / detect+478 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for label, t in rows:
-        lines.append(f"| {label} | {t['haar']:.1f} | {t['detect']:.1f} ({t['detect_noverify']:.1f}) | "
-                     f"{t['landmarks']:.1f} | {t['align']:.1f} | {t['total']:.1f} | "
-                     f"{1000 / t['total']:.0f} | {t['total'] / t['haar']:.2f} |")
+    for label, r in results.items():
+        lines.append(
+            f"| {label} | {ms(r, 'mp_detect_short')} | {ms(r, 'detect_whole')} | "
+            f"{ratio(r, 'detect_whole', 'mp_detect_short')} | {ms(r, 'mp_detect_full')} | "
+            f"{ms(r, 'detect_full_whole')} | {ratio(r, 'detect_full_whole', 'mp_detect_full')} | "
+            f"{ms(r, 'detect_whole_verified')} | {ms(r, 'mp_mesh478')} | {ms(r, 'detect478')} | "
+            f"{ratio(r, 'detect478', 'mp_mesh478')} | {ms(r, 'detect_default')} / "
+            f"{ms(r, 'detect478_default')} |")
+    stages = [("s_to_uint8", "IMAGE tensor -> uint8 frame"),
+              ("s_letterbox", "letterbox resize to the detector input"),
+              ("s_detector_onnx", "short-range detector, ONNX Runtime"),
+              ("s_full_detector_onnx", "full-range detector, ONNX Runtime"),
+              ("s_decode_nms", "anchor decoding + weighted NMS"),
+              ("s_mesh_crop", "mesh crop (rotated warp, 192 px)"),
+              ("s_mesh_onnx", "face mesh, ONNX Runtime"),
+              ("s_iris_crops", "two eye crops (64 px)"),
+              ("s_iris_onnx", "iris model, both eyes in one call, ONNX Runtime"),
+              ("s_refine_eyes_total", "eyes total (crops + iris + mapping back)"),
+              ("landmarks_reusing_mesh", "Face Landmarks after a verified detection (mesh reused)"),
+              ("landmarks_from_box", "Face Landmarks from a box only (mesh + eyes)")]
+    lines += ["", "## Where the time goes (pack, ms per frame)", "",
+              "| stage | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+    for key, text in stages:
+        lines.append(f"| {text} | " + " | ".join(ms(r, key) for r in results.values()) + " |")
+    lines += ["", "Python overhead of the detect + 478 path is the end-to-end time minus these "
+              "stages (box/keypoint bookkeeping, FACES construction, head pose)."]
     (ROOT / "bench" / "results_faces.md").write_text("\n".join(lines) + "\n")
 
 

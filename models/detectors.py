@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ..vision import detection as det
-from .onnx import get_session
+from .onnx import SMALL_GRAPH_THREADS, get_session
 from .registry import ModelSpec, load_backend, resolve_files
 
 # The mouth-corner half-spacing relative to the eye spacing in the ArcFace template
@@ -29,13 +29,14 @@ def keypoints5_from_blazeface(kps6: np.ndarray) -> np.ndarray:
     return np.stack([right_eye, left_eye, nose, mouth - half, mouth + half], axis=1)
 
 
-@lru_cache(maxsize=None)
-def _ssd_anchors(size: int, strides: tuple[int, ...], per_layer: tuple[int, ...]) -> np.ndarray:
-    return det.ssd_anchor_centers(size, list(strides), list(per_layer))
+@lru_cache(maxsize=32)
+def _ssd_anchors(height: int, width: int, strides: tuple[int, ...], per_layer: tuple[int, ...]) -> np.ndarray:
+    return det.ssd_anchor_centers(height, width, list(strides), list(per_layer))
 
 
 class BlazeFaceDetector:
-    """MediaPipe face detection (short or full range), letterboxed whole-frame input."""
+    """MediaPipe face detection (short or full range): a letterboxed whole-frame pass
+    (``__call__``) and batched fully convolutional passes over tiles (``detect_batch``)."""
 
     # Anchor layouts from MediaPipe's face_detection_{short,full}_range graphs.
     LAYOUTS = {128: ((8, 16, 16, 16), (2, 2, 2, 2)), 192: ((4,), (1,))}
@@ -43,21 +44,35 @@ class BlazeFaceDetector:
 
     def __init__(self, spec: ModelSpec, device: str = "auto", allow_download: Optional[bool] = None):
         self.id = spec.id
-        self.session = get_session(resolve_files(spec, allow_download)[0], device)
+        path = resolve_files(spec, allow_download)[0]
+        self.session = get_session(path, device, threads=SMALL_GRAPH_THREADS)
+        self.batch_session = get_session(path, device)  # tiles: work for every core
         self.input_name = self.session.get_inputs()[0].name
         self.size = int(spec.input["size"][0])
-        strides, per_layer = self.LAYOUTS[self.size]
-        self.anchors = _ssd_anchors(self.size, strides, per_layer)
+        self.layout = self.LAYOUTS[self.size]
+
+    def _decode(self, raw, logits, height: int, width: int, threshold: float):
+        """One image's outputs -> boxes, 5 keypoints, scores in input pixels (weighted NMS)."""
+        anchors = _ssd_anchors(height, width, *self.layout)
+        boxes, kps, scores = det.decode_ssd(raw, logits[:, 0], anchors, 6)
+        keep = scores >= threshold
+        boxes, kps, scores = det.nms(boxes[keep], kps[keep], scores[keep], self.NMS_IOU, weighted=True)
+        return boxes, keypoints5_from_blazeface(kps), scores
 
     def __call__(self, frame: np.ndarray, threshold: float):
         square, box = det.letterbox(frame, self.size)
-        blob = square[None].astype(np.float32) / 127.5 - 1.0
+        blob = square[None].astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
         raw, logits = self.session.run(None, {self.input_name: blob})
-        boxes, kps, scores = det.decode_ssd(raw[0], logits[0, :, 0], self.anchors, self.size, 6)
-        keep = scores >= threshold
-        boxes, kps, scores = det.nms(boxes[keep], kps[keep], scores[keep], self.NMS_IOU, weighted=True)
-        boxes = box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4)
-        return boxes, keypoints5_from_blazeface(box.to_frame(kps)), scores
+        boxes, kps, scores = self._decode(raw[0], logits[0], self.size, self.size, threshold)
+        return box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4), box.to_frame(kps), scores
+
+    def detect_batch(self, images: np.ndarray, threshold: float):
+        """``uint8`` images ``[N, h, w, 3]`` (h, w multiples of 32) at their own resolution
+        -> a list of N ``(boxes, keypoints, scores)`` in image pixels."""
+        blob = images.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
+        raw, logits = self.batch_session.run(None, {self.input_name: blob})
+        h, w = images.shape[1:3]
+        return [self._decode(r, l, h, w, threshold) for r, l in zip(raw, logits)]
 
 
 class SCRFDDetector:
@@ -99,6 +114,10 @@ class SCRFDDetector:
         boxes, kps, scores = det.nms(np.concatenate(boxes), np.concatenate(kps),
                                      np.concatenate(scores), self.NMS_IOU)
         return box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4), box.to_frame(kps), scores
+
+    def detect_batch(self, images: np.ndarray, threshold: float):
+        """Tiles of the small-face scan, each letterboxed into the fixed input."""
+        return [self(image, threshold) for image in images]
 
 
 BACKENDS = {"mediapipe_blazeface": BlazeFaceDetector, "scrfd": SCRFDDetector}

@@ -2,7 +2,12 @@
 
 MediaPipe's own 478-point model ("with attention") needs custom TFLite ops; the plain mesh
 plus the iris model gives the same 478 points with standard ops only, so it runs anywhere
-ONNX Runtime runs.  All faces of a frame go through each network in one batch.
+ONNX Runtime runs.  All faces of a frame go through each network in one batch (the two eye
+crops of every face in one iris call).
+
+A crop region ("roi") is ``(center [2], side px, angle rad)`` of a rotated square in the frame
+(``vision.landmarks``): from a detection (:func:`~vision.landmarks.mesh_roi_from_face`) or from
+the previous frame's landmarks (:func:`~vision.landmarks.mesh_roi_from_landmarks`, tracking).
 """
 from __future__ import annotations
 
@@ -13,29 +18,40 @@ import numpy as np
 
 from ..vision import landmarks as lmk
 from ..vision.face import Face
-from ..vision.geometry import invert, transform_points
-from .onnx import get_session
+from .onnx import SMALL_GRAPH_THREADS, get_session
 from .registry import ModelSpec, load_backend, resolve_files
 
 MESH_SIZE = 192
 IRIS_SIZE = 64
 
 
-def _crops(frame: np.ndarray, rois, size: int, flips=None):
-    """Rotated square crops (float32 0..1, ``[N, size, size, 3]``) and their frame->crop maps."""
-    mats, crops = [], []
+def _crops(frame: np.ndarray, rois, size: int, flips=None) -> tuple[np.ndarray, np.ndarray]:
+    """Rotated square crops ``[N, size, size, 3]`` float32 0..1 of a ``uint8`` frame, and the
+    crop->frame maps ``[N, 2, 3]`` (the crops are warped on the uint8 frame, then scaled)."""
+    batch = np.empty((len(rois), size, size, 3), np.uint8)
+    back = np.empty((len(rois), 2, 3), np.float64)
     for k, (center, side, angle) in enumerate(rois):
-        m = lmk.rect_matrix(center, side, angle, size)
+        m = np.vstack([lmk.rect_matrix(center, side, angle, size), [0, 0, 1]]).astype(np.float64)
         if flips is not None and flips[k]:  # mirror the crop: x -> size - x
-            m = np.array([[-1, 0, size], [0, 1, 0]], np.float32) @ np.vstack([m, [0, 0, 1]])
-        mats.append(m.astype(np.float32))
-        crops.append(cv2.warpAffine(frame, mats[-1], (size, size), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE))
-    return np.stack(crops).astype(np.float32) / 255.0, mats
+            m = np.array([[-1, 0, size], [0, 1, 0], [0, 0, 1]], np.float64) @ m
+        cv2.warpAffine(frame, m[:2].astype(np.float32), (size, size), dst=batch[k],
+                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        back[k] = np.linalg.inv(m)[:2]
+    return batch.astype(np.float32) * np.float32(1 / 255), back
+
+
+def _to_frame(points: np.ndarray, back: np.ndarray) -> np.ndarray:
+    """Crop points ``[N, P, 3]`` -> frame pixels with the crop->frame maps ``[N, 2, 3]``
+    (x, y mapped; z scaled like x and y)."""
+    out = np.empty(points.shape, np.float32)
+    out[..., :2] = np.einsum("npj,nij->npi", points[..., :2], back[:, :, :2]) + back[:, None, :, 2]
+    scale = np.sqrt(np.abs(np.linalg.det(back[:, :, :2])))
+    out[..., 2] = points[..., 2] * scale[:, None]
+    return out
 
 
 class FaceMeshLandmarker:
-    """Places 478 landmarks on every face of a frame.
+    """Places 478 landmarks on faces of a ``uint8`` RGB frame ``[H, W, 3]``.
 
     ``refine=True`` runs the mesh a second time on a crop re-centred on the first mesh (as
     MediaPipe's tracker does between video frames), which corrects loose detector boxes.
@@ -43,57 +59,79 @@ class FaceMeshLandmarker:
 
     def __init__(self, spec: ModelSpec, device: str = "auto", allow_download: Optional[bool] = None):
         mesh_path, iris_path = resolve_files(spec, allow_download)
-        self.mesh = get_session(mesh_path, device)
-        self.iris = get_session(iris_path, device)
+        self.mesh_session = get_session(mesh_path, device, threads=SMALL_GRAPH_THREADS)
+        self.iris_session = get_session(iris_path, device, threads=SMALL_GRAPH_THREADS)
+        self._mesh_input = self.mesh_session.get_inputs()[0].name
+        self._iris_input = self.iris_session.get_inputs()[0].name
 
-    def _run_mesh(self, frame, rois):
-        crops, mats = _crops(frame, rois, MESH_SIZE)
-        points, logits = self.mesh.run(None, {self.mesh.get_inputs()[0].name: crops})
-        points = points.reshape(len(rois), 468, 3)
-        scores = 1.0 / (1.0 + np.exp(-logits.reshape(-1)))
-        return [transform_points(p, invert(m)) for p, m in zip(points, mats)], scores
+    def mesh(self, frame: np.ndarray, rois) -> tuple[np.ndarray, np.ndarray]:
+        """The 468-point mesh in each crop region: points ``[N, 468, 3]`` in frame pixels
+        (z in the crop's scale, not yet centred) and face-presence probabilities ``[N]``."""
+        if not len(rois):
+            return np.zeros((0, 468, 3), np.float32), np.zeros(0, np.float32)
+        crops, back = _crops(frame, rois, MESH_SIZE)
+        points, logits = self.mesh_session.run(None, {self._mesh_input: crops})
+        scores = 1.0 / (1.0 + np.exp(-logits.reshape(-1).astype(np.float64)))
+        return _to_frame(points.reshape(len(rois), 468, 3), back), scores.astype(np.float32)
 
-    def _refine_eyes(self, frame, meshes):
-        """Replace each mesh's eye contours with the iris model's and append the two irises
-        (``[468, 3]`` -> ``[478, 3]``); the left-eye crop is mirrored, as MediaPipe does."""
+    def refine_eyes(self, frame: np.ndarray, meshes: np.ndarray) -> np.ndarray:
+        """Meshes ``[N, 468, 3]`` -> ``[N, 478, 3]``: each eye's contour replaced by the iris
+        model's and the two irises appended (the left-eye crop is mirrored, as MediaPipe does);
+        the 2N eye crops run in one call."""
         rois = [roi for mesh in meshes for roi in lmk.iris_rois(mesh)]
-        crops, mats = _crops(frame, rois, IRIS_SIZE, flips=[False, True] * len(meshes))
-        contours, irises = self.iris.run(None, {self.iris.get_inputs()[0].name: crops})
-        contours, irises = contours.reshape(len(rois), 71, 3), irises.reshape(len(rois), 5, 3)
-        out = []
-        for k, mesh in enumerate(meshes):
-            points, eyes = mesh.copy(), []
-            for side, indices in enumerate((lmk.RIGHT_EYE_CONTOUR, lmk.LEFT_EYE_CONTOUR)):
-                back = invert(mats[2 * k + side])
-                idx = list(indices)
-                points[idx, :2] = transform_points(contours[2 * k + side], back)[:, :2]
-                iris = transform_points(irises[2 * k + side], back)
-                iris[:, 2] = mesh[idx[:16], 2].mean()
-                eyes.append(iris)
-            out.append(np.concatenate([points, *eyes]))
+        crops, back = _crops(frame, rois, IRIS_SIZE, flips=[False, True] * len(meshes))
+        contours, irises = self.iris_session.run(None, {self._iris_input: crops})
+        contours = _to_frame(contours.reshape(len(rois), 71, 3), back)
+        irises = _to_frame(irises.reshape(len(rois), 5, 3), back)
+        out = np.concatenate([meshes, np.zeros((len(meshes), 10, 3), np.float32)], axis=1)
+        for side, indices in enumerate((lmk.RIGHT_EYE_CONTOUR, lmk.LEFT_EYE_CONTOUR)):
+            idx = list(indices)
+            out[:, idx, :2] = contours[side::2, :, :2]
+            iris = irises[side::2]
+            iris[:, :, 2] = meshes[:, idx[:16], 2].mean(1)[:, None]
+            out[:, 468 + 5 * side:473 + 5 * side] = iris
         return out
 
-    def presence(self, frame: np.ndarray, faces: tuple[Face, ...]) -> np.ndarray:
-        """The mesh network's face-presence probability ``[N]`` for each detection's crop:
-        a second opinion that rejects detector false positives (hands, patterns)."""
-        if not faces:
-            return np.zeros(0, np.float32)
-        return self._run_mesh(frame, [lmk.mesh_roi_from_face(f) for f in faces])[1]
+    def landmarks(self, frame: np.ndarray, rois, refine: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """478 landmarks ``[N, 478, 3]`` (frame pixels, z relative to the face centre) and
+        face-presence probabilities ``[N]`` for faces in the given crop regions (the entry
+        point for tracking: regions from the previous frame's landmarks)."""
+        meshes, scores = self.mesh(frame, rois)
+        if refine and len(meshes):
+            meshes, scores = self.mesh(frame, [lmk.mesh_roi_from_landmarks(m) for m in meshes])
+        return self._finish(frame, meshes), scores
+
+    def _finish(self, frame: np.ndarray, meshes: np.ndarray) -> np.ndarray:
+        if not len(meshes):
+            return np.zeros((0, 478, 3), np.float32)
+        points = self.refine_eyes(frame, meshes)
+        points[:, :, 2] -= points[:, :468, 2].mean(1, keepdims=True)  # depth relative to the face
+        return points
+
+    def presence(self, frame: np.ndarray, faces: tuple[Face, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The mesh network's face-presence probability ``[N]`` for each detection's crop (a
+        second opinion that rejects detector false positives: hands, patterns), and the
+        meshes ``[N, 468, 3]`` it placed there (kept on the faces as ``Face.mesh`` so that
+        landmarking does not run the mesh again)."""
+        meshes, scores = self.mesh(frame, [lmk.mesh_roi_from_face(f) for f in faces])
+        return scores, meshes
 
     def __call__(self, frame: np.ndarray, faces: tuple[Face, ...], refine: bool = False) -> tuple[Face, ...]:
-        """Faces of one ``uint8`` RGB frame with landmarks, score, keypoints and pose filled."""
+        """Faces of one ``uint8`` RGB frame with landmarks, score, keypoints and pose filled.
+
+        Faces that carry the mesh of their verification (``Face.mesh``, same box) reuse it
+        unless ``refine``."""
         if not faces:
             return ()
-        meshes, scores = self._run_mesh(frame, [lmk.mesh_roi_from_face(f) for f in faces])
-        if refine:
-            meshes, scores = self._run_mesh(frame, [lmk.mesh_roi_from_landmarks(m) for m in meshes])
-        out = []
-        for face, points, score in zip(faces, self._refine_eyes(frame, meshes), scores):
-            points[:, 2] -= points[:468, 2].mean()  # depth relative to the face centre
-            out.append(face.with_(landmarks=points, landmark_score=float(score),
-                                  keypoints=lmk.keypoints_from_mesh(points),
-                                  pose=lmk.head_pose(points)))
-        return tuple(out)
+        if not refine and all(f.mesh is not None for f in faces):
+            meshes = np.stack([f.mesh for f in faces])
+            scores = np.array([f.landmark_score for f in faces], np.float32)
+            points = self._finish(frame, meshes)
+        else:
+            points, scores = self.landmarks(frame, [lmk.mesh_roi_from_face(f) for f in faces], refine)
+        return tuple(face.with_(landmarks=p, landmark_score=float(s),
+                                keypoints=lmk.keypoints_from_mesh(p), pose=lmk.head_pose(p))
+                     for face, p, s in zip(faces, points, scores))
 
 
 def load_landmarker(model_id: str, device: str = "auto", allow_download: Optional[bool] = None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..models.onnx import DEVICES
 from ..models.registry import model_ids
 from ..pipeline import faces as ops
-from ..vision.detection import ORDERS, SCANS
+from ..vision.detection import ORDERS, ROTATIONS, SCANS
 from ..vision.geometry import DEFAULT_SIZES, TEMPLATES, Template
 from ._comfy import CATEGORY, frames
 
@@ -42,24 +42,31 @@ class DetectFaces:
                           " 'face index' inputs downstream count in this order."}),
                 "min_size": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip":
                              "Ignore faces narrower than this many pixels."}),
-                "scan": (SCANS, {"default": "auto", "tooltip": "whole_frame: one pass. "
-                         "whole_frame+tiles: also scan overlapping tiles to find small faces in "
-                         "large frames (down to ~24 px). auto: add tiles for frames over 640 px."}),
+                "scan": (SCANS, {"default": "auto", "tooltip": "whole_frame: one pass over the "
+                         "whole frame (fastest; finds faces wider than ~1/8 of the frame's longer "
+                         "side). auto: that pass, then faces cut by the frame edge, then a scan "
+                         "of tiles at the scales the frame's size hides from one pass (faces "
+                         "down to ~16 px), skipping tiles inside found faces and blank tiles. "
+                         "whole_frame+tiles: the same, skipping no tile."}),
                 "verify": ("BOOLEAN", {"default": True, "tooltip": "Re-check each face with the "
                            "face mesh's face-presence score; drops hands and patterns."}),
                 "device": DEVICE,
             },
             "optional": {
+                "rotations": (ROTATIONS, {"default": "0", "tooltip": "Also search the image "
+                              "turned by these angles (degrees clockwise), for sideways or "
+                              "upside-down pictures; each angle costs one more search."}),
                 "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
                                    "a missing model file (verified by sha256)."}),
             },
         }
 
     def detect(self, image, model, threshold, adaptive_threshold, max_faces, order, min_size,
-               scan, verify, device, allow_download=False):
+               scan, verify, device, rotations="0", allow_download=False):
         faces = ops.detect_faces(image, model, threshold=threshold,
                                  adaptive_threshold=adaptive_threshold, max_faces=max_faces,
-                                 order=order, min_size=min_size, scan=scan, verify=verify,
+                                 order=order, min_size=min_size, scan=scan, rotations=rotations,
+                                 verify=verify,
                                  device=device, allow_download=allow_download, loop=frames)
         return faces, faces.count
 

@@ -171,15 +171,23 @@ class Composite:
                 "match_light": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
                                 "tooltip": "Move the subject's colours toward the background's "
                                 "light where it stands (0: off)."}),
+                "face_poisson": (ops.FACE_POISSON, {"default": "off", "tooltip": "Send each "
+                                 "face's oval (where the subject is opaque) through the Poisson "
+                                 "composite: the face keeps its own detail and takes its light "
+                                 "from the composite around it (after match_light and "
+                                 "light_wrap). normal / mixed as in Poisson Composite; needs "
+                                 "faces."}),
             },
             "optional": {
                 "background": ("IMAGE", {"tooltip": "The new background; one image for all "
                                "frames or one per frame."}),
+                "faces": ("FACES", {"tooltip": "Faces with landmarks on these frames (Face "
+                          "Landmarks), for face_poisson."}),
             },
         }
 
     def composite(self, foreground, mask, background_color, fit, x, y, light_wrap,
-                  match_light, background=None):
+                  match_light, face_poisson="off", background=None, faces=None):
         return ops.composite(foreground, mask, background, background_color=background_color,
                              fit=fit, x=x, y=y, light_wrap=light_wrap, match_light=match_light,
-                             loop=frames)
+                             faces=faces, face_poisson=face_poisson, loop=frames)

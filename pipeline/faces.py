@@ -16,7 +16,6 @@ from ..vision.image import check_image, frame_float, frame_uint8, to_image, to_m
 Loop = Callable[[int], Iterable[int]]
 DEFAULT_DETECTOR = "mediapipe_face_short"
 DEFAULT_LANDMARKER = "mediapipe_face_mesh"
-PRESENCE_THRESHOLD = 0.5
 
 
 def check_faces(image: torch.Tensor, faces: FaceSet) -> None:
@@ -33,30 +32,40 @@ def check_faces(image: torch.Tensor, faces: FaceSet) -> None:
 
 def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshold: float = 0.5,
                  adaptive_threshold: bool = True, max_faces: int = 0, order: str = "largest",
-                 min_size: float = 0.0, scan: str = "auto", verify: bool = True,
-                 device: str = "auto", allow_download: Optional[bool] = None,
+                 min_size: float = 0.0, scan: str = "auto", rotations: str = "0",
+                 verify: bool = True, device: str = "auto", allow_download: Optional[bool] = None,
                  loop: Loop = range) -> FaceSet:
     """Faces in every frame of an IMAGE ``[B, H, W, C]``; a frame without faces gets none.
 
-    ``verify`` re-checks each detection with the face mesh's face-presence classifier and
-    drops those below 0.5 (BlazeFace alone fires on hands and fabric at scores 0.5-0.7).
-    Other arguments: see :func:`vision.detection.find_faces`.
+    ``verify`` re-checks each candidate with the face mesh's face-presence classifier and
+    drops those below 0.5 (BlazeFace alone fires on hands and fabric at scores 0.5-0.7); kept
+    faces carry that score (``landmark_score``) and the mesh (``mesh``), which
+    :func:`add_landmarks` reuses.  Other arguments: see :func:`vision.detection.find_faces`.
     """
     check_image(image)
+    detection.parse_rotations(rotations)  # a bad value fails before any work
     detector = load_detector(model, device, allow_download)
     verifier = load_landmarker(DEFAULT_LANDMARKER, device) if verify else None
     frames = []
     for i in loop(image.shape[0]):
         frame = frame_uint8(image, i)
-        boxes, kps, scores = detection.find_faces(
-            frame, detector, threshold=threshold, adaptive=adaptive_threshold, max_faces=0,
-            order=order, min_size=min_size, scan=scan)
-        faces = tuple(Face(box=b, score=float(s), keypoints=k, detector=detector.id)
-                      for b, k, s in zip(boxes, kps, scores))
-        if verifier is not None:
-            keep = verifier.presence(frame, faces) >= PRESENCE_THRESHOLD
-            faces = tuple(f for f, k in zip(faces, keep) if k)
-        frames.append(faces[:max_faces] if max_faces > 0 else faces)
+
+        def presence(boxes, kps):
+            scores, meshes = verifier.presence(frame, [Face(box=b, score=0.0, keypoints=k)
+                                                       for b, k in zip(boxes, kps)])
+            return scores, list(zip(scores, meshes))  # kept with each face
+
+        boxes, kps, scores, verified = detection.find_faces(
+            frame, detector, threshold=threshold, adaptive=adaptive_threshold,
+            max_faces=max_faces, order=order, min_size=min_size, scan=scan, rotations=rotations,
+            verify=presence if verifier is not None else None)
+        faces = []
+        for b, k, s, extra in zip(boxes, kps, scores, verified):
+            face = Face(box=b, score=float(s), keypoints=k, detector=detector.id)
+            if extra is not None:
+                face = face.with_(landmark_score=float(extra[0]), mesh=extra[1])
+            faces.append(face)
+        frames.append(tuple(faces))
     sizes = [(int(image.shape[1]), int(image.shape[2]))] * image.shape[0]
     return FaceSet(frames, sizes)
 

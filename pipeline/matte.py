@@ -15,13 +15,15 @@ import torch
 from ..models.matting import load_matte_model
 from ..vision import chroma_key as keying
 from ..vision import composite as comp
-from ..vision import matte
+from ..vision import matte, poisson, regions
 from ..vision.face import FaceSet
 from ..vision.image import check_image, frame_float, to_image, to_mask
 from .blend import _mask, check_inputs
 from .faces import Loop, check_faces
 
 HAIR_BAND = 24   # default unknown-band width (px) around detected heads
+FACE_POISSON = ["off"] + poisson.MODES
+OPAQUE = 0.99    # alpha at which the subject counts as opaque (face_poisson's region)
 
 
 def chroma_key(image: torch.Tensor, key_color: str = "auto", *,
@@ -94,12 +96,26 @@ def refine_matte(image: torch.Tensor, mask: torch.Tensor, *, band: int = 6,
 def composite(foreground: torch.Tensor, mask: torch.Tensor,
               background: Optional[torch.Tensor] = None, *, background_color: str = "#2a6f97",
               fit: str = "fill", x: float = 0.5, y: float = 0.5, light_wrap: float = 0.0,
-              match_light: float = 0.0, loop: Loop = range
+              match_light: float = 0.0, faces: Optional[FaceSet] = None,
+              face_poisson: str = "off", loop: Loop = range
               ) -> tuple[torch.Tensor, torch.Tensor]:
     """Alpha-over of ``foreground`` through ``mask`` onto ``background`` (placed with
     :func:`vision.composite.place`) or a plain colour.  Returns the RGB IMAGE and the RGBA
-    IMAGE ``[B, H, W, 4]`` (foreground colours + alpha, for editors and PNG sequences)."""
+    IMAGE ``[B, H, W, 4]`` (foreground colours + alpha, for editors and PNG sequences).
+
+    ``face_poisson`` (``normal`` / ``mixed``, needs ``faces`` with landmarks): each face's
+    oval, where the subject is opaque, goes through the Poisson composite
+    (:func:`vision.poisson.poisson_clone`): the face keeps the foreground's own detail and
+    takes its light from the composite around it (after ``match_light`` and ``light_wrap``),
+    so a face and the light-matched head agree.  Outside the ovals nothing changes."""
     mask = check_inputs(foreground, foreground, mask)
+    if face_poisson not in FACE_POISSON:
+        raise ValueError(f"face_poisson: unknown mode {face_poisson!r}; choose one of {FACE_POISSON}")
+    if face_poisson != "off":
+        if faces is None:
+            raise ValueError("face_poisson needs faces: connect the FACES of Face Landmarks "
+                             "(or set face_poisson to 'off')")
+        check_faces(foreground, faces)
     color = comp.parse_color(background_color)
     if background is not None:
         check_image(background, "background")
@@ -119,8 +135,14 @@ def composite(foreground: torch.Tensor, mask: torch.Tensor,
             if j not in placed:
                 placed[j] = comp.place(frame_float(background, j), shape, fit, x, y, color)
             bg = placed[j]
+        source = fg
         fg = comp.match_light(fg, alpha, np.ascontiguousarray(bg), match_light)
         out = comp.light_wrap(comp.over(fg, alpha, bg), alpha, np.ascontiguousarray(bg), light_wrap)
+        if face_poisson != "off" and len(faces.frames[i]):
+            oval = regions.faces_region_mask(faces.frames[i], shape, ["face"])
+            region = (oval > 0.5) & (alpha >= OPAQUE)
+            out, solved = poisson.poisson_clone(out, source, region.astype(np.float32), face_poisson)
+            fg = np.where(solved[..., None] > 0, out, fg)
         images.append(out)
         rgba.append(np.concatenate([fg, alpha[..., None]], -1))
     return to_image(images), torch.from_numpy(np.stack(rgba)).clamp_(0, 1)

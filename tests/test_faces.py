@@ -211,3 +211,25 @@ def test_mismatched_batches_are_clear_errors():
         ops.paste_faces_back(image, torch.cat([crops, crops]), aligned)
     with pytest.raises(ValueError, match="empty"):
         ops.detect_faces(image[:0])
+
+
+# ------------------------------------------------------------------ outputs kept through speed work
+
+LANDMARKS_BEFORE = np.load(ROOT / "tests/data/landmarks_reference.npz")
+"""Detect Faces + Face Landmarks outputs (defaults) at commit fbc3bc2, before the speed work of
+issue 16: per image ``|boxes [N, 4]``, ``|landmarks [N, 478, 3]``, ``|scores [N]``."""
+
+
+@pytest.mark.parametrize("relpath", sorted({k.split("|")[0] for k in LANDMARKS_BEFORE.files}))
+def test_landmarks_unchanged_by_speed_work(relpath):
+    """Same face count, landmarks within 0.5% of the eye distance of the outputs before."""
+    _, faces = faces_of(relpath)
+    before = LANDMARKS_BEFORE[relpath + "|landmarks"]
+    assert faces.count == len(before)
+    ours = np.array([f.landmarks for f in faces.frames[0]])
+    ours = ours[np.argsort(ours[:, :, 0].mean(1))]
+    before = before[np.argsort(before[:, :, 0].mean(1))]
+    for mesh, ref in zip(ours, before):
+        iod = np.linalg.norm(ref[33, :2] - ref[263, :2])
+        err = np.linalg.norm(mesh[:, :2] - ref[:, :2], axis=1) / iod
+        assert err.max() < 0.005, (err.max(), err.argmax())

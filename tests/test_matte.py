@@ -3,6 +3,7 @@ coverage on real green-screen stills, despill bound, composite exactness, the mo
 import sys
 import zipfile
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -17,6 +18,7 @@ from face_pipeline.pipeline.faces import add_landmarks, detect_faces
 from face_pipeline.pipeline.swap import face_swap
 from face_pipeline.vision import chroma_key as keying
 from face_pipeline.vision import matte
+from face_pipeline.vision.regions import faces_region_mask
 
 # Seeds 0..2 are not the calibration seeds (100..103, see tests/matte_synthetic.py).  On the
 # calibration seeds the key scored SAD 1.8..3.6 / MSE 0.0027..0.0046 at 480x360 and 0.26..0.53
@@ -126,6 +128,30 @@ def test_composite_is_exact_where_alpha_is_0_or_1():
     expected = 0.3 * fg.numpy()[mid] + 0.7 * bg.expand(2, -1, -1, -1).numpy()[mid]
     assert np.allclose(image.numpy()[mid], expected, atol=1e-6)
     assert rgba.shape == (2, 40, 60, 4) and np.array_equal(rgba[..., 3].numpy(), alpha)
+
+
+def test_composite_face_poisson_relights_only_the_face():
+    frame = load_rgb("faces/grace_hopper/1.jpg")
+    image = as_image(frame)
+    faces = add_landmarks(image, detect_faces(image))
+    alpha = torch.ones(1, *frame.shape[:2])
+    alpha[:, :, :40] = 0.0                                  # background shows at the left
+    kwargs = dict(background_color="#c08020", match_light=1.0)
+    plain, _ = ops.composite(image, alpha, **kwargs)
+    poisson, rgba = ops.composite(image, alpha, faces=faces, face_poisson="normal", **kwargs)
+    changed = (poisson != plain).any(-1)[0].numpy()
+    oval = faces_region_mask(faces.frames[0], frame.shape[:2], ["face"]) > 0.5
+    assert changed.any() and not changed[~oval].any()       # only the face oval is touched
+    # inside: the foreground's own detail (Laplacian), not the light-matched one's
+    lap = lambda x: cv2.Laplacian(np.ascontiguousarray(x), cv2.CV_32F)  # noqa: E731
+    inner = cv2.erode(oval.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    source = frame.astype(np.float32) / 255
+    err_poisson = np.abs(lap(poisson[0].numpy()) - lap(source))[inner].mean()
+    err_plain = np.abs(lap(plain[0].numpy()) - lap(source))[inner].mean()
+    assert err_poisson < 0.5 * err_plain
+    assert torch.equal(rgba[..., :3][0][torch.from_numpy(changed)], poisson[0][torch.from_numpy(changed)])
+    with pytest.raises(ValueError, match="face_poisson needs faces"):
+        ops.composite(image, alpha, face_poisson="mixed")
 
 
 def test_composite_places_background_and_checks_inputs():

@@ -41,15 +41,37 @@ def test_adaptive_threshold_matches_the_seed_pipeline():
     assert 0.3 < det.adaptive_threshold(0.5, 110) < 0.5
 
 
-def test_tile_pyramid_holds_every_face_size_whole_in_some_window():
-    h, w = 720, 1280
-    windows = det.tile_pyramid(h, w, 256)
-    assert {x1 - x0 for x0, y0, x1, y1 in windows} == {640, 320}
+def test_scan_levels_cover_every_face_size_the_whole_frame_pass_misses():
+    for h, w in ((720, 1280), (1080, 1920), (512, 512), (2000, 3000)):
+        scales = det.scan_scales(h, w, 128)
+        assert scales[0] == 1.0
+        smallest_whole = det.FACE_RANGE[0] * max(h, w) / 128
+        assert det.FACE_RANGE[1] / scales[-1] >= smallest_whole  # the ranges join up
+    assert det.scan_scales(100, 120, 128) == []  # the whole-frame pass sees 16 px faces already
     rng = np.random.default_rng(0)
-    for size in (60, 120, 200):
-        for x, y in rng.uniform(0, (w - size, h - size), (20, 2)):
-            assert any(x0 <= x and y0 <= y and x + size <= x1 and y + size <= y1
-                       and size <= (x1 - x0) / 1.5 for x0, y0, x1, y1 in windows)
+    for lh, lw in ((720, 1280), (540, 960), (360, 640), (200, 300)):
+        tile_h, tile_w, origins = det.level_tiles(lh, lw)
+        assert tile_h % 32 == 0 and tile_w % 32 == 0
+        for size in (16, 40, det.TILE_OVERLAP):
+            for x, y in rng.uniform(0, (lw - size, lh - size), (30, 2)):
+                assert any(x0 <= x and y0 <= y and x + size <= x0 + tile_w and y + size <= y0 + tile_h
+                           for x0, y0 in origins)
+
+
+def test_rotation_round_trip_and_keypoint_order():
+    frame = np.zeros((40, 60, 3), np.uint8)
+    for angle in (90, 180, 270):
+        view = det.rotate_frame(frame, angle)
+        # where pixel (10, 5) lands in the rotated frame, found by marking it
+        marked = frame.copy()
+        marked[5, 10] = 255
+        ys, xs = np.nonzero(det.rotate_frame(marked, angle)[..., 0])
+        back = det.unrotate_points(np.array([[xs[0] + 0.5, ys[0] + 0.5]]), angle, 40, 60)
+        np.testing.assert_allclose(back[0], [10.5, 5.5], atol=1e-4)
+        assert view.shape[:2] == ((60, 40) if angle in (90, 270) else (40, 60))
+    with pytest.raises(ValueError, match="rotations"):
+        det.parse_rotations("45")
+    assert det.parse_rotations("0,270,90") == [0, 90, 270]
 
 
 def test_weighted_nms_blends_overlapping_boxes():
@@ -65,8 +87,10 @@ def test_weighted_nms_blends_overlapping_boxes():
 
 
 def test_ssd_anchors_count_matches_blazeface():
-    assert det.ssd_anchor_centers(128, [8, 16, 16, 16], [2, 2, 2, 2]).shape == (896, 2)
-    assert det.ssd_anchor_centers(192, [4], [1]).shape == (2304, 2)
+    assert det.ssd_anchor_centers(128, 128, [8, 16, 16, 16], [2, 2, 2, 2]).shape == (896, 2)
+    assert det.ssd_anchor_centers(192, 192, [4], [1]).shape == (2304, 2)
+    wide = det.ssd_anchor_centers(64, 96, [4], [1])  # any size: one anchor per 4 px cell
+    assert wide.shape == (16 * 24, 2) and tuple(wide[0]) == (2.0, 2.0) and tuple(wide[-1]) == (94.0, 62.0)
 
 
 def test_head_pose_of_a_rotated_synthetic_mesh():

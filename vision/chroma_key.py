@@ -11,7 +11,7 @@ brightness; subject colours (skin, hair, grey, blue clothes) have ``excess <= 0`
 2. **Screen model** -- the screen is never one colour (uneven light, falloff, creases): a
    *screen plate* ``S(x, y)`` is interpolated from the pixels that are clearly screen, at low
    resolution, with the push-pull fill of :mod:`vision.poisson` (:func:`screen_plate`).
-3. **Alpha** -- the screen ratio ``r = excess(I) / excess(S)`` (measured on the frame blurred
+3. **Alpha** -- the screen ratio ``r = excess(I) / excess(S)`` (the excess in uint8, blurred
    by ``DENOISE`` px) is 1 on the screen and ``1 - a`` for a grey subject mixed in at alpha
    ``a``.  Green spill raises an opaque subject's ratio above 0, so a *spill level* ``s(x, y)``
    (0..``SPILL_MAX``) is filled in from nearby clearly opaque pixels and
@@ -40,6 +40,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from .matte import sample_field
 from .poisson import push_pull
 
 DESPILL = ["average", "max", "none"]
@@ -55,13 +56,14 @@ SPILL_MAX = 0.25        # highest screen ratio (spill) an opaque subject pixel m
 UNMIX_MIN = 0.05        # smallest subject share 1 - r used to unmix (F = S + (I - S) / share)
 BORDER = 0.04           # border ring (fraction of the short side) sampled for the key colour
 PLATE_SIZE = 160        # long side (px) at which the screen plate and spill level are built
+_TO_FLOAT = np.arange(256, dtype=np.float32) / np.float32(255.0)   # uint8 -> 0..1 (cv2.LUT)
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
 
 @dataclass(frozen=True)
 class KeyResult:
     """``foreground`` float32 ``[H, W, 3]`` (unmixed, despilled colours), ``alpha`` float32
-    ``[H, W]``, the screen ``plate`` ``[H, W, 3]``, the ``key`` colour RGB 0..1 and the
+    ``[H, W]``, the screen ``plate`` at low resolution ``[h, w, 3]`` (``PLATE_SIZE``), the ``key`` colour RGB 0..1 and the
     ``tolerance`` applied (after the noise floor)."""
 
     foreground: np.ndarray
@@ -132,9 +134,10 @@ def _fill(values: np.ndarray, known: np.ndarray, fallback) -> np.ndarray:
     return push_pull(values, known).astype(np.float32)
 
 
-def screen_plate(frame: np.ndarray, key: np.ndarray, channel: int,
-                 small_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Low-resolution screen plate ``[h, w, 3]`` and the mask of pixels it was fitted on.
+def screen_plate(small: np.ndarray, key: np.ndarray, channel: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Screen plate ``[h, w, 3]`` of a low-resolution frame ``small`` ``[h, w, 3]`` and the
+    mask of pixels it was fitted on.
 
     The subject, shadows and semi-transparent things only ever *lower* the screen excess, so
     the screen is where the excess is close to its local maximum: pixels of the key's hue
@@ -143,10 +146,9 @@ def screen_plate(frame: np.ndarray, key: np.ndarray, channel: int,
     1 - alpha, is not screen; a screen darker at one side still is).  The mask is shrunk by
     one low-res pixel so edge mixtures do not leak into the plate, which is then filled in
     by push-pull."""
-    small = _small(frame, small_shape)
     e = excess(small, channel)
     hue = np.argmax(small, axis=-1) == channel
-    size = max(3, int(round(ENVELOPE * max(small_shape))) | 1)
+    size = max(3, int(round(ENVELOPE * max(small.shape[:2]))) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     envelope = cv2.dilate(np.where(hue, e, 0.0).astype(np.float32), kernel)
     envelope = cv2.blur(envelope, (size, size))
@@ -187,21 +189,37 @@ def remove_small(alpha: np.ndarray, area: int) -> np.ndarray:
 
 
 def despill(frame: np.ndarray, channel: int, method: str = "average",
-            amount: float = 1.0) -> np.ndarray:
+            amount: float = 1.0, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Limit the key channel to the ``average`` or ``max`` of the other two (``none``: a
-    copy), blended by ``amount`` 0..1.  float32 ``[H, W, 3]``."""
+    copy), blended by ``amount`` 0..1.  float32 or uint8 ``[H, W, 3]``; written into ``out``
+    (a C-contiguous array of the same dtype, may be ``frame`` itself) when given."""
     if method not in DESPILL:
         raise ValueError(f"despill: unknown method {method!r}; choose one of {DESPILL}")
-    out = np.array(frame, np.float32)
+    if out is None:
+        out = np.array(frame, np.uint8 if frame.dtype == np.uint8 else np.float32)
+    elif out is not frame:
+        np.copyto(out, frame)
     if method == "none" or amount <= 0:
         return out
-    a, b = (out[..., k] for k in range(3) if k != channel)
-    limit = (a + b) * np.float32(0.5) if method == "average" else np.maximum(a, b)
-    spill = np.subtract(out[..., channel], limit, out=limit)
-    np.maximum(spill, 0.0, out=spill)
-    spill *= np.float32(min(amount, 1.0))
-    out[..., channel] -= spill
+    a, b = (k for k in range(3) if k != channel)
+    if method == "average":
+        weights = np.zeros((1, 3), np.float32)      # uint8: rounded, still <= max(a, b)
+        weights[0, [a, b]] = 0.5
+        limit = cv2.transform(out, weights)
+    else:
+        limit = cv2.max(cv2.extractChannel(out, a), cv2.extractChannel(out, b))
+    key = cv2.extractChannel(out, channel)
+    if amount >= 1.0:
+        key = cv2.min(key, limit)
+    else:      # c - amount * max(c - limit, 0)
+        key = cv2.scaleAdd(cv2.max(cv2.subtract(key, limit), 0.0), -float(amount), key)
+    cv2.insertChannel(key, out, channel)
     return out
+
+
+def _up(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(np.ascontiguousarray(field, np.float32), (shape[1], shape[0]),
+                      interpolation=cv2.INTER_LINEAR)
 
 
 def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
@@ -209,6 +227,11 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
                clean_up: int = CLEAN_UP, despill_method: str = "average",
                despill_amount: float = 1.0) -> KeyResult:
     """Key ``frame`` against its screen (module docstring).
+
+    Speed: everything smooth (key colour, screen plate, noise, spill level) is computed at
+    ``PLATE_SIZE`` px; at full resolution only the uint8 screen excess is measured and the
+    alpha is one multiply-add with two upsampled fields, ``alpha = A - B * excess``; the
+    unmix and despill are OpenCV plane operations (vectorised, multithreaded).
 
     Args:
         frame: float32 RGB ``[H, W, 3]`` 0..1.
@@ -222,39 +245,56 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
         :class:`KeyResult`.
     """
     frame = np.ascontiguousarray(frame, np.float32)
-    key = border_key_color(frame) if key is None else np.asarray(key, np.float32)
-    channel = key_channel(key)
     h, w = frame.shape[:2]
     scale = PLATE_SIZE / max(h, w)
     small_shape = (max(1, round(h * scale)), max(1, round(w * scale)))
-    plate_small, screen_small = screen_plate(frame, key, channel, small_shape)
-    plate = cv2.resize(plate_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    e_screen = cv2.resize(np.maximum(excess(plate_small, channel), 0.02), (w, h),
-                          interpolation=cv2.INTER_LINEAR)
-    e = excess(cv2.GaussianBlur(frame, (0, 0), DENOISE) if DENOISE > 0 else frame, channel)
-    ratio = e / e_screen                                  # 1 on the screen, ~0 on the subject
-    on_screen = cv2.resize(screen_small.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    sample = ratio[::2, ::2][on_screen[::2, ::2]]          # every 4th pixel is plenty
+    small = _small(frame, small_shape)
+    key = border_key_color(small) if key is None else np.asarray(key, np.float32)
+    channel = key_channel(key)
+    others = [k for k in range(3) if k != channel]
+    plate_small, screen_small = screen_plate(small, key, channel)
+    e_screen = np.maximum(excess(plate_small, channel), 0.02)
+    # full resolution: the screen excess in uint8 (negative excess -> 0: opaque either way)
+    frame8 = cv2.convertScaleAbs(frame, alpha=255.0)
+    planes = cv2.split(frame8)
+    e8 = cv2.subtract(planes[channel], cv2.max(planes[others[0]], planes[others[1]]))
+    if DENOISE > 0:
+        e8 = cv2.GaussianBlur(e8, (0, 0), DENOISE)
+    # screen noise: spread of the ratio on plate pixels, every 4th pixel of each row / column
+    rows, cols = np.arange(0, h, 4), np.arange(0, w, 4)
+    index = (rows[:, None] * w + cols[None, :]).ravel()
+    at = sample_field(np.dstack([e_screen, screen_small]).astype(np.float32), index, (h, w))
+    on_screen = at[:, 1] >= 0.999
+    ratio_sub = e8.ravel()[index[on_screen]].astype(np.float32) / (255.0 * at[on_screen, 0])
+    sample = ratio_sub
     noise = float(np.std(sample)) if sample.size else 0.0
     tol = float(np.clip(max(tolerance, NOISE_FACTOR * noise), 0.0, 0.95))
     # spill level: the screen ratio of nearby clearly opaque pixels, 0..SPILL_MAX
-    ratio_small = _small(ratio, small_shape)
+    ratio_small = _small(e8, small_shape).astype(np.float32) / 255.0 / e_screen
     opaque = cv2.erode((ratio_small < 0.5).view(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    spill_small = _fill(ratio_small[..., None], opaque, 0.0)[..., 0]
-    spill = cv2.resize(np.clip(spill_small, 0.0, SPILL_MAX), (w, h), interpolation=cv2.INTER_LINEAR)
-    mix = (1.0 - ratio) / (1.0 - spill)
+    spill = np.clip(_fill(ratio_small[..., None], opaque, 0.0)[..., 0], 0.0, SPILL_MAX)
+    # alpha = clip(((1 - e / e_screen) / (1 - spill) - tol) / ramp) = clip(A - B * e8)
     ramp = max(softness * (1.0 - 2.0 * tol), 1e-3)
-    alpha = np.clip((mix - tol) / ramp, 0.0, 1.0).astype(np.float32)
+    field_a = _up((1.0 / (1.0 - spill) - tol) / ramp, (h, w))
+    field_b = _up(1.0 / (255.0 * e_screen * (1.0 - spill) * ramp), (h, w))
+    alpha = cv2.subtract(field_a, cv2.multiply(e8, field_b, dtype=cv2.CV_32F))
+    alpha = cv2.min(cv2.max(alpha, 0.0), 1.0)
     alpha = remove_small(alpha, clean_up)
-    # unmix with the measured screen share r (I = (1 - r) F + r S), not the clipped alpha
-    share = np.clip(1.0 - ratio, UNMIX_MIN, 1.0)
-    foreground = cv2.subtract(frame, plate)                 # F = S + (I - S) / share
-    foreground /= share[..., None]
-    foreground += plate
-    np.copyto(foreground, frame, where=(alpha <= 0)[..., None])   # the screen stays as shot
-    foreground = despill(foreground, channel, despill_method, despill_amount)
-    np.clip(foreground, 0.0, 1.0, out=foreground)
-    return KeyResult(foreground, alpha, plate, key, tol)
+    # unmix with the measured screen share 1 - r (I = (1 - r) F + r S), not the clipped alpha:
+    # F = S + (I - S) / share, only where it changes anything (screen excess > 0, alpha > 0);
+    # the screen stays as shot, a subject without excess is its own foreground
+    foreground8 = frame8.copy()
+    index = np.flatnonzero(cv2.min(e8, (alpha > 0).view(np.uint8)))      # both > 0
+    if index.size:
+        fields = np.dstack([plate_small, 1.0 / (255.0 * e_screen)]).astype(np.float32)
+        at = sample_field(fields, index, (h, w))
+        share = np.clip(1.0 - e8.ravel()[index] * at[:, 3], UNMIX_MIN, 1.0)
+        plate_at = at[:, :3]
+        unmixed = plate_at + (frame.reshape(-1, 3)[index] - plate_at) / share[:, None]
+        foreground8.reshape(-1, 3)[index] = np.clip(unmixed * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    despill(foreground8, channel, despill_method, despill_amount, out=foreground8)
+    foreground = cv2.LUT(foreground8, _TO_FLOAT)
+    return KeyResult(foreground, alpha, plate_small, key, tol)
 
 
 def hsv_key(frame: np.ndarray, key: Optional[np.ndarray] = None, hue_range: float = 20.0,

@@ -58,6 +58,10 @@ class Face:
             ``g`` of the captured ("raw") face in a fused ``g * raw + (1 - g) * enhanced``
             embedding (0: enhanced face only).  Anything below 1 means enhanced pixels shaped
             the identity result.
+        mesh: ``[468, 3]`` float32 face-mesh points that Detect Faces' verification placed
+            from this box and keypoints (frame pixels, z not centred), or None; Face
+            Landmarks finishes them instead of running the mesh again.  Cleared whenever the
+            box or keypoints change.
     """
 
     box: np.ndarray
@@ -77,6 +81,7 @@ class Face:
     filled: bool = False
     source_width: Optional[float] = None
     fusion_gate: Optional[float] = None
+    mesh: Optional[np.ndarray] = None
 
     @property
     def width(self) -> float:
@@ -116,8 +121,11 @@ class Face:
                         dtype=np.float32)
 
     def with_(self, **changes) -> "Face":
-        """A copy with some fields replaced (arrays are converted to float32)."""
-        for key in ("box", "keypoints", "landmarks", "pose", "matrix", "embedding"):
+        """A copy with some fields replaced (arrays are converted to float32).  A new box or
+        new keypoints drop ``mesh`` (it was placed from the old ones) unless it is given."""
+        if ("box" in changes or "keypoints" in changes) and "mesh" not in changes:
+            changes["mesh"] = None
+        for key in ("box", "keypoints", "landmarks", "pose", "matrix", "embedding", "mesh"):
             if changes.get(key) is not None:
                 changes[key] = np.asarray(changes[key], dtype=np.float32)
         return replace(self, **changes)

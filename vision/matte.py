@@ -5,11 +5,12 @@ Frames are float32 RGB ``[H, W, 3]`` in 0..1; alphas and masks float32 ``[H, W]`
 * :func:`trimap` -- known foreground (1), known background (0) and an unknown band (0.5) of
   ``band`` px on each side of the coarse mask's 0.5 edge (wider where ``wide`` is set, e.g.
   around the head, where hair is).  Pixels the coarse mask already marks as soft are unknown.
-* :func:`guided_filter` -- He et al.'s colour guided filter (the fast, subsampled variant):
-  within every ``radius`` window the alpha is modelled as a linear function of the colour,
-  so edges follow the image's colour edges (hair against background) and grain averages out.
-* :func:`refine_alpha` -- the guided filter's alpha inside the unknown band, the trimap's
-  0/1 outside it.
+* :func:`guided_coefficients` -- He et al.'s colour guided filter, the fast variant (He and
+  Sun 2015): within every ``radius`` window the alpha is modelled as a linear function of the
+  colour, so edges follow the image's colour edges (hair against background) and grain
+  averages out; the coefficients are computed at about ``WORK_SIDE`` px and upsampled.
+* :func:`refine_alpha` -- the guided filter's alpha inside the unknown band (evaluated only
+  at those pixels), the trimap's 0/1 outside it.
 * :func:`estimate_foreground` -- blur-fusion foreground estimation (Forte and Pitie 2021,
   "Approximate fast foreground colour estimation"): the subject's colours at soft edges
   without the old background mixed in, so a composite shows no green or dark fringe.
@@ -24,47 +25,70 @@ import numpy as np
 
 RADIUS = 8          # guided filter window radius in px (at full resolution)
 EPS = 1e-3          # guided filter regularisation (larger: smoother, less edge-following)
-SUBSAMPLE = 2       # the fast guided filter's subsampling factor
+SUBSAMPLE = 2       # the fast guided filter's smallest subsampling factor ...
+WORK_SIDE = 270     # ... raised so its coefficients are computed at about this short side
 UNKNOWN = 0.5
+SOFT = 1.0 / 255.0  # alpha within this of 0 or 1 counts as 0 or 1 (full-resolution step)
 
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.blur(x, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
 
 
+def sample_field(field: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear values ``[N, C]`` of a low-resolution float32 ``field`` ``[h, w, C]``
+    at the flat pixel ``index`` ``[N]`` of a full-resolution frame of ``shape`` ``(H, W)``
+    (pixel centres aligned as in ``cv2.resize``).  Upsampling only the pixels that need it."""
+    field = np.ascontiguousarray(field, np.float32)
+    if field.ndim == 2:
+        field = field[..., None]
+    y, x = np.divmod(index, shape[1])
+    fh, fw = field.shape[:2]
+    cols, n = 4096, len(index)
+    rows = max(1, -(-n // cols))
+    map_x = np.zeros(rows * cols, np.float32)
+    map_y = np.zeros(rows * cols, np.float32)
+    map_x[:n] = (x + 0.5) * (fw / shape[1]) - 0.5
+    map_y[:n] = (y + 0.5) * (fh / shape[0]) - 0.5
+    out = cv2.remap(field, map_x.reshape(rows, cols), map_y.reshape(rows, cols),
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * cols, -1)[:n]
+
+
 def trimap(mask: np.ndarray, band: int, wide: np.ndarray | None = None,
            wide_band: int = 0) -> np.ndarray:
     """float32 ``[H, W]``: 1 known foreground, 0 known background, 0.5 unknown.
 
-    ``band``: unknown px on each side of the ``mask > 0.5`` edge; where the bool ``wide``
-    ``[H, W]`` is set the band is ``max(band, wide_band)``.  Pixels with ``0.02 < mask <
-    0.98`` are unknown too."""
+    ``band``: unknown px on each side of the ``mask > 0.5`` edge (Euclidean distance); where
+    the bool ``wide`` ``[H, W]`` is set the band is ``max(band, wide_band)``.  Pixels with
+    ``0.02 < mask < 0.98`` are unknown too."""
     hard = (mask > 0.5).view(np.uint8)
-    out = np.full(mask.shape, UNKNOWN, np.float32)
-
-    def known(width: int) -> tuple[np.ndarray, np.ndarray]:
-        if width <= 0:
-            return hard > 0, hard == 0
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
-        return cv2.erode(hard, kernel) > 0, cv2.dilate(hard, kernel) == 0
-
-    fg, bg = known(band)
+    limit: np.ndarray | float = float(band)
     if wide is not None and wide_band > band and wide.any():
-        fg_w, bg_w = known(wide_band)
-        fg = np.where(wide, fg_w, fg)
-        bg = np.where(wide, bg_w, bg)
+        limit = np.where(wide, np.float32(wide_band), np.float32(band))
+    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_5)      # px to background
+    outside = cv2.distanceTransform(1 - hard, cv2.DIST_L2, cv2.DIST_MASK_5)
+    out = np.full(mask.shape, UNKNOWN, np.float32)
     soft = (mask > 0.02) & (mask < 0.98)
-    out[fg & ~soft] = 1.0
-    out[bg & ~soft] = 0.0
+    out[(inside > limit) & ~soft] = 1.0
+    out[(outside > limit) & ~soft] = 0.0
     return out
 
 
-def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int = RADIUS, eps: float = EPS,
-                  subsample: int = SUBSAMPLE) -> np.ndarray:
-    """Colour guided filter of ``source`` ``[H, W]`` by ``guide`` ``[H, W, 3]`` (fast variant:
-    coefficients computed at 1/``subsample`` resolution, applied at full resolution)."""
+def _subsample(shape: tuple[int, int], subsample: int | None) -> int:
+    if subsample is not None:
+        return max(1, int(subsample))
+    return max(SUBSAMPLE, int(round(min(shape) / WORK_SIDE)))
+
+
+def guided_coefficients(guide: np.ndarray, source: np.ndarray, radius: int = RADIUS,
+                        eps: float = EPS, subsample: int | None = None) -> np.ndarray:
+    """The fast guided filter's (He and Sun 2015) smoothed linear coefficients ``[h, w, 4]``
+    (``a`` for the 3 guide channels, then ``b``) at 1/``subsample`` resolution (default:
+    at least ``SUBSAMPLE``, about ``WORK_SIDE`` px on the short side), so that the filtered
+    value at a pixel is ``a . guide + b`` with ``a, b`` upsampled."""
     h, w = source.shape
-    s = max(1, int(subsample))
+    s = _subsample((h, w), subsample)
     eps = max(float(eps), 1e-6)             # keeps every window's covariance invertible
     small = (max(1, w // s), max(1, h // s))
     I = cv2.resize(guide, small, interpolation=cv2.INTER_AREA) if s > 1 else guide
@@ -91,22 +115,23 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int = RADIUS, e
     a = np.stack([i00 * c0 + i01 * c1 + i02 * c2, i01 * c0 + i11 * c1 + i12 * c2,
                   i02 * c0 + i12 * c1 + i22 * c2], -1)
     b = mean_p - (a * mean_I).sum(-1)
-    mean_a, mean_b = _box(a, r), _box(b, r)
-    if s > 1:
-        mean_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
-        mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
-    return (mean_a * guide).sum(-1) + mean_b
+    return np.dstack([_box(a, r), _box(b, r)]).astype(np.float32)
 
 
 def refine_alpha(frame: np.ndarray, mask: np.ndarray, band: int = 8, *, radius: int = RADIUS,
                  eps: float = EPS, wide: np.ndarray | None = None,
                  wide_band: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Refined alpha ``[H, W]`` and the trimap used: the guided filter of ``mask`` by
-    ``frame`` inside the unknown band, the trimap's 0 / 1 elsewhere."""
+    ``frame`` inside the unknown band (evaluated only there), the trimap's 0 / 1 elsewhere."""
+    frame = np.ascontiguousarray(frame, np.float32)
     tri = trimap(mask, band, wide, wide_band)
-    filtered = np.clip(guided_filter(np.ascontiguousarray(frame, np.float32),
-                                     np.ascontiguousarray(mask, np.float32), radius, eps), 0, 1)
-    alpha = np.where(tri == UNKNOWN, filtered, tri).astype(np.float32)
+    alpha = tri.copy()
+    index = np.flatnonzero(tri == UNKNOWN)
+    if index.size:
+        coef = sample_field(guided_coefficients(frame, np.ascontiguousarray(mask, np.float32),
+                                                radius, eps), index, tri.shape)
+        value = (coef[:, :3] * frame.reshape(-1, 3)[index]).sum(-1) + coef[:, 3]
+        alpha.reshape(-1)[index] = np.clip(value, 0.0, 1.0)
     return alpha, tri
 
 
@@ -115,13 +140,25 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray,
     """Foreground colours ``[H, W, 3]`` 0..1 by blur fusion (module docstring): for each
     radius, ``F = blur_F + alpha * (I - alpha * blur_F - (1 - alpha) * blur_B)`` where
     ``blur_F`` / ``blur_B`` are alpha-weighted local means of the foreground / background.
-    Local means over radii of 16 px or more are taken at a quarter of the resolution (they
-    are smooth) and interpolated back."""
-    image = np.ascontiguousarray(frame, np.float32)
-    a = np.ascontiguousarray(alpha, np.float32)[..., None]
+    Local means over radii of 16 px or more are taken at a quarter of the working resolution
+    (they are smooth) and interpolated back.  Frames with a short side over ``2 * WORK_SIDE``
+    are worked on at 1/``k`` resolution; the last step is then evaluated at full resolution
+    only at soft pixels (``SOFT < alpha < 1 - SOFT``), ``I`` where alpha is above and
+    the upsampled ``blur_F`` where it is below."""
+    frame = np.ascontiguousarray(frame, np.float32)
+    alpha_full = np.ascontiguousarray(alpha, np.float32)
+    full = alpha_full.shape
+    k = max(1, min(full) // (2 * WORK_SIDE))
+    image, alpha = frame, alpha_full
+    if k > 1:
+        size = (full[1] // k, full[0] // k)
+        image = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        alpha = cv2.resize(alpha_full, size, interpolation=cv2.INTER_AREA)
+    a = alpha[..., None]
     h, w = alpha.shape
     fg, bg = image, image
     for r in radii:
+        r = max(1, round(r / k))
         step = 4 if r >= 16 else 1
 
         def local_mean(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -137,4 +174,17 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray,
         blur_b = local_mean(bg * (1.0 - a), 1.0 - a[..., 0])
         fg = np.clip(blur_f + a * (image - a * blur_f - (1.0 - a) * blur_b), 0.0, 1.0)
         bg = blur_b
-    return fg.astype(np.float32)
+    if k == 1:
+        return fg.astype(np.float32)
+    # the last step at full resolution: blur_F where alpha is 0, the frame where it is 1,
+    # the blur-fusion formula (blur_F, blur_B upsampled) at the soft pixels only
+    out = cv2.resize(blur_f, (full[1], full[0]), interpolation=cv2.INTER_LINEAR)
+    cv2.copyTo(frame, (alpha_full >= 1.0 - SOFT).view(np.uint8), out)
+    index = np.flatnonzero((alpha_full > SOFT) & (alpha_full < 1.0 - SOFT))
+    if index.size:
+        means = sample_field(np.dstack([blur_f, blur_b]), index, full)
+        f, b = means[:, :3], means[:, 3:]
+        x = alpha_full.reshape(-1)[index][:, None]
+        value = f + x * (frame.reshape(-1, 3)[index] - x * f - (1.0 - x) * b)
+        out.reshape(-1, 3)[index] = np.clip(value, 0.0, 1.0)
+    return out
