@@ -22,12 +22,11 @@ import torch
 
 from ..models.landmarkers import load_landmarker
 from ..vision import tracking
-from ..vision.detection import iou
+from ..vision.detection import PRESENCE_THRESHOLD, iou
 from ..vision.face import Face, FaceSet
 from ..vision.image import check_image, frame_uint8
 from ..vision.landmarks import MESH_ROI_SCALE, mesh_roi_from_landmarks
-from .faces import (DEFAULT_DETECTOR, DEFAULT_LANDMARKER, PRESENCE_THRESHOLD, Loop, check_faces,
-                    detect_faces)
+from .faces import DEFAULT_DETECTOR, DEFAULT_LANDMARKER, Loop, check_faces, detect_faces
 
 FILLS = ["interpolate", "extrapolate"]
 """interpolate: a lost frame between two sightings is interpolated (offline batches);
