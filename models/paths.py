@@ -2,7 +2,8 @@
 
 Inside ComfyUI the pack registers the model folder ``face_pipeline`` (default
 ``ComfyUI/models/face_pipeline``; ``extra_model_paths.yaml`` may add more) and also looks in
-``ComfyUI/models/insightface`` so files users already have for other packs are found.
+``ComfyUI/models/insightface`` and ``ComfyUI/models/facerestore_models`` (GFPGAN, GPEN and
+CodeFormer files of other face-restore packs) so files users already have are found.
 Outside ComfyUI the folders are the ``FACE_PIPELINE_MODELS`` environment variable
 (``os.pathsep``-separated) or else ``~/.cache/face_pipeline/models``.
 """
@@ -35,7 +36,8 @@ def model_dirs() -> list[Path]:
     if folder_paths is not None:
         dirs = [Path(p) for p in folder_paths.get_folder_paths(FOLDER_NAME)]
         insightface = Path(folder_paths.models_dir) / "insightface"
-        dirs += [insightface, insightface / "models" / "buffalo_l"]
+        dirs += [insightface, insightface / "models" / "buffalo_l",
+                 Path(folder_paths.models_dir) / "facerestore_models"]
         return dirs
     env = os.environ.get("FACE_PIPELINE_MODELS")
     if env:

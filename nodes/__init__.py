@@ -9,6 +9,7 @@ from .masks import FaceRegionMask
 from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .surveillance import SurveillanceReport
+from .restore import EnhanceFaces, UpscaleFrames
 from .swap import FaceSwap
 from .video import TrackFaces
 from .warp import MeshWarpSwap
@@ -46,6 +47,8 @@ _NODES = {
     "FacePipelinePortraitMatte": (PortraitMatte, "Portrait Matte"),
     "FacePipelineRefineMatte": (RefineMatte, "Refine Matte"),
     "FacePipelineComposite": (Composite, "Composite"),
+    "FacePipelineEnhanceFaces": (EnhanceFaces, "Enhance Faces"),
+    "FacePipelineUpscaleFrames": (UpscaleFrames, "Upscale Frames"),
 }
 NODE_CLASS_MAPPINGS = {key: cls for key, (cls, _) in _NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, (_, name) in _NODES.items()}

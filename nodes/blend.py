@@ -21,8 +21,8 @@ class GatedBlend:
     DESCRIPTION = ("Blend a warped face into its target band by band: colour is matched "
                    "first, the coarsest band (light) stays mostly the target's, middle bands "
                    "(identity) come from the source, and the finest bands (detail) only as "
-                   "far as the source's quality allows; a low-quality source is also blended "
-                   "at most at 0.7 strength. Pixels outside the mask stay bit-identical.")
+                   "far as the source's quality allows (quality never lets the target's "
+                   "features show through). Pixels outside the mask stay bit-identical.")
     CATEGORY = CATEGORY
     FUNCTION = "blend"
     RETURN_TYPES = ("IMAGE", "MASK", "FLOAT", "FLOAT")
@@ -30,7 +30,7 @@ class GatedBlend:
     OUTPUT_TOOLTIPS = ("The blended frames.",
                        "The final feathered mask: where the source was added.",
                        "The source quality used (0..1; the mean over the batch).",
-                       "The applied strength after the quality cap (mean over the batch).")
+                       "The applied strength (the requested one; mean over the batch).")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -40,8 +40,8 @@ class GatedBlend:
                 "source": SOURCE,
                 "mask": MASK,
                 "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01,
-                             "tooltip": "Requested strength; quality caps it between 0.7 "
-                             "(quality <= 0.45) and 1.0 (quality >= 0.75)."}),
+                             "tooltip": "Strength of every band; the source's quality only "
+                             "limits its fine detail (finer than 4 px)."}),
                 "feather": ("FLOAT", {"default": 15.0, "min": 0.0, "max": 256.0, "step": 1.0,
                             "tooltip": "Width in pixels of the soft edge, inside the mask."}),
                 "color": (METHODS, {"default": "reinhard", "tooltip": "Colour transfer "

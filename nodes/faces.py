@@ -4,12 +4,16 @@ from __future__ import annotations
 from ..models.onnx import DEVICES
 from ..models.registry import model_ids
 from ..pipeline import faces as ops
+from ..pipeline import restore as retry
 from ..vision.detection import ORDERS, ROTATIONS, SCANS
 from ..vision.geometry import DEFAULT_SIZES, TEMPLATES, Template
 from ._comfy import CATEGORY, frames
 
 DEVICE = (DEVICES, {"default": "auto", "tooltip": "Where the model runs: auto picks CUDA, "
                     "CoreML or DirectML when this onnxruntime build has it, else the CPU."})
+
+
+RETRY_MODELS = ["off"] + retry.UPSCALERS
 
 
 class DetectFaces:
@@ -58,16 +62,28 @@ class DetectFaces:
                               "upside-down pictures; each angle costs one more search."}),
                 "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
                                    "a missing model file (verified by sha256)."}),
+                "enhance_retry": (RETRY_MODELS, {"default": "off", "tooltip": "When a small "
+                                  "image (up to 512 px) yields no face or only weak ones, "
+                                  "enlarge it x4 with this upscaler and detect again; boxes "
+                                  "are mapped back to the original pixels. "
+                                  "realesr_animevideov3_x4 recovers the most faces."}),
             },
         }
 
     def detect(self, image, model, threshold, adaptive_threshold, max_faces, order, min_size,
-               scan, verify, device, rotations="0", allow_download=False):
-        faces = ops.detect_faces(image, model, threshold=threshold,
-                                 adaptive_threshold=adaptive_threshold, max_faces=max_faces,
-                                 order=order, min_size=min_size, scan=scan, rotations=rotations,
-                                 verify=verify,
-                                 device=device, allow_download=allow_download, loop=frames)
+               scan, verify, device, rotations="0", allow_download=False, enhance_retry="off"):
+        def detect(batch):   # the node's progress bar follows the first (whole-batch) pass
+            return ops.detect_faces(batch, model, threshold=threshold,
+                                    adaptive_threshold=adaptive_threshold, max_faces=max_faces,
+                                    order=order, min_size=min_size, scan=scan,
+                                    rotations=rotations, verify=verify, device=device,
+                                    allow_download=allow_download,
+                                    loop=frames if batch is image else range)
+        if enhance_retry == "off":
+            faces = detect(image)
+        else:
+            faces = retry.detect_with_retry(image, detect, retry.get_enhancer(
+                enhance_retry, device=device, allow_download=allow_download))[0]
         return faces, faces.count
 
 

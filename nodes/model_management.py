@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..models import onnx
+from ..models.enhancers import unload_networks
 from ..models.registry import get_spec, manifest, resolve_files
 from ._comfy import CATEGORY
 
@@ -28,7 +29,7 @@ class UnloadFaceModels:
         return True  # "trigger" accepts any type
 
     def unload(self, trigger=None):
-        return (f"unloaded {onnx.unload_all()} model session(s)",)
+        return (f"unloaded {onnx.unload_all() + unload_networks()} model session(s)",)
 
 
 class DownloadFaceModel:

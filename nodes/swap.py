@@ -1,11 +1,13 @@
 """The one-node Face Swap (as in ReActor), composed from the individual nodes' functions."""
 from __future__ import annotations
 
+from ..pipeline.restore import DEFAULT_SOURCE_ENHANCER
 from ..pipeline.swap import ENGINES, face_swap, face_swap_passes
 from ..models.swappers import BOOSTS
 from ..vision.color import METHODS
 from ._comfy import CATEGORY, Progress
 from .faces import DEVICE
+from .restore import ALLOW_DOWNLOAD, ENHANCE_SOURCE, SOURCE_ENHANCE_MODEL, UPSCALE_MODEL
 
 
 class FaceSwap:
@@ -44,7 +46,8 @@ class FaceSwap:
                 "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "mesh_warp: keep "
                                       "the target's mouth interior (teeth, open mouth)."}),
                 "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
-                             "tooltip": "Blend strength; capped at 0.7 for low-quality sources."}),
+                             "tooltip": "Blend strength; a low-quality source only loses its fine "
+                             "detail, never strength."}),
                 "feather": ("FLOAT", {"default": 15.0, "min": 0.0, "max": 128.0, "step": 1.0,
                             "tooltip": "Soft edge width in pixels."}),
                 "color": (METHODS, {"default": "reinhard", "tooltip": "Colour matching of "
@@ -61,8 +64,10 @@ class FaceSwap:
                                  "(with landmarks); found here when not connected."}),
                 "target_faces": ("FACES", {"tooltip": "Faces already found on the targets "
                                  "(with landmarks); found here when not connected."}),
-                "allow_download": ("BOOLEAN", {"default": False, "tooltip": "Allow downloading "
-                                   "a missing model file (verified by sha256)."}),
+                "allow_download": ALLOW_DOWNLOAD,
+                "enhance_source": ENHANCE_SOURCE,
+                "enhance_model": SOURCE_ENHANCE_MODEL,
+                "upscale_model": UPSCALE_MODEL,
                 "matte": ("MASK", {"tooltip": "A matte of the targets (Chroma Key, Portrait "
                           "Matte, Refine Matte): the blend mask is multiplied by it, so what "
                           "is not the subject stays the target's."}),
@@ -72,12 +77,14 @@ class FaceSwap:
     def swap(self, source_image, target_image, engine, source_face_index, target_selection,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
              sharpen, pixel_boost, device, source_faces=None, target_faces=None,
-             allow_download=False, matte=None):
+             allow_download=False, matte=None, enhance_source="auto",
+             enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None):
         return face_swap(source_image, target_image, source_faces=source_faces,
                          target_faces=target_faces, source_index=source_face_index,
                          targets=target_selection, engine=engine, shape_transfer=shape_transfer,
                          keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
                          pixel_boost=int(pixel_boost), strength=strength, feather=feather,
-                         color=color, sharpen=sharpen, matte=matte, device=device,
+                         color=color, sharpen=sharpen, matte=matte, enhance_source=enhance_source,
+                         enhance_model=enhance_model, upscale_model=upscale_model, device=device,
                          allow_download=allow_download,
                          loop=Progress(face_swap_passes(target_faces)))

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from ..pipeline import swap_geometry as ops
+from ..pipeline.restore import DEFAULT_SOURCE_ENHANCER, prepare_source
 from ._comfy import CATEGORY, frames
+from .faces import DEVICE
+from .restore import ENHANCE_SOURCE, SOURCE_ENHANCE_MODEL, UPSCALE_MODEL
 
 
 class MeshWarpSwap:
@@ -45,11 +48,23 @@ class MeshWarpSwap:
             "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "Leave the target's "
                                   "inner mouth (teeth, tongue), which rarely matches the "
                                   "source's."}),
+        }, "optional": {
+            "enhance_source": ENHANCE_SOURCE,
+            "enhance_model": SOURCE_ENHANCE_MODEL,
+            "upscale_model": UPSCALE_MODEL,
+            "device": DEVICE,
         }}
 
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
-             target_selection, shape_transfer, keep_target_eyes, keep_target_mouth):
-        return ops.mesh_warp_swap(source_image, source_faces, target_image, target_faces,
-                                  source_index=source_face_index, targets=target_selection,
-                                  shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
-                                  keep_mouth=keep_target_mouth, loop=frames)
+             target_selection, shape_transfer, keep_target_eyes, keep_target_mouth,
+             enhance_source="auto", enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None,
+             device="auto"):
+        source_image, source_faces, source_face_index, note = prepare_source(
+            source_image, source_faces, source_face_index, enhance_source, model=enhance_model,
+            upscale_model=upscale_model, device=device)
+        image, mask, report = ops.mesh_warp_swap(
+            source_image, source_faces, target_image, target_faces,
+            source_index=source_face_index, targets=target_selection,
+            shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
+            keep_mouth=keep_target_mouth, loop=frames)
+        return image, mask, report + (f"\n{note}" if note else "")

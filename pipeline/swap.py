@@ -15,6 +15,7 @@ from ..vision.face import FaceSet
 from ..vision.image import frame_float, frame_uint8, to_image, to_mask
 from . import blend
 from .faces import Loop, add_landmarks, check_faces, detect_faces
+from .restore import DEFAULT_SOURCE_ENHANCER, prepare_source
 from .swap_geometry import mesh_warp_swap, select_faces, source_face
 
 ENGINES = ["mesh_warp", "inswapper_128"]
@@ -97,14 +98,18 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
-              matte: Optional[torch.Tensor] = None, device: str = "auto",
-              allow_download: Optional[bool] = None,
+              matte: Optional[torch.Tensor] = None, enhance_source: str = "auto",
+              enhance_model: str = DEFAULT_SOURCE_ENHANCER, upscale_model=None,
+              device: str = "auto", allow_download: Optional[bool] = None,
               loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Swap the source face onto the selected faces of every target frame, then gated-blend.
 
     The source's faces, landmarks and quality are computed once, whatever the number of target
-    frames.  Frames where no face is swapped pass through unchanged; the report says, per
-    frame, which faces were swapped, then the source quality and the blend strength applied.
+    frames; so is its restoration when ``enhance_source`` asks for one
+    (:func:`pipeline.restore.prepare_source`: ``auto`` restores faces up to 64 px with
+    ``enhance_model``, or with ``upscale_model`` when given).  Frames where no face is swapped
+    pass through unchanged; the report says, per frame, which faces were swapped, whether the
+    source was enhanced, then the source quality and the blend strength applied.
     ``matte`` (a MASK of the targets, e.g. a person matte) multiplies the blend mask, so
     whatever the matte says is not the subject (background, loose hair) stays the target's.
     Tracked faces (Track Faces) have their colour-transfer statistics smoothed over time per
@@ -117,6 +122,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     target_faces = find_faces(target_image, target_faces, device, loop)
     if source_faces.count == 0:
         raise ValueError("no face found in the source image: use a clearer, larger face")
+    source_image, source_faces, source_index, enhanced = prepare_source(
+        source_image, source_faces, source_index, enhance_source, model=enhance_model,
+        upscale_model=upscale_model, device=device, allow_download=allow_download)
     frame_index, face = source_face(source_faces, source_index)
     source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
                                           face.keypoints, face.box).quality
@@ -137,6 +145,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
         color=color, target_light=target_light, sharpen=sharpen, in_place=True,  # are ours
         color_stats=color_smoothers(target_faces, targets),
         loop=loop)
-    report += (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
-               f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
+    report += (f"\n{enhanced}" if enhanced else "") + \
+        (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
+         f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
     return image, final_mask, report

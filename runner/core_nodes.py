@@ -1,4 +1,5 @@
-"""Stand-ins for ComfyUI's core LoadImage, SaveImage, PreviewImage and ImageScaleBy (ComfyUI's nodes.py).
+"""Stand-ins for ComfyUI's core LoadImage, SaveImage, PreviewImage and ImageScaleBy (ComfyUI's
+nodes.py) and UpscaleModelLoader (comfy_extras/nodes_upscale_model.py).
 
 Class names, input names, outputs and file naming match ComfyUI, so an API-format workflow that
 uses them runs unchanged here and in ComfyUI. ComfyUI's ``folder_paths`` module is replaced by the
@@ -210,5 +211,46 @@ class ImageScaleBy:
         return (samples.movedim(1, -1),)
 
 
+UPSCALE_EXTENSIONS = (".safetensors", ".pth", ".pt", ".bin")
+
+
+def upscale_model_files() -> list:
+    """Names of the files in ``upscale_models/`` under the pack's model folders
+    (``FACE_PIPELINE_MODELS`` or ``~/.cache/face_pipeline/models``)."""
+    from ..models.paths import model_dirs
+    names = set()
+    for base in model_dirs():
+        folder = base / "upscale_models"
+        if folder.is_dir():
+            names.update(f.name for f in folder.iterdir()
+                         if f.is_file() and f.suffix.lower() in UPSCALE_EXTENSIONS)
+    return sorted(names)
+
+
+class UpscaleModelLoader:
+    """Load an UPSCALE_MODEL (a spandrel image model) from ``upscale_models/``, like ComfyUI's,
+    but only from safetensors or weights-only files: a pickle is refused."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model_name": (upscale_model_files(),)}}
+
+    RETURN_TYPES = ("UPSCALE_MODEL",)
+    FUNCTION = "load_model"
+    CATEGORY = "loaders"
+
+    def load_model(self, model_name):
+        from ..models.enhancers import load_upscale_model_file
+        from ..models.paths import model_dirs, safe_join
+        from .torchvision_standin import ensure_torchvision
+        ensure_torchvision()
+        for base in model_dirs():
+            path = safe_join(base / "upscale_models", model_name)
+            if path.is_file():
+                return (load_upscale_model_file(path),)
+        raise FileNotFoundError(f"upscale model {model_name!r} is not in any upscale_models folder")
+
+
 NODE_CLASS_MAPPINGS = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage,
-                       "ImageScaleBy": ImageScaleBy}
+                       "ImageScaleBy": ImageScaleBy,
+                       "UpscaleModelLoader": UpscaleModelLoader}

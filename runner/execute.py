@@ -251,11 +251,35 @@ def apply_overrides(prompt: dict, overrides, node_mappings=None) -> dict:
     return prompt
 
 
+def _reports(prompt, node_id, node_mappings, outputs) -> dict:
+    """``{"<id> <class_type>": text}`` for every upstream node with an output named ``report``
+    (what was detected, enhanced, swapped and by which model): the provenance that the
+    runner's SaveImage writes into each PNG as the text chunk ``face_pipeline_reports``."""
+    found, stack, seen = {}, [node_id], set()
+    while stack:
+        current = stack.pop()
+        for value in prompt[current]["inputs"].values():
+            if isinstance(value, list) and len(value) == 2 and value[0] not in seen:
+                seen.add(value[0])
+                stack.append(value[0])
+                cls = node_mappings[prompt[value[0]]["class_type"]]
+                names = getattr(cls, "RETURN_NAMES", ())
+                if "report" in names and value[0] in outputs:
+                    label = f"{value[0]} {prompt[value[0]]['class_type']}"
+                    found[label] = outputs[value[0]][names.index("report")]
+    return dict(sorted(found.items()))
+
+
 def _execute_node(prompt, node_id, node_mappings, outputs):
     """Call one node's FUNCTION; return (outputs tuple, ui dict or None)."""
     cls = node_mappings[prompt[node_id]["class_type"]]
+    kwargs = _kwargs(prompt, node_id, cls, outputs)
+    for name, kind in cls.INPUT_TYPES().get("hidden", {}).items():
+        reports = _reports(prompt, node_id, node_mappings, outputs) if kind == "EXTRA_PNGINFO" else {}
+        if reports:
+            kwargs[name] = {"face_pipeline_reports": reports}
     try:
-        returned = getattr(cls(), cls.FUNCTION)(**_kwargs(prompt, node_id, cls, outputs))
+        returned = getattr(cls(), cls.FUNCTION)(**kwargs)
     except Exception as ex:
         raise ExecutionError(f"{_label(prompt, node_id)}: {type(ex).__name__}: {ex}") from ex
     if isinstance(returned, dict) and "expand" in returned:

@@ -76,3 +76,22 @@ def tiny_inswapper(path, emap):
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, SWAP_SIZE, SWAP_SIZE])], inits)
     save_onnx(graph, str(path))
     return ramp
+
+
+def tiny_face_restorer(path, size: int = 512, weight_input: bool = False):
+    """A model with the signature of FaceFusion's GPEN / GFPGAN (``input`` [1,3,S,S] in -1..1 ->
+    ``output`` [1,3,S,S]) or, with ``weight_input``, CodeFormer's (plus ``weight`` float64 [1]):
+    the output is ``0.5 * input`` (GPEN/GFPGAN) or ``weight * input`` (CodeFormer), so a test
+    sees the normalisation round trip and the fidelity that reached the model."""
+    nodes, inputs, inits = [], [helper.make_tensor_value_info(
+        "input", TensorProto.FLOAT, [1, 3, size, size])], []
+    if weight_input:
+        inputs.append(helper.make_tensor_value_info("weight", TensorProto.DOUBLE, [1]))
+        nodes.append(helper.make_node("Cast", ["weight"], ["factor"], to=TensorProto.FLOAT))
+    else:
+        inits.append(numpy_helper.from_array(np.array([0.5], np.float32), "factor"))
+    nodes.append(helper.make_node("Mul", ["input", "factor"], ["output"]))
+    graph = helper.make_graph(nodes, "tiny_face_restorer", inputs,
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT,
+                                                             [1, 3, size, size])], inits)
+    save_onnx(graph, str(path))

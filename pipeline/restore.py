@@ -1,0 +1,191 @@
+"""Enhance faces, upscale whole frames, retry detection on an enhanced image, and restore a swap
+source -- over IMAGE batches and FACES (see :mod:`vision.restore` for the algorithms).
+
+Every function takes an *enhancer* (:class:`models.enhancers.Enhancer`, from
+:func:`get_enhancer`) and records what it enhanced in plain-text report lines, which the nodes
+return and the headless runner writes into saved PNGs.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from ..models.enhancers import Enhancer, from_upscale_model, load_enhancer
+from ..models.registry import get_spec, model_ids
+from ..vision import geometry, regions
+from ..vision.face import Face, FaceSet
+from ..vision.image import check_image, frame_float, to_image, to_mask
+from ..vision.restore import FACE_SIZE, enhance_face, should_enhance, tiled_upscale
+from .faces import Loop, add_landmarks, check_faces
+from .swap_geometry import source_face
+
+ENHANCE_MODELS = model_ids("enhance")
+UPSCALERS = [m for m in ENHANCE_MODELS if get_spec(m).input.get("scale", 1) > 1]
+"""The engines that enlarge whole images (the others restore aligned faces only)."""
+DEFAULT_ENHANCER = "esrgan_slim_x4"
+"""Enhance Faces' and Upscale Frames' default: the fastest embedded engine, and on faces shrunk
+to 32-128 px the closest to the original (BRISQUE, dlib identity, PSNR) of the fast ones."""
+DEFAULT_SOURCE_ENHANCER = "realesr_animevideov3_x4"
+"""The swaps' ``enhance_source`` default: swaps from 32/64 px sources restored with it end
+closer to the source identity than with esrgan_slim (bench/results_enhance.md)."""
+BLEND = 0.8
+"""FaceFusion's default face-enhancer blend: 80% restored, 20% the original pixels."""
+SOURCE_POLICIES = ["auto", "always", "off"]
+"""``enhance_source``: ``auto`` follows the size policy (faces under 64 px), ``always``
+restores any source, ``off`` never."""
+
+
+def get_enhancer(model: str = DEFAULT_ENHANCER, upscale_model=None, device: str = "auto",
+                 allow_download: Optional[bool] = None, fidelity: float = 0.5) -> Enhancer:
+    """The engine to use: ComfyUI's ``UPSCALE_MODEL`` when one is connected, else the manifest
+    model ``model``."""
+    if upscale_model is not None:
+        return from_upscale_model(upscale_model, device)
+    return load_enhancer(model, device, allow_download, fidelity)
+
+
+def face_mask(face: Face, matrix: np.ndarray) -> np.ndarray:
+    """Crop-space paste mask ``[512, 512]``: the feathered crop edge, times the face oval when
+    the face has landmarks."""
+    size = (FACE_SIZE, FACE_SIZE)
+    edge = geometry.feather_mask(size, FACE_SIZE / 16)
+    if face.landmarks is None:
+        return edge
+    oval = regions.crop_region_mask(face.with_(matrix=matrix, crop_size=size), ["face"])
+    return edge * oval
+
+
+def enhance_faces(image: torch.Tensor, faces: FaceSet, enhancer: Enhancer, *,
+                  blend: float = BLEND, size_policy: str = "auto", small: float = 64.0,
+                  large: float = 128.0, loop: Loop = range
+                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Restore every face the size policy selects and paste it back.
+
+    Each face is restored on its FFHQ-512 crop (:func:`vision.restore.enhance_face`) and
+    pasted back through :func:`vision.geometry.paste_back` with its face-oval mask (the crop
+    square's feathered edge without landmarks) times ``blend``.
+    Returns the IMAGE, the MASK of where it changed and the report (one line per face: its
+    width and whether and by which model it was enhanced).  Pixels where the mask is 0 are
+    bit-identical to the input.
+    """
+    check_faces(image, faces)
+    out, masks, lines = [], [], []
+    for i in loop(image.shape[0]):
+        frame = frame_float(image, i)
+        mask = np.zeros(frame.shape[:2], np.float32)
+        for j, face in enumerate(faces.frames[i]):
+            if not should_enhance(face.width, size_policy, small, large):
+                lines.append(f"frame {i} face {j} ({face.width:.0f} px): not enhanced "
+                             f"(size policy {size_policy})")
+                continue
+            restored, _, matrix = enhance_face(frame, face.keypoints, enhancer)
+            frame, pasted = geometry.paste_back(frame, restored, matrix,
+                                                float(blend) * face_mask(face, matrix))
+            mask = np.maximum(mask, pasted)
+            lines.append(f"frame {i} face {j} ({face.width:.0f} px): enhanced with "
+                         f"{enhancer.id}, blend {blend:.2f}")
+        out.append(frame)
+        masks.append(mask)
+    return to_image(out), to_mask(masks), "\n".join(lines) or "no faces"
+
+
+def upscale_image(image: torch.Tensor, enhancer: Enhancer, *, tile: int = 256,
+                  overlap: int = 32, loop: Loop = range) -> torch.Tensor:
+    """Every frame upscaled by ``enhancer.scale`` (:func:`vision.restore.tiled_upscale`), one
+    frame in memory at a time besides the output batch."""
+    check_image(image)
+    if enhancer.face_only:
+        raise ValueError(f"{enhancer.id} restores aligned faces only; for whole frames choose "
+                         f"an upscaler ({', '.join(UPSCALERS)}) "
+                         "or connect a non-face upscale model")
+    frames = [tiled_upscale(frame_float(image, i), enhancer, enhancer.scale, tile, overlap)
+              for i in loop(image.shape[0])]
+    return to_image(frames)
+
+
+def detect_with_retry(image: torch.Tensor, detect: Callable[[torch.Tensor], FaceSet],
+                      enhancer: Enhancer, *, weak: float = 0.6, max_side: int = 512,
+                      loop: Loop = range) -> tuple[FaceSet, str]:
+    """``detect(image)``, then for each frame with no face (or only faces scoring under
+    ``weak``) whose longer side is at most ``max_side`` px: upscale the frame with
+    ``enhancer`` (tiled), detect again, and map the boxes and keypoints back to the original
+    pixels.  The retry's faces replace the first ones when they are more or score higher.
+
+    ``detect`` takes an IMAGE and returns its FACES (e.g. a ``functools.partial`` of
+    :func:`pipeline.faces.detect_faces`).  Returns the FACES and a report line per retried
+    frame.
+    """
+    check_image(image)
+    if enhancer.face_only:
+        raise ValueError(f"{enhancer.id} restores aligned faces only and cannot enlarge a "
+                         "frame for detection: choose an upscaler")
+    found = detect(image)
+    frames, lines = list(found.frames), []
+    for i in loop(image.shape[0]):
+        first = frames[i]
+        best = max((f.score for f in first), default=0.0)
+        if best >= weak or max(image.shape[1:3]) > max_side:
+            continue
+        big = tiled_upscale(frame_float(image, i), enhancer, enhancer.scale)
+        again = detect(to_image([big])).frames[0]
+        s = float(enhancer.scale)
+        mapped = tuple(f.with_(box=f.box / s, keypoints=f.keypoints / s,
+                               detector=f"{f.detector}+{enhancer.id}") for f in again)
+        better = len(mapped) > len(first) or max((f.score for f in mapped), default=0.0) > best
+        if better:
+            frames[i] = mapped
+        lines.append(f"frame {i}: retried on a x{enhancer.scale} {enhancer.id} enlargement: "
+                     f"{len(first)} -> {len(mapped)} faces" + ("" if better else " (kept the first)"))
+    return FaceSet(frames, found.image_sizes), "\n".join(lines)
+
+
+def restore_source(image: torch.Tensor, faces: FaceSet, frame_index: int, face: Face,
+                   enhancer: Enhancer, *, blend: float = BLEND, device: str = "auto"
+                   ) -> tuple[torch.Tensor, FaceSet, str]:
+    """A swap source face restored once: its FFHQ-512 crop enhanced (mixed ``blend``
+    restored + the rest bicubic), as a one-image IMAGE ``[1, 512, 512, 3]`` with its FACES (the
+    face mapped into the crop and landmarked again on the restored pixels)."""
+    check_faces(image, faces)
+    restored, original, matrix = enhance_face(frame_float(image, frame_index), face.keypoints,
+                                              enhancer)
+    crop = blend * restored + (1.0 - blend) * original
+    mapped = Face(box=geometry.transform_points(face.box.reshape(2, 2), matrix).reshape(4),
+                  score=face.score, keypoints=geometry.transform_points(face.keypoints, matrix),
+                  detector=face.detector)
+    crop_image = to_image([crop])
+    crop_faces = add_landmarks(crop_image, FaceSet(((mapped,),), ((FACE_SIZE, FACE_SIZE),)),
+                               device=device)
+    if not crop_faces.frames[0]:
+        crop_faces = FaceSet(((mapped,),), ((FACE_SIZE, FACE_SIZE),))
+    note = (f"source face ({face.width:.0f} px) enhanced with {enhancer.id}, blend {blend:.2f}")
+    return crop_image, crop_faces, note
+
+
+def wants_source_enhancement(policy: str, face_width: float, small: float = 64.0) -> bool:
+    """``enhance_source`` decision (:data:`SOURCE_POLICIES`)."""
+    if policy not in SOURCE_POLICIES:
+        raise ValueError(f"enhance_source must be one of {SOURCE_POLICIES}, got {policy!r}")
+    return policy == "always" or (policy == "auto" and should_enhance(face_width, "auto", small))
+
+
+def prepare_source(source_image: torch.Tensor, source_faces: FaceSet, source_index: int,
+                   enhance_source: str = "auto", *, model: str = DEFAULT_SOURCE_ENHANCER,
+                   upscale_model=None, small: float = 64.0, device: str = "auto",
+                   allow_download: Optional[bool] = None
+                   ) -> tuple[torch.Tensor, FaceSet, int, str]:
+    """The swap source to use: ``(image, faces, source_index, note)``.
+
+    When ``enhance_source`` asks for it (:func:`wants_source_enhancement`), the chosen source
+    face is restored once (:func:`restore_source`) and the swap uses the restored 512 px crop
+    (face index 0) for every target frame; otherwise the inputs come back unchanged and the
+    note is empty.
+    """
+    frame_index, face = source_face(source_faces, source_index)
+    if not wants_source_enhancement(enhance_source, face.width, small):
+        return source_image, source_faces, source_index, ""
+    enhancer = get_enhancer(model, upscale_model, device, allow_download)
+    image, faces, note = restore_source(source_image, source_faces, frame_index, face, enhancer,
+                                        device=device)
+    return image, faces, 0, note
