@@ -68,7 +68,7 @@ def timed(fn):
 
 STAGES = [  # (label, function name as cProfile reports it, file suffix)
     ("tracking: whole (Track Faces)", "track_faces", "pipeline/tracking.py"),
-    ("tracking: landmark models (ONNX)", "run", "{method 'run'"),
+    ("tracking: landmark models (ONNX)", "run", "<method 'run' of 'onnxruntime"),
     ("tracking: frame -> uint8 around the crops", "frame_uint8", "vision/image.py"),
     ("swap: whole (Face Swap, faces given)", "face_swap", "pipeline/swap.py"),
     ("swap: mesh warp (engine, incl. output batch copy)", "mesh_warp_swap", "pipeline/swap_geometry.py"),
@@ -123,8 +123,9 @@ def blend_ratio(source, source_faces, frames):
     tracked, _ = track_faces(frames, detector=DETECTOR)
     warped, mask, _ = mesh_warp_swap(source, source_faces, frames, tracked)
     _, fps_full = timed(lambda: full_frame_blend(frames, warped, mask, 0.8))
-    _, fps_region = timed(lambda: pblend.gated_blend(frames, warped.clone(), mask.clone(),
-                                                      quality=0.8))
+    scratch, scratch_mask = warped.clone(), mask.clone()  # Face Swap blends in its own batches
+    _, fps_region = timed(lambda: pblend.gated_blend(frames, scratch, scratch_mask, quality=0.8,
+                                                      in_place=True))
     return fps_full, fps_region
 
 

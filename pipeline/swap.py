@@ -142,7 +142,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
         mask = mask * blend.check_inputs(target_image, target_image, matte)
     image, final_mask, _, strengths = blend.gated_blend(  # in place: the engines' batches
         target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
-        color=color, target_light=target_light, sharpen=sharpen, in_place=True,  # are ours
+        color=color, target_light=target_light, sharpen=sharpen,  # are ours and hold the target
+        in_place=matte is None,  # outside the mask, unless a matte took part of it away
         color_stats=color_smoothers(target_faces, targets),
         loop=loop)
     report += (f"\n{enhanced}" if enhanced else "") + \
