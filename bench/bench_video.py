@@ -68,7 +68,7 @@ def timed(fn):
 
 STAGES = [  # (label, function name as cProfile reports it, file suffix)
     ("tracking: whole (Track Faces)", "track_faces", "pipeline/tracking.py"),
-    ("tracking: landmark models (ONNX)", "run", "<method 'run' of 'onnxruntime"),
+    ("tracking: landmark models (ONNX)", "run", "onnxruntime_pybind11_state.run"),
     ("tracking: frame -> uint8 around the crops", "frame_uint8", "vision/image.py"),
     ("swap: whole (Face Swap, faces given)", "face_swap", "pipeline/swap.py"),
     ("swap: mesh warp (engine, incl. output batch copy)", "mesh_warp_swap", "pipeline/swap_geometry.py"),
