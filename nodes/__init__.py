@@ -13,6 +13,7 @@ from .restore import EnhanceFaces, UpscaleFrames
 from .swap import FaceSwap
 from .video import TrackFaces
 from .warp import MeshWarpSwap
+from .watermark import DetectSwapWatermark
 
 _NODES = {
     "FacePipelineDetectFaces": (DetectFaces, "Detect Faces"),
@@ -40,6 +41,7 @@ _NODES = {
     "FacePipelineFaceRegionMask": (FaceRegionMask, "Face Region Mask"),
     "FacePipelineMeshWarpSwap": (MeshWarpSwap, "Mesh-Warp Swap"),
     "FacePipelineFaceSwap": (FaceSwap, "Face Swap"),
+    "FacePipelineDetectSwapWatermark": (DetectSwapWatermark, "Detect Swap Watermark"),
     "FacePipelineTrackFaces": (TrackFaces, "Track Faces"),
     "FacePipelineDenoise": (Denoise, "Denoise"),
     "FacePipelineSurveillanceReport": (SurveillanceReport, "Surveillance Report (Best Frames)"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..pipeline import blend as ops
+from ..pipeline.provenance import mark_frames, marked_frames, record_swap
 from ..vision.color import METHODS
 from ..vision.poisson import MODES
 from ._comfy import CATEGORY, frames
@@ -22,7 +23,8 @@ class GatedBlend:
                    "first, the coarsest band (light) stays mostly the target's, middle bands "
                    "(identity) come from the source, and the finest bands (detail) only as "
                    "far as the source's quality allows (quality never lets the target's "
-                   "features show through). Pixels outside the mask stay bit-identical.")
+                   "features show through). Pixels outside the mask stay bit-identical "
+                   "(with watermark off).")
     CATEGORY = CATEGORY
     FUNCTION = "blend"
     RETURN_TYPES = ("IMAGE", "MASK", "FLOAT", "FLOAT")
@@ -52,19 +54,27 @@ class GatedBlend:
                                  "stays the target's."}),
                 "sharpen": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 2.0, "step": 0.05,
                             "tooltip": "Unsharp-mask amount on the blended face (0: off)."}),
+                "watermark": ("BOOLEAN", {"default": True, "tooltip": "Mark blended frames "
+                              "with the invisible swap watermark (Detect Swap Watermark finds "
+                              "it; up to 2 grey levels everywhere) and add a note to saved "
+                              "PNGs. Turn off when this blend is not a face swap."}),
             },
             "optional": {
                 "quality": ("FLOAT", {"forceInput": True, "tooltip": "Source quality 0..1 "
                             "(e.g. Face Quality on the source image, measured once); when not "
                             "connected it is estimated on the warped source."}),
             },
+            "hidden": {"extra_pnginfo": "EXTRA_PNGINFO"},
         }
 
     def blend(self, target, source, mask, strength, feather, color, target_light, sharpen,
-              quality=None):
+              watermark=True, quality=None, extra_pnginfo=None):
         image, final, qualities, strengths = ops.gated_blend(
             target, source, mask, quality=quality, strength=strength, feather=feather,
             color=color, target_light=target_light, sharpen=sharpen, loop=frames)
+        if watermark:
+            image = mark_frames(image, marked_frames(final))
+            record_swap(extra_pnginfo, "Gated Blend", True)
         return image, final, _mean(qualities), _mean(strengths)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..pipeline import swap_geometry as ops
-from ..vision.regions import DEFAULT_FOREHEAD, REGIONS
+from ..vision.regions import DEFAULT_FOREHEAD
 from ._comfy import CATEGORY, frames
 
 SPACES = ["image", "aligned crop"]
@@ -10,7 +10,8 @@ SPACES = ["image", "aligned crop"]
 
 class FaceRegionMask:
     DESCRIPTION = ("A mask of face regions from the 478 landmarks: face (oval plus forehead), "
-                   "skin, eyes, brows, nose, lips, mouth (inner). Add some, subtract others, "
+                   "skin, eyes, brows, nose, lips, mouth (inner), and occluders (what covers "
+                   "the face, found by its own skin colour; image space). Add some, subtract others, "
                    "grow or shrink, feather. 'image' gives one mask per frame (all faces; "
                    "zeros without faces); 'aligned crop' one per face of Align Faces, for "
                    "Paste Faces Back's crop_mask.")
@@ -23,7 +24,7 @@ class FaceRegionMask:
 
     @classmethod
     def INPUT_TYPES(cls):
-        names = ", ".join(REGIONS)
+        names = ", ".join(ops.REGION_NAMES)
         return {"required": {
             "image": ("IMAGE", {"tooltip": "The images the faces were found on (sets the mask "
                       "size in 'image' space)."}),

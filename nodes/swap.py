@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..pipeline.restore import DEFAULT_SOURCE_ENHANCER
 from ..pipeline.swap import ENGINES, face_swap, face_swap_passes
 from ..models.swappers import BOOSTS
+from ..pipeline.provenance import record_swap
 from ..vision.color import METHODS
 from ._comfy import CATEGORY, Progress
 from .faces import DEVICE
@@ -50,8 +51,20 @@ class FaceSwap:
                              "detail, never strength."}),
                 "feather": ("FLOAT", {"default": 15.0, "min": 0.0, "max": 128.0, "step": 1.0,
                             "tooltip": "Soft edge width in pixels."}),
-                "color": (METHODS, {"default": "reinhard", "tooltip": "Colour matching of "
-                          "the source to the target's skin."}),
+                "color": (METHODS, {"default": "skin", "tooltip": "Colour matching of "
+                          "the source to the target's skin. skin (mesh_warp): tone and shading "
+                          "from skin pixels only; the source's hair and glasses and the "
+                          "target's beard do not show through."}),
+                "keep_target_beard": ("BOOLEAN", {"default": False, "tooltip": "mesh_warp, "
+                                      "color skin: keep the target's beard or stubble instead "
+                                      "of the source's bare skin."}),
+                "keep_occluders": ("BOOLEAN", {"default": False, "tooltip": "mesh_warp, color "
+                                   "skin: keep what covers the target's face (a hand, a "
+                                   "microphone, thick hair) in front, found by the face's own "
+                                   "skin colour; objects of the skin's own colour are missed."}),
+                "watermark": ("BOOLEAN", {"default": True, "tooltip": "Mark swapped frames "
+                              "with an invisible watermark (survives JPEG and resizing; "
+                              "Detect Swap Watermark finds it) and add a note to saved PNGs."}),
                 "sharpen": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 2.0, "step": 0.05,
                             "tooltip": "Light unsharp mask on the swapped face."}),
                 "pixel_boost": ([str(b * 128) for b in BOOSTS], {"default": "128", "tooltip":
@@ -72,19 +85,25 @@ class FaceSwap:
                           "Matte, Refine Matte): the blend mask is multiplied by it, so what "
                           "is not the subject stays the target's."}),
             },
+            "hidden": {"extra_pnginfo": "EXTRA_PNGINFO"},
         }
 
     def swap(self, source_image, target_image, engine, source_face_index, target_selection,
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
-             sharpen, pixel_boost, device, source_faces=None, target_faces=None,
-             allow_download=False, matte=None, enhance_source="auto",
-             enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None):
-        return face_swap(source_image, target_image, source_faces=source_faces,
-                         target_faces=target_faces, source_index=source_face_index,
-                         targets=target_selection, engine=engine, shape_transfer=shape_transfer,
-                         keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
-                         pixel_boost=int(pixel_boost), strength=strength, feather=feather,
-                         color=color, sharpen=sharpen, matte=matte, enhance_source=enhance_source,
-                         enhance_model=enhance_model, upscale_model=upscale_model, device=device,
-                         allow_download=allow_download,
-                         loop=Progress(face_swap_passes(target_faces)))
+             keep_target_beard, keep_occluders, watermark, sharpen, pixel_boost, device,
+             source_faces=None, target_faces=None, allow_download=False, matte=None,
+             enhance_source="auto", enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None,
+             extra_pnginfo=None):
+        out = face_swap(source_image, target_image, source_faces=source_faces,
+                        target_faces=target_faces, source_index=source_face_index,
+                        targets=target_selection, engine=engine, shape_transfer=shape_transfer,
+                        keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
+                        pixel_boost=int(pixel_boost), strength=strength, feather=feather,
+                        color=color, keep_beard=keep_target_beard, occlusion=keep_occluders,
+                        watermark=watermark, sharpen=sharpen, matte=matte,
+                        enhance_source=enhance_source, enhance_model=enhance_model,
+                        upscale_model=upscale_model, device=device,
+                        allow_download=allow_download,
+                        loop=Progress(face_swap_passes(target_faces)))
+        record_swap(extra_pnginfo, "Face Swap", watermark)
+        return out

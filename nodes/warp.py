@@ -48,6 +48,20 @@ class MeshWarpSwap:
             "keep_target_mouth": ("BOOLEAN", {"default": True, "tooltip": "Leave the target's "
                                   "inner mouth (teeth, tongue), which rarely matches the "
                                   "source's."}),
+            "match_skin": ("BOOLEAN", {"default": True, "tooltip": "Give the warped face the "
+                           "target's skin tone and shading from skin pixels only, and leave "
+                           "the source's hair and glasses behind. Blend it with Gated Blend's "
+                           "color none and target_light 0."}),
+            "target_light": ("FLOAT", {"default": 0.8, "min": 0.0, "max": 1.0, "step": 0.05,
+                             "tooltip": "match_skin: how much of the target's shading across "
+                             "the face (its light) the face takes (the tone always follows "
+                             "the target)."}),
+            "keep_occluders": ("BOOLEAN", {"default": False, "tooltip": "match_skin: keep "
+                               "what covers the target's face (a hand, thick hair) in front; "
+                               "objects of the skin's own colour are missed."}),
+            "keep_target_beard": ("BOOLEAN", {"default": False, "tooltip": "match_skin: keep "
+                                  "the target's beard (as an occluder) instead of the "
+                                  "source's skin."}),
         }, "optional": {
             "enhance_source": ENHANCE_SOURCE,
             "enhance_model": SOURCE_ENHANCE_MODEL,
@@ -57,6 +71,7 @@ class MeshWarpSwap:
 
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
              target_selection, shape_transfer, keep_target_eyes, keep_target_mouth,
+             match_skin=True, target_light=0.8, keep_occluders=False, keep_target_beard=False,
              enhance_source="auto", enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None,
              device="auto"):
         source_image, source_faces, source_face_index, note = prepare_source(
@@ -66,5 +81,6 @@ class MeshWarpSwap:
             source_image, source_faces, target_image, target_faces,
             source_index=source_face_index, targets=target_selection,
             shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
-            keep_mouth=keep_target_mouth, loop=frames)
+            keep_mouth=keep_target_mouth, match_skin=match_skin, occlusion=keep_occluders,
+            keep_beard=keep_target_beard, target_light=target_light, loop=frames)
         return image, mask, report + (f"\n{note}" if note else "")

@@ -13,10 +13,10 @@ from ..models.swappers import load_swapper
 from ..vision import geometry, quality, regions, tracking
 from ..vision.face import FaceSet
 from ..vision.image import frame_float, frame_uint8, to_image, to_mask
-from . import blend
+from . import blend, provenance
 from .faces import Loop, add_landmarks, check_faces, detect_faces
 from .restore import DEFAULT_SOURCE_ENHANCER, prepare_source
-from .swap_geometry import mesh_warp_swap, select_faces, source_face
+from .swap_geometry import mesh_warp_swap, rgb_copy, select_faces, source_face
 
 ENGINES = ["mesh_warp", "inswapper_128"]
 SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFace
@@ -96,8 +96,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               source_faces: Optional[FaceSet] = None, target_faces: Optional[FaceSet] = None,
               source_index: int = 0, targets: str = "all", engine: str = "mesh_warp",
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
+              occlusion: bool = False, keep_beard: bool = False, watermark: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
-              color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
+              color: str = "skin", target_light: float = 0.8, sharpen: float = 0.0,
               matte: Optional[torch.Tensor] = None, enhance_source: str = "auto",
               enhance_model: str = DEFAULT_SOURCE_ENHANCER, upscale_model=None,
               device: str = "auto", allow_download: Optional[bool] = None,
@@ -115,6 +116,11 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     Tracked faces (Track Faces) have their colour-transfer statistics smoothed over time per
     track (:func:`color_smoothers`); the quality gate uses the source's quality, measured once.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
+    With ``watermark`` every swapped frame carries the invisible swap watermark
+    (:mod:`vision.watermark`; it changes every pixel of those frames by up to 2 grey levels).
+    ``color="skin"`` with the mesh warp matches skin tone and shading in the warp
+    (:func:`swap_geometry.mesh_warp_swap`'s ``match_skin``) and blends without a second
+    colour transfer or lighting band, so the target's beard does not come back as shading.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown swap engine {engine!r}; choose one of {ENGINES}")
@@ -128,11 +134,21 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     frame_index, face = source_face(source_faces, source_index)
     source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
                                           face.keypoints, face.box).quality
+    blend_target, cleaned = target_image, {}
     if engine == "mesh_warp":
+        skin_tone = color == "skin"
         warped, mask, report = mesh_warp_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
-            keep_mouth=keep_mouth, loop=loop)
+            keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
+            keep_beard=keep_beard, target_light=target_light, cleaned_boxes=cleaned, loop=loop)
+        if cleaned:   # the blend keeps the target's coarse bands near the edge: not its beard
+            blend_target = rgb_copy(target_image)
+            for i, boxes in cleaned.items():
+                for (x0, y0, x1, y1), box in boxes:
+                    blend_target[i, y0:y1, x0:x1] = torch.from_numpy(box)
+        if skin_tone:
+            color, target_light = "none", 0.0
     else:
         warped, mask, report = model_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
@@ -141,12 +157,18 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     if matte is not None:
         mask = mask * blend.check_inputs(target_image, target_image, matte)
     image, final_mask, _, strengths = blend.gated_blend(  # in place: the engines' batches
-        target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
+        blend_target, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen,  # are ours and hold the target
         in_place=matte is None,  # outside the mask, unless a matte took part of it away
         color_stats=color_smoothers(target_faces, targets),
         loop=loop)
+    for i in cleaned:   # the beard cleaning never shows where nothing was blended
+        outside = final_mask[i] == 0
+        image[i][outside] = rgb_copy(target_image[i:i + 1])[0][outside]
     report += (f"\n{enhanced}" if enhanced else "") + \
         (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
          f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
+    if watermark:
+        image = provenance.mark_frames(image, provenance.marked_frames(final_mask))
+        report += "\ninvisible swap watermark added (Detect Swap Watermark finds it)"
     return image, final_mask, report

@@ -5,12 +5,12 @@ every selected target face of every frame; frames without a selected face pass t
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import torch
 
-from ..vision import meshwarp, regions
+from ..vision import meshwarp, regions, skin
 from ..vision.face import Face, FaceSet
 from ..vision.image import check_image, frame_float, to_mask
 from .faces import check_faces
@@ -20,13 +20,19 @@ TARGET_SELECTORS = ("all", "largest")
 """Besides these, a comma-separated list of face indices (e.g. ``0,2``) per frame."""
 
 
+OCCLUDERS = "occluders"
+"""A region found in the pixels, not the landmarks: what covers each face (a hand, thick
+hair), by the face's own skin colour (:func:`vision.skin.occlusion_mask`); image space only."""
+REGION_NAMES = (*regions.REGIONS, OCCLUDERS)
+
+
 def parse_regions(text: str) -> list[str]:
     """``"skin, lips"`` -> ``["skin", "lips"]``; ``ValueError`` naming an unknown region."""
     names = [n.strip().lower() for n in text.replace(";", ",").split(",") if n.strip()]
-    unknown = [n for n in names if n not in regions.REGIONS]
+    unknown = [n for n in names if n not in REGION_NAMES]
     if unknown:
         raise ValueError(f"unknown face region(s) {', '.join(unknown)}; "
-                         f"choose from {', '.join(regions.REGIONS)}")
+                         f"choose from {', '.join(REGION_NAMES)}")
     return names
 
 
@@ -45,8 +51,19 @@ def face_region_masks(image: torch.Tensor, faces: FaceSet, add: Sequence[str],
     check_faces(image, faces)
     _require_landmarks(faces, "Face Region Mask")
     shape = (int(image.shape[1]), int(image.shape[2]))
-    return to_mask([regions.faces_region_mask(faces.frames[i], shape, add, subtract, **options)
-                    for i in loop(len(faces))])
+    drawn = lambda names: [n for n in names if n != OCCLUDERS]
+    masks = []
+    for i in loop(len(faces)):
+        mask = regions.faces_region_mask(faces.frames[i], shape, drawn(add), drawn(subtract),
+                                         **options)
+        if OCCLUDERS in add or OCCLUDERS in subtract:
+            frame = frame_float(image, i)
+            found = np.zeros(shape, np.float32)
+            for face in faces.frames[i]:
+                np.maximum(found, skin.occlusion_mask(frame, face.landmarks), out=found)
+            mask = np.maximum(mask, found) if OCCLUDERS in add else mask * (1.0 - found)
+        masks.append(mask)
+    return to_mask(masks)
 
 
 def crop_region_masks(faces: FaceSet, add: Sequence[str], subtract: Sequence[str] = (),
@@ -54,6 +71,8 @@ def crop_region_masks(faces: FaceSet, add: Sequence[str], subtract: Sequence[str
     """MASK ``[N, h, w]``: the regions in each aligned crop (faces of Align Faces, frame-major
     order, as Paste Faces Back's crop_mask); one empty 64x64 mask when there is no face."""
     _require_landmarks(faces, "Face Region Mask")
+    if OCCLUDERS in (*add, *subtract):
+        raise ValueError("the occluders region is found in the image: use space 'image'")
     items = [f for _, _, f in faces.items()]
     if any(f.matrix is None for f in items):
         raise ValueError("crop-space masks need aligned faces: connect the FACES output of "
@@ -106,9 +125,21 @@ def source_face(faces: FaceSet, index: int) -> tuple[int, Face]:
 def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    target_image: torch.Tensor, target_faces: FaceSet, *, source_index: int = 0,
                    targets: str = "all", shape_transfer: float = 0.5, keep_eyes: bool = False,
-                   keep_mouth: bool = True,
+                   keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
+                   keep_beard: bool = False, target_light: float = 0.8,
+                   cleaned_boxes: Optional[dict] = None,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
+
+    With ``match_skin`` (:func:`vision.skin.skin_swap`) the warped face takes the target's
+    skin tone and shading from skin-only pixels (``target_light``: the share of the target's
+    lightness shading), source pixels that are not skin (hair, glasses frames) take the
+    target's skin shading, and with ``occlusion`` whatever covers the target's face (a hand,
+    hair strands) stays in front -- the target's beard too when ``keep_beard``.  Blend the
+    result without a second colour transfer or lighting band (Gated Blend: color none,
+    target_light 0).  ``cleaned_boxes``, a dict, receives per frame index a list of
+    ``(box, image)``: the target's face boxes with the facial hair replaced by skin shading
+    (for the blend's target, so that the beard does not return as shading).
 
     Returns the IMAGE (target frames with the warped source laid in through the mask), the
     MASK ``[B, H, W]`` of warped pixels (0..1, soft toward kept eyes/mouth) and a report with
@@ -123,7 +154,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     frame_index, face = source_face(source_faces, source_index)
     source = meshwarp.prepare_source(frame_float(source_image, frame_index), face.landmarks)
     shape = (int(target_image.shape[1]), int(target_image.shape[2]))
-    out = _rgb_copy(target_image)
+    out = rgb_copy(target_image)
     masks = torch.zeros(out.shape[:3])
     frames, mask_frames = out.numpy(), masks.numpy()  # views: written in place
     report, chosen = [], select_faces(target_faces, targets)
@@ -136,6 +167,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                                         keep_mouth=keep_mouth, keep_landmarks=own)
             if warped is None:
                 continue
+            if match_skin:
+                warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
+                                    keep_beard, cleaned_boxes, i)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -146,7 +180,24 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     return out, masks, "\n".join(report)
 
 
-def _rgb_copy(image: torch.Tensor) -> torch.Tensor:
+def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
+               light: float, occlusion: bool, keep_beard: bool,
+               cleaned_boxes: Optional[dict], index: int) -> meshwarp.WarpedFace:
+    """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
+    target box added to ``cleaned_boxes[index]`` when given."""
+    x0, y0, x1, y1 = warped.box
+    local = landmarks.copy()
+    local[:, :2] -= (x0, y0)
+    done = skin.skin_swap(warped.image, frame[y0:y1, x0:x1], warped.mask, local, light=light,
+                          occlusion=occlusion, keep_beard=keep_beard)
+    if done is None:
+        return warped
+    if cleaned_boxes is not None and done.target is not None:
+        cleaned_boxes.setdefault(index, []).append((warped.box, done.target))
+    return meshwarp.WarpedFace(warped.box, done.image, warped.mask * (1.0 - done.occlusion))
+
+
+def rgb_copy(image: torch.Tensor) -> torch.Tensor:
     """A float32 RGB copy ``[B, H, W, 3]`` of an IMAGE on the CPU (grey repeated, alpha
     dropped, as ``vision.image.to_rgb`` does per frame)."""
     x = image.detach().to("cpu", torch.float32)

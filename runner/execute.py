@@ -93,9 +93,10 @@ def _check_value(value, input_type, options: dict, range_checked: bool):
     return value, None
 
 
-def _kwargs(prompt, node_id, cls, outputs=None) -> dict:
+def _kwargs(prompt, node_id, cls, outputs=None, extra_pnginfo=None) -> dict:
     """Keyword arguments for a node call: declared constants, linked outputs (all None when ``outputs``
-    is None, as ComfyUI passes them to VALIDATE_INPUTS) and hidden PROMPT / UNIQUE_ID / EXTRA_PNGINFO."""
+    is None, as ComfyUI passes them to VALIDATE_INPUTS) and hidden PROMPT / UNIQUE_ID / EXTRA_PNGINFO
+    (one dictionary per run, shared by all nodes, as ComfyUI does for prompts queued from its UI)."""
     spec = cls.INPUT_TYPES()
     declared = _declared_inputs(spec)
     kwargs = {}
@@ -104,7 +105,7 @@ def _kwargs(prompt, node_id, cls, outputs=None) -> dict:
             kwargs[name] = None if outputs is None else outputs[value[0]][value[1]]
         elif name in declared:
             kwargs[name] = value
-    hidden = {"PROMPT": prompt, "UNIQUE_ID": node_id, "EXTRA_PNGINFO": None}
+    hidden = {"PROMPT": prompt, "UNIQUE_ID": node_id, "EXTRA_PNGINFO": extra_pnginfo}
     for name, kind in spec.get("hidden", {}).items():
         if kind in hidden:
             kwargs[name] = hidden[kind]
@@ -270,14 +271,14 @@ def _reports(prompt, node_id, node_mappings, outputs) -> dict:
     return dict(sorted(found.items()))
 
 
-def _execute_node(prompt, node_id, node_mappings, outputs):
+def _execute_node(prompt, node_id, node_mappings, outputs, extra_pnginfo=None):
     """Call one node's FUNCTION; return (outputs tuple, ui dict or None)."""
     cls = node_mappings[prompt[node_id]["class_type"]]
-    kwargs = _kwargs(prompt, node_id, cls, outputs)
+    kwargs = _kwargs(prompt, node_id, cls, outputs, extra_pnginfo)
     for name, kind in cls.INPUT_TYPES().get("hidden", {}).items():
         reports = _reports(prompt, node_id, node_mappings, outputs) if kind == "EXTRA_PNGINFO" else {}
-        if reports:
-            kwargs[name] = {"face_pipeline_reports": reports}
+        if reports:  # the run's shared entries (what swap nodes recorded) plus upstream reports
+            kwargs[name] = {**(kwargs.get(name) or {}), "face_pipeline_reports": reports}
     try:
         returned = getattr(cls(), cls.FUNCTION)(**kwargs)
     except Exception as ex:
@@ -314,11 +315,12 @@ def run_prompt(prompt: dict, node_mappings: dict, *, input_dir, output_dir, over
     prompt = apply_overrides(prompt, overrides or [], node_mappings)
     FOLDERS.configure(str(input_dir), str(output_dir), None if temp_dir is None else str(temp_dir))
     order = validate_prompt(prompt, node_mappings)
-    outputs, ui = {}, {}
+    outputs, ui, extra_pnginfo = {}, {}, {}
     with torch.inference_mode():
         for step, node_id in enumerate(order, 1):
             start = time.perf_counter()
-            outputs[node_id], node_ui = _execute_node(prompt, node_id, node_mappings, outputs)
+            outputs[node_id], node_ui = _execute_node(prompt, node_id, node_mappings, outputs,
+                                                      extra_pnginfo)
             if node_ui is not None:
                 ui[node_id] = node_ui
             log.info("[%d/%d] %s done in %.2fs", step, len(order), _label(prompt, node_id), time.perf_counter() - start)

@@ -123,17 +123,83 @@ def test_hidden_side_takes_the_mirror_texture(hopper):
     image, faces = hopper
     frame, lm = image[0].numpy(), faces.frames[0][0].landmarks
     straight = mw.prepare_source(frame, lm)
-    own = (straight.texture == topo.TRIANGLES).all(1)
-    assert own.mean() > 0.97 and straight.usable.mean() > 0.97
+    mirror_share = straight.weights[:, 1] / np.maximum(straight.weights.sum(1), 1e-9)
+    used = np.unique(topo.TRIANGLES)
+    assert (mirror_share[used] < 0.05).mean() > 0.9 and (straight.weights.sum(1)[used] > 0.99).mean() > 0.95
     side = mw.prepare_source(frame, turned(lm, 70))
-    mirrored = ~(side.texture == topo.TRIANGLES).all(1)
-    assert mirrored.mean() > 0.1
-    np.testing.assert_array_equal(side.texture[mirrored],
-                                  topo.MIRROR[topo.TRIANGLES[mirrored]])
-    # mirrored triangles lie on the side turned away: their own centres are deeper
-    depth = side.landmarks[topo.TRIANGLES, 2].mean(1)
+    share = side.weights[:, 1] / np.maximum(side.weights.sum(1), 1e-9)
+    mirrored = share[used] > 0.5
+    assert mirrored.mean() > 0.1 and side.mirrored
+    # mirrored points lie on the side turned away: deeper than the rest
+    depth = side.landmarks[used, 2]
     assert depth[mirrored].mean() > depth[~mirrored].mean()
-    assert side.usable.mean() > 0.9
+    assert (side.weights.sum(1)[used] > 0.5).mean() > 0.9
+
+
+def shard_ratio(image, mesh, step=1.5):
+    """Mean squared luminance step across the mesh's inner edges (+-``step`` px) over the
+    mean squared step beside them (between ``step`` and ``3 step`` px on either side), over
+    the inner face without eyes, brows and lips.  A continuous texture gives about 1; a
+    texture that jumps at triangle borders (shards) gives more."""
+    lum = cv2.cvtColor(np.ascontiguousarray(image, np.float32), cv2.COLOR_RGB2GRAY)
+    h = mw.face_height(mesh)
+    inner = region_mask(mesh, lum.shape, ["face"], forehead=0.0, grow=-0.04 * h) > 0.5
+    inner &= region_mask(mesh, lum.shape, ["eyes", "brows", "lips"], grow=0.04 * h) < 0.5
+    p = mesh[topo.TRIANGLES, :2].astype(np.float64)
+    u, v = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
+    front = topo.TRIANGLES[u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0] < 0]  # facing the camera
+    edges = np.sort(np.concatenate([front[:, [0, 1]], front[:, [1, 2]], front[:, [2, 0]]]), 1)
+    edges, count = np.unique(edges, axis=0, return_counts=True)
+    a, b = (mesh[edges[count == 2, k], :2].astype(np.float64) for k in (0, 1))
+    mid = np.clip(np.floor((a + b) / 2).astype(int), 0, np.array(lum.shape[::-1]) - 1)
+    keep = inner[mid[:, 1], mid[:, 0]] & (np.linalg.norm(b - a, axis=1) > 4 * step)
+    a, b = a[keep], b[keep]
+    along = a[:, None] + (b - a)[:, None] * np.linspace(0.2, 0.8, 5)[None, :, None]
+    normal = (b - a)[:, ::-1] * (1, -1) / np.linalg.norm(b - a, axis=1, keepdims=True)
+
+    def at(offset):
+        q = (along + offset * normal[:, None]).reshape(-1, 1, 2).astype(np.float32) - 0.5
+        return cv2.remap(lum, q[..., 0].copy(), q[..., 1].copy(), cv2.INTER_LINEAR)
+
+    across = ((at(step) - at(-step)) ** 2).mean()
+    beside = (((at(3 * step) - at(step)) ** 2).mean() + ((at(-step) - at(-3 * step)) ** 2).mean())
+    return across / (beside / 2)
+
+
+def turned_render(frame, landmarks, yaw):
+    """``frame`` with its face re-rendered by the mesh warp on its mesh turned by ``yaw``
+    degrees, and that mesh (a turned head with known landmarks)."""
+    mesh = turned(landmarks, yaw)
+    warped = mw.warp_face(mw.prepare_source(frame, landmarks), mesh, frame.shape[:2],
+                          keep_mouth=False)
+    out = frame.copy()
+    mw.composite(out, warped)
+    return out, mesh
+
+
+@pytest.mark.parametrize("yaw", [40, -40])
+def test_turned_heads_swap_without_shards(astronaut, hopper, yaw):
+    # Both images smoothed (Gaussian sigma 3 px): a continuous texture makes any step along a
+    # triangle border a shard.  Limit 1.25 calibrated on +-60 degree renders and on pairs with
+    # the astronaut as the target (ratios 0.86-1.03 now; 1.06-7.4 with per-triangle texture
+    # switching), which this test does not assert on.
+    blur = lambda pair: cv2.GaussianBlur(pair[0][0].numpy(), (0, 0), 3)
+    ast, hop = blur(astronaut), blur(hopper)
+    ast_lm, hop_lm = (pair[1].frames[0][0].landmarks for pair in (astronaut, hopper))
+    turned_ast, turned_ast_lm = turned_render(ast, ast_lm, yaw)
+    turned_hop, turned_hop_lm = turned_render(hop, hop_lm, yaw)
+    for src, src_lm, tgt, tgt_lm in ((turned_ast, turned_ast_lm, hop, hop_lm),  # 3/4 -> frontal
+                                     (ast, ast_lm, turned_hop, turned_hop_lm)):  # and reverse
+        mesh = mw.transfer_shape(tgt_lm, src_lm, 0.5)
+        warped = mw.warp_face(mw.prepare_source(src, src_lm), mesh, tgt.shape[:2],
+                              keep_mouth=False)
+        out = tgt.copy()
+        mw.composite(out, warped)
+        x0, y0, x1, y1 = warped.box
+        inner = region_mask(mesh, tgt.shape[:2], ["face"], ["eyes", "mouth"],
+                            forehead=0.0, grow=-4)[y0:y1, x0:x1]
+        assert (warped.mask[inner > 0.5] > 0.5).mean() > 0.98  # whole: no holes
+        assert shard_ratio(out, mesh) < 1.25
 
 
 def test_closed_source_mouth_is_not_smeared_over_an_open_one(astronaut, hopper):

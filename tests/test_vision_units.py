@@ -104,3 +104,16 @@ def test_head_pose_of_a_rotated_synthetic_mesh():
     yaw = math.radians(30)  # turn towards the image's right: the nose (-z) gains +x
     turn = np.array([[math.cos(yaw), 0, -math.sin(yaw)], [0, 1, 0], [math.sin(yaw), 0, math.cos(yaw)]])
     np.testing.assert_allclose(landmarks.head_pose(mesh @ turn.T), [30, 0, 0], atol=1e-3)
+
+
+def test_ciede2000_matches_published_pairs():
+    # Sharma, Wu & Dalal (2005), test data pairs 1, 2, 8, 13, 20, 31
+    from face_pipeline.vision.color import delta_e2000
+    pairs = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+             ((50, -1.3802, -84.2814), (50, 0, -82.7485), 1.0),
+             ((50, 0, 0), (50, -1, 2), 2.3669),
+             ((50, 2.49, -0.001), (50, -2.49, 0.0009), 7.1792),
+             ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+             ((90.8027, -2.0831, 1.441), (91.1528, -1.6435, 0.0447), 1.4441)]
+    a, b, expected = (np.array(v, float) for v in zip(*pairs))
+    np.testing.assert_allclose(delta_e2000(a, b), expected, atol=1e-4)

@@ -4,9 +4,15 @@ face's geometry, one dense remap per face.
 * The mesh (``mesh_topology.TRIANGLES``) is rasterised once per target face into a triangle-index
   map of the face's box (nearest triangles drawn last); every pixel then maps to the source
   through its triangle's affine map, and the source is sampled with one ``cv2.remap``.
-* Source triangles turned away from the camera or hidden behind others (head turned) take
-  their texture from the mirrored triangle on the other side of the face; when that one is
-  hidden too, the pixels are left to the target (mask 0) instead of smearing.
+* Where the source shows the face foreshortened or hidden (head turned), the texture comes
+  from the mirrored point on the other side of the face, *blended*: each landmark carries an
+  own-texture and a mirror-texture weight (from how squarely the camera sees it and its
+  mirror), the weights are interpolated linearly across every triangle, and the pixel is the
+  weighted mean of the two warps.  Shared corners give shared weights, so texture stays
+  continuous across triangle borders (no shards).  Where neither side is seen, the mask
+  fades to the target.
+* Triangles facing away from the camera in the target (folded over by a turned head) are
+  not drawn: the ones in front cover what is visible.
 * :func:`transfer_shape` moves the target mesh toward the source's face shape (identity).
 * Keep masks leave the target's own eyes or mouth interior.
 
@@ -24,14 +30,23 @@ import numpy as np
 from . import mesh_topology as topo
 from .regions import region_mask
 
-FACING_MIN = 0.15
-"""A source triangle turned further from the camera than this cosine (~81 degrees) takes the
-texture of its mirror triangle when that one faces the camera."""
+FACING_RANGE = (0.15, 0.5)
+"""Cosines between a source landmark's normal and the camera: below the first (turned ~81
+degrees away or more) its own texture is unusable, above the second (~60 degrees) it is
+fully trusted.  In between, the texture of its mirror point takes over in proportion when
+the mirror is seen better (by :data:`MIRROR_MARGIN` or more in cosine; a hidden point counts
+as -1).  Where both points face the camera at a grazing angle or less (cosines in
+:data:`VALID_RANGE`, hidden or not: the silhouette, where the source's pixels are its
+outline and the background), the mask fades to the target.  Calibrated by
+eye on the astronaut and Grace Hopper turned by +-30 and +-50 degrees with this module."""
+MIRROR_MARGIN = 0.2
+VALID_RANGE = (-0.05, 0.08)
 HIDDEN_DEPTH = 0.04
 """A landmark is hidden when a triangle this much nearer (in face heights) covers it."""
 SQUEEZE_MIN = 0.08
-"""Target triangles whose source texture is under this fraction of their (scale-normalised)
-area are left to the target: stretching a sliver (closed lids, closed lips) only smears."""
+"""Eye and mouth hole triangles whose source texture is under this fraction of their
+(scale-normalised) area are left to the target: stretching a sliver (closed lids, closed
+lips) only smears."""
 SUBPIXEL_BITS = 4
 STABLE_POINTS = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 10, 338, 297, 109, 67, 234, 454,
                  127, 356, 93, 323)
@@ -53,20 +68,19 @@ def _mirror_triangles() -> np.ndarray:
 MIRROR_TRIANGLES = _mirror_triangles()
 
 
-def facing(points: np.ndarray) -> np.ndarray:
-    """Cosine ``[T]`` between each mesh triangle's (smoothed) normal and the direction to the
-    camera: 1 facing it, 0 edge-on, < 0 turned away.
+def vertex_facing(points: np.ndarray) -> np.ndarray:
+    """Cosine ``[N]`` between each landmark's normal and the direction to the camera: 1 facing
+    it, 0 edge-on, < 0 turned away (0 for points outside the triangles, e.g. irises).
 
-    Normals are averaged over each triangle's corners (vertex normals: area-weighted sums of
-    the adjacent triangles' normals), which tames the depth noise of small triangles.
+    Vertex normals are area-weighted sums of the adjacent triangles' normals, which tames
+    the depth noise of small triangles.
     """
     p = points[topo.TRIANGLES].astype(np.float64)
     normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])  # length = 2 x area
     vertex = np.zeros((len(points), 3))
     for corner in range(3):
         np.add.at(vertex, topo.TRIANGLES[:, corner], normal)
-    smooth = vertex[topo.TRIANGLES].sum(1)
-    return -smooth[:, 2] / (np.linalg.norm(smooth, axis=1) + 1e-12)
+    return -vertex[:, 2] / (np.linalg.norm(vertex, axis=1) + 1e-12)
 
 
 def _box(points: np.ndarray, shape: tuple[int, int], pad: int = 1) -> Optional[tuple[int, ...]]:
@@ -94,12 +108,14 @@ def rasterise(points: np.ndarray, triangles: np.ndarray, box: tuple[int, int, in
     return canvas
 
 
-def _affines(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """Per-triangle affine maps ``[T, 6]`` (rows of the ``[2, 3]`` matrix) taking ``dst``
-    triangles ``[T, 3, 2]`` (non-degenerate) onto ``src`` triangles."""
+def _planes(dst: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-triangle linear interpolants ``[T, 3 K]``: for each of ``K`` values given at the
+    corners (``values`` ``[T, 3, K]``), the coefficients ``(a, b, c)`` of ``a x + b y + c``
+    over the ``dst`` triangles ``[T, 3, 2]`` (non-degenerate).  With the source corners as
+    values these are the rows of the affine maps onto the source."""
     a = np.concatenate([dst, np.ones(dst.shape[:2] + (1,))], axis=2)  # [T, 3, 3]
-    coeffs = np.linalg.solve(a, src)  # a @ coeffs = src, [T, 3, 2]
-    return coeffs.transpose(0, 2, 1).reshape(-1, 6).astype(np.float32)
+    coeffs = np.linalg.solve(a, values)  # a @ coeffs = values, [T, 3, K]
+    return coeffs.transpose(0, 2, 1).reshape(len(dst), -1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -109,29 +125,32 @@ class SourceFace:
     Attributes:
         pyramid: the source image, float32 ``[H, W, 3]`` 0..1, then halvings (for small targets).
         landmarks: ``[478, 3]`` source pixels.
-        texture: ``[T, 3]`` landmark indices each triangle samples (its own, or its mirror's).
-        usable: ``[T]`` bool, False where neither the triangle nor its mirror is visible.
+        weights: ``[478, 2]`` float64 per landmark: the weight of its own texture and of its
+            mirror point's (``topo.MIRROR``); their sum (the mask) < 1 where neither is seen.
         size: the source face's height in pixels (forehead to chin).
     """
 
     pyramid: tuple[np.ndarray, ...]
     landmarks: np.ndarray
-    texture: np.ndarray
-    usable: np.ndarray
+    weights: np.ndarray
     size: float
 
+    @property
+    def mirrored(self) -> bool:
+        """Whether any landmark takes texture from its mirror point."""
+        return bool((self.weights[:, 1] > 0).any())
 
-def visibility(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``[T]`` how well the camera sees each triangle: its :func:`facing` cosine, or -1 where
-    two or more of its corners are hidden.
 
-    A corner is hidden when the plane of the nearest triangle covering its pixel passes in
-    front of it by more than :data:`HIDDEN_DEPTH` face heights (the nose hiding a cheek); the
-    plane of a neighbouring triangle passes through or near the corner itself.
+def hidden_points(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``[478]`` bool: landmarks hidden behind the face itself (the nose hiding a cheek).
+
+    A landmark is hidden when the plane of the nearest triangle covering its pixel passes in
+    front of it by more than :data:`HIDDEN_DEPTH` face heights; the plane of a neighbouring
+    triangle passes through or near the landmark itself.
     """
     box = _box(landmarks[:, :2], shape)
     if box is None:
-        return np.full(len(topo.TRIANGLES), -1.0)
+        return np.ones(len(landmarks), bool)
     ids = rasterise(landmarks, topo.TRIANGLES, box)
     x0, y0, x1, y1 = box
     px = np.clip(np.floor(landmarks[:, :2]).astype(int) - (x0, y0), 0, (x1 - x0 - 1, y1 - y0 - 1))
@@ -145,28 +164,31 @@ def visibility(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     front = np.einsum("vi,vi->v", np.c_[landmarks[covered, :2], np.ones(covered.sum())], coeffs)
     hidden = np.zeros(len(landmarks), bool)
     hidden[covered] = front < landmarks[covered, 2] - HIDDEN_DEPTH * face_height(landmarks)
-    return np.where(hidden[topo.TRIANGLES].sum(1) >= 2, -1.0, facing(landmarks))
+    return hidden
+
+
+def _ramp(x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """Smoothstep of ``x`` from 0 at ``bounds[0]`` to 1 at ``bounds[1]``."""
+    t = np.clip((x - bounds[0]) / (bounds[1] - bounds[0]), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
 
 
 def prepare_source(image: np.ndarray, landmarks: np.ndarray, min_face: float = 48.0) -> SourceFace:
-    """Everything per source, computed once: which side each triangle's texture comes from
-    and an image pyramid down to a face of about ``min_face`` pixels.
-
-    A triangle keeps its own texture unless it is (nearly) edge-on or hidden and its mirror
-    faces the camera (:data:`FACING_MIN`); then it takes the mirror's.  It is unusable when
-    the chosen one is turned away or hidden.  ``image`` float32 ``[H, W, 3]`` 0..1.
-    """
+    """Everything per source, computed once: the own / mirror texture weights of every
+    landmark (:data:`FACING_RANGE`) and an image pyramid down to a face of about
+    ``min_face`` pixels.  ``image`` float32 ``[H, W, 3]`` 0..1."""
     landmarks = np.asarray(landmarks, np.float32)
-    own = visibility(landmarks, image.shape[:2])
-    mirror = np.where(MIRROR_TRIANGLES >= 0, own[MIRROR_TRIANGLES], -1.0)
-    use_mirror = (own < FACING_MIN) & (mirror >= FACING_MIN)
-    texture = np.where(use_mirror[:, None], topo.MIRROR[topo.TRIANGLES], topo.TRIANGLES)
+    facing = vertex_facing(landmarks)
+    seen = np.where(hidden_points(landmarks, image.shape[:2]), -1.0, facing)
+    other = seen[topo.MIRROR]
+    mirror = (1.0 - _ramp(seen, FACING_RANGE)) * _ramp(other - seen, (0.0, MIRROR_MARGIN))
+    valid = _ramp(np.maximum(facing, facing[topo.MIRROR]), VALID_RANGE)
+    own, mirror = (1.0 - mirror) * valid, mirror * valid
     size = face_height(landmarks)
     pyramid = [np.ascontiguousarray(image, dtype=np.float32)]
     while size / 2 ** len(pyramid) >= min_face and min(pyramid[-1].shape[:2]) >= 32:
         pyramid.append(cv2.pyrDown(pyramid[-1]))
-    chosen = np.where(use_mirror, mirror, own)
-    return SourceFace(tuple(pyramid), landmarks, texture, chosen > 0, size)
+    return SourceFace(tuple(pyramid), landmarks, np.stack([own, mirror], 1), size)
 
 
 def similarity_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -217,10 +239,18 @@ def _keep_mask(landmarks: np.ndarray, box: tuple[int, int, int, int], eyes: bool
     return region_mask(local, (y1 - y0, x1 - x0), regions, grow=feather, blur=feather)
 
 
-def _area(points: np.ndarray) -> np.ndarray:
-    """Unsigned areas ``[T]`` of triangles ``[T, 3, 2]``."""
+def _signed_area(points: np.ndarray) -> np.ndarray:
+    """Signed areas ``[T]`` of triangles ``[T, 3, 2]`` (negative: facing the camera)."""
     u, v = (points[:, 1] - points[:, 0]).T, (points[:, 2] - points[:, 0]).T
-    return np.abs(u[0] * v[1] - u[1] * v[0]).astype(np.float64) / 2
+    return (u[0] * v[1] - u[1] * v[0]).astype(np.float64) / 2
+
+
+def _interpolate(c: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``a x + b y + c`` per pixel from plane coefficients ``c`` ``[h, w, 3]``."""
+    out = c[..., 0] * xs
+    out += c[..., 1] * ys
+    out += c[..., 2]
+    return out
 
 
 @dataclass(frozen=True)
@@ -239,8 +269,9 @@ def warp_face(source: SourceFace, target: np.ndarray, shape: tuple[int, int], *,
               keep_landmarks: Optional[np.ndarray] = None) -> Optional[WarpedFace]:
     """Warp ``source`` onto the target mesh ``target`` ``[478, 3]`` in a frame of ``shape``.
 
-    Triangles the source cannot fill (hidden on both sides, or squeezed to a sliver, e.g. a
-    closed mouth or eye where the target's is open) are left to the target (mask 0).
+    Eye and mouth triangles the source cannot fill (squeezed to a sliver: a closed mouth or
+    eye where the target's is open) are left to the target (mask 0); where the source sees
+    neither a point nor its mirror, the mask fades to 0.
     ``keep_eyes`` / ``keep_mouth`` leave the target's eyes / inner mouth, outlined by
     ``keep_landmarks`` (the target's own landmarks when ``target`` is a shape-transferred
     mesh; default ``target``).  Returns None when the face lies outside the frame.
@@ -253,23 +284,36 @@ def warp_face(source: SourceFace, target: np.ndarray, shape: tuple[int, int], *,
     level = int(np.clip(np.floor(-np.log2(max(ratio, 1e-6))), 0, len(source.pyramid) - 1))
     src_pts = source.landmarks[:, :2].astype(np.float64) * 0.5 ** level - 0.5  # pixel centres
     dst_pts = target[:, :2].astype(np.float64) - (x0 + 0.5, y0 + 0.5)
-    dst_tris, src_tris = dst_pts[topo.TRIANGLES], src_pts[source.texture]
-    squeeze = _area(src_tris) * (ratio * 2 ** level) ** 2 / np.maximum(_area(dst_tris), 1e-9)
-    drawn = source.usable & (squeeze > SQUEEZE_MIN) & (_area(dst_tris) > 1e-3)
-    ids = rasterise(target, topo.TRIANGLES[drawn], box)
-    coeffs = np.vstack([np.zeros((1, 6), np.float32), _affines(dst_tris[drawn], src_tris[drawn])])
-    c = np.take(coeffs, ids, axis=0)  # [h, w, 6]
+    dst_tris = dst_pts[topo.TRIANGLES]
+    area = -_signed_area(dst_tris)   # > 0: facing the camera in the target
+    squeeze = np.abs(_signed_area(src_pts[topo.TRIANGLES])) * (ratio * 2 ** level) ** 2 \
+        / np.maximum(area, 1e-9)
+    drawn = area > 1e-3
+    drawn[topo.HOLE_TRIANGLES] &= squeeze[topo.HOLE_TRIANGLES] > SQUEEZE_MIN
+    tris = topo.TRIANGLES[drawn]
+    mirror = source.mirrored
+    values = [src_pts[tris]]                         # own texture: x, y
+    if mirror:
+        values += [src_pts[topo.MIRROR[tris]], source.weights[tris]]  # mirror x, y; weights
+    coeffs = _planes(dst_tris[drawn], np.concatenate(values, axis=2))
+    ids = rasterise(target, tris, box)
+    coeffs = np.vstack([np.zeros((1, coeffs.shape[1]), np.float32), coeffs])
+    c = np.take(coeffs, ids, axis=0)  # [h, w, 3 K]
     xs = np.arange(x1 - x0, dtype=np.float32)[None, :]
     ys = np.arange(y1 - y0, dtype=np.float32)[:, None]
-    map_x = c[..., 0] * xs
-    map_x += c[..., 1] * ys
-    map_x += c[..., 2]
-    map_y = c[..., 3] * xs
-    map_y += c[..., 4] * ys
-    map_y += c[..., 5]
-    image = cv2.remap(source.pyramid[level], map_x, map_y, cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
+    texture = source.pyramid[level]
+    own_x, own_y = (_interpolate(c[..., 3 * k:3 * k + 3], xs, ys) for k in range(2))
+    image = cv2.remap(texture, own_x, own_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mask = (ids > 0).astype(np.float32)
+    if mirror:
+        mir_x, mir_y, w_own, w_mirror = (_interpolate(c[..., 3 * k:3 * k + 3], xs, ys)
+                                         for k in range(2, 6))
+        flipped = cv2.remap(texture, mir_x, mir_y, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+        total = np.maximum(w_own + w_mirror, 1e-6)
+        share = np.clip(w_mirror / total, 0.0, 1.0)[..., None]
+        image += (flipped - image) * share
+        mask *= np.clip(total, 0.0, 1.0)
     keep = _keep_mask(target if keep_landmarks is None else keep_landmarks, box,
                       keep_eyes, keep_mouth)
     if keep is not None:

@@ -1,0 +1,55 @@
+"""Provenance of swapped frames: the invisible watermark over IMAGE batches and a text entry
+for saved PNGs.
+
+* :func:`mark_frames` adds :mod:`vision.watermark`'s mark to the chosen frames of a batch.
+* :func:`detect_marks` scores every frame of a batch.
+* :func:`record_swap` writes a ``face_swap`` entry into ComfyUI's ``extra_pnginfo`` (the
+  dictionary SaveImage writes as PNG text chunks; it exists when the prompt was queued from
+  the UI or by the pack's runner).
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import torch
+
+from ..vision import watermark
+from ..vision.image import check_image, frame_float
+
+Loop = Callable[[int], Iterable[int]]
+PNG_KEY = "face_swap"
+
+
+def mark_frames(image: torch.Tensor, frames: Iterable[int]) -> torch.Tensor:
+    """IMAGE ``image`` ``[B, H, W, C]`` (a float32 CPU tensor the caller owns: marked in
+    place) with the watermark on ``frames``; returned."""
+    if image.dtype != torch.float32 or image.device.type != "cpu":
+        image = image.to("cpu", torch.float32)
+    for i in frames:
+        frame = image[i, ..., :3].numpy()
+        frame += watermark.field(image.shape[1], image.shape[2])[..., None]
+        np.clip(frame, 0.0, 1.0, out=frame)
+    return image
+
+
+def marked_frames(mask: torch.Tensor) -> list[int]:
+    """Indices of the frames whose MASK ``[B, H, W]`` is not empty (a face was swapped)."""
+    return [i for i in range(mask.shape[0]) if bool((mask[i] > 0).any())]
+
+
+def detect_marks(image: torch.Tensor, loop: Loop = range) -> tuple[list[bool], list[float]]:
+    """Per frame: whether it carries the swap watermark, and the detection score ``z``
+    (:func:`vision.watermark.score`: about N(0, 1) unmarked, above 5 marked)."""
+    check_image(image)
+    scores = [watermark.score(frame_float(image, i)) for i in loop(image.shape[0])]
+    return [z > watermark.THRESHOLD for z in scores], scores
+
+
+def record_swap(extra_pnginfo: Optional[dict], node: str, marked: bool) -> None:
+    """Add the ``face_swap`` PNG text entry to ``extra_pnginfo`` (no-op when None)."""
+    if isinstance(extra_pnginfo, dict):
+        extra_pnginfo[PNG_KEY] = {
+            "note": "This image contains a face swapped by the Face Pipeline nodes.",
+            "node": node, "invisible_watermark": bool(marked),
+            "detect_with": "Face Pipeline: Detect Swap Watermark"}
