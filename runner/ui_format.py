@@ -1,7 +1,8 @@
 """API-format prompts -> ComfyUI's UI (LiteGraph) workflow format, for drag-and-drop files.
 
 Widget values follow the order of the node's ``INPUT_TYPES`` (required, then optional), as the
-ComfyUI front end stores them; inputs fed by links become input slots.  ``LoadImage`` stores an
+ComfyUI front end stores them, one per widget (an input the prompt omits gets its default);
+inputs fed by links become input slots.  ``LoadImage`` stores an
 extra "image" upload widget value, as in ComfyUI.  Nodes are laid out left to right by depth.
 """
 from __future__ import annotations
@@ -12,6 +13,16 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 def _is_widget(spec) -> bool:
     kind = spec[0]
     return isinstance(kind, list) or kind in WIDGET_TYPES
+
+
+def _default(spec):
+    """A widget's default: its declared one, else the first choice or the type's zero value."""
+    options = spec[1] if len(spec) > 1 else {}
+    if "default" in options:
+        return options["default"]
+    if isinstance(spec[0], list):
+        return spec[0][0] if spec[0] else ""
+    return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}[spec[0]]
 
 
 def _is_link(value) -> bool:
@@ -52,8 +63,10 @@ def api_to_ui(prompt: dict, node_mappings: dict) -> dict:
                 out_links.setdefault((value[0], value[1]), []).append(len(links))
                 inputs.append({"name": name, "type": spec[0] if isinstance(spec[0], str) else "COMBO",
                                "link": len(links), **({"widget": {"name": name}} if _is_widget(spec) else {})})
-            elif _is_widget(spec) and name in entry["inputs"]:
-                widgets.append(value)
+            elif _is_widget(spec):
+                # The frontend assigns widget values by position: an omitted optional widget
+                # must still take its slot (its default), or every later value shifts.
+                widgets.append(value if name in entry["inputs"] else _default(spec))
             elif not _is_widget(spec) and name in types.get("required", {}):
                 inputs.append({"name": name, "type": spec[0], "link": None})
         if entry["class_type"] == "LoadImage":

@@ -441,6 +441,42 @@ def test_cli_runs_and_prints_written_files(dirs, tmp_path, capsys):
     np.testing.assert_array_equal(np.asarray(Image.open(dirs[1] / "renamed_00001_.png")), dirs[2])
 
 
+def test_cli_batch_runs_once_per_image_of_a_folder(dirs, tmp_path, capsys):
+    frames = dirs[0] / "frames"
+    frames.mkdir()
+    for i in range(2):
+        Image.fromarray(dirs[2] + i).save(frames / f"{i}.png")
+    (frames / "notes.txt").write_text("not an image")
+    code = cli.main([write_workflow(tmp_path, core_graph()), "--input-dir", str(dirs[0]),
+                     "--output-dir", str(dirs[1]), "--batch", "1.image=frames", "--quiet"])
+    assert code == 0
+    outputs = capsys.readouterr().out.split()
+    assert outputs == [str(dirs[1] / f"cli_0000{i}_.png") for i in (1, 2)]
+    for i, path in enumerate(outputs):
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), dirs[2] + i)
+
+
+def test_cli_batch_needs_a_folder_of_images(dirs, tmp_path, capsys):
+    args = [write_workflow(tmp_path, core_graph()), "--input-dir", str(dirs[0])]
+    assert cli.main([*args, "--batch", "1.image=nowhere"]) == 2
+    assert "expected NODE.INPUT=FOLDER" in capsys.readouterr().err
+    (dirs[0] / "empty").mkdir()
+    assert cli.main([*args, "--batch", "1.image=empty"]) == 2
+    assert "no image files" in capsys.readouterr().err
+
+
+def test_server_mode_uploads_the_files_and_folders_a_workflow_names(tmp_path):
+    (tmp_path / "photo.png").write_bytes(b"x")
+    (tmp_path / "gallery" / "ann").mkdir(parents=True)
+    (tmp_path / "gallery" / "ann" / "1.jpg").write_bytes(b"x")
+    (tmp_path.parent / "outside.png").write_bytes(b"x")
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}},
+              "2": {"class_type": "Gallery", "inputs": {"folder": "gallery", "selection": "all",
+                                                        "escape": "../outside.png", "image": ["1", 0]}}}
+    assert cli._uploads(prompt, str(tmp_path)) == [(str(tmp_path / "photo.png"), ""),
+                                                   (str(tmp_path / "gallery" / "ann" / "1.jpg"), "gallery/ann")]
+
+
 def test_cli_exit_code_2_on_invalid_prompt(dirs, tmp_path, capsys):
     code = cli.main([write_workflow(tmp_path, core_graph()), "--input-dir", str(dirs[0]),
                      "--output-dir", str(dirs[1]), "--set", "1.image=nope.png"])

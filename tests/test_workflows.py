@@ -1,9 +1,6 @@
 """Example workflows run headlessly; UI files match their API files; nodes follow ComfyUI's
-conventions; and, where a real ComfyUI is available (COMFYUI_PATH), the pack loads in it."""
+conventions. The same workflows in a real ComfyUI: tests/test_real_comfyui.py."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from conftest import ROOT
@@ -72,23 +69,18 @@ def test_node_follows_comfyui_conventions(key):
                     f"{key}.{name}: default not among the choices"
 
 
-def test_pack_loads_in_real_comfyui():
-    comfy = os.environ.get("COMFYUI_PATH")
-    if not comfy:
-        pytest.skip("COMFYUI_PATH is not set: no ComfyUI checkout to load the pack into "
-                    "(ComfyUI is not on PyPI; point COMFYUI_PATH at a checkout to run this)")
-    script = f"""
-import importlib.util, sys
-sys.path.insert(0, {comfy!r})
-import folder_paths
-spec = importlib.util.spec_from_file_location("face_pipeline", {str(ROOT / '__init__.py')!r},
-                                              submodule_search_locations=[{str(ROOT)!r}])
-pack = importlib.util.module_from_spec(spec); sys.modules["face_pipeline"] = pack
-spec.loader.exec_module(pack)
-from face_pipeline.models import paths
-print(len(pack.NODE_CLASS_MAPPINGS), paths.model_dirs()[0])
-assert "face_pipeline" in folder_paths.folder_names_and_paths
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "face_pipeline" in done.stdout
+def test_ui_format_keeps_a_slot_for_an_omitted_optional_widget():
+    """The frontend assigns widget values by position; an omitted optional widget before another
+    shifted every later value (seen in the real frontend: allow_download got 'gated')."""
+    class Node:
+        RETURN_TYPES = ("FACES",)
+
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"model": (["a", "b"], {"default": "a"})},
+                    "optional": {"allow_download": ("BOOLEAN", {"default": False}),
+                                 "fusion": (["gated", "mean"], {"default": "gated"})}}
+
+    prompt = {"1": {"class_type": "Node", "inputs": {"model": "b", "fusion": "mean"}}}
+    (node,) = api_to_ui(prompt, {"Node": Node})["nodes"]
+    assert node["widgets_values"] == ["b", False, "mean"]
