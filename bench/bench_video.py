@@ -66,6 +66,69 @@ def timed(fn):
     return out, FRAMES / (time.perf_counter() - start)
 
 
+STAGES = [  # (label, function name as cProfile reports it, file suffix)
+    ("tracking: whole (Track Faces)", "track_faces", "pipeline/tracking.py"),
+    ("tracking: landmark models (ONNX)", "run", "onnxruntime_pybind11_state.run"),
+    ("tracking: frame -> uint8 around the crops", "frame_uint8", "vision/image.py"),
+    ("swap: whole (Face Swap, faces given)", "face_swap", "pipeline/swap.py"),
+    ("swap: mesh warp (engine, incl. output batch copy)", "mesh_warp_swap", "pipeline/swap_geometry.py"),
+    ("swap: output batch copy (clone)", "clone", "clone"),
+    ("swap: triangle map (rasterise)", "rasterise", "vision/meshwarp.py"),
+    ("swap: remap", "remap", "remap"),
+    ("swap: gated blend (all frames)", "gated_blend", "pipeline/blend.py"),
+    ("blend: colour transfer", "transfer_color", "vision/color.py"),
+    ("blend: RGB<->Lab conversions", "cvtColor", "cvtColor"),
+    ("blend: Laplacian bands (lowpass_stack)", "lowpass_stack", "vision/blend.py"),
+    ("blend: edge distance", "inner_distance", "vision/blend.py"),
+]
+
+
+def stage_profile(source, source_faces, frames):
+    """ms per frame of each stage of tracking + swap on ``frames`` (cProfile, cumulative)."""
+    import cProfile
+    import pstats
+    profile = cProfile.Profile()
+    profile.enable()
+    tracked, _ = track_faces(frames, detector=DETECTOR)
+    face_swap(source, frames, source_faces=source_faces, target_faces=tracked)
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    rows = []
+    for label, name, where in STAGES:
+        total = sum(v[3] for (file, _, func), v in stats.items()
+                    if func == name and where in file) or sum(
+            v[3] for (file, _, func), v in stats.items() if where in func)
+        rows.append(f"| {label} | {1000 * total / len(frames):.1f} |")
+    return rows
+
+
+def full_frame_blend(target, warped, mask, quality):
+    """The blend as it was before it worked in the face's region: every frame converted,
+    blended and clipped whole (:func:`vision.blend.gated_blend`), into a new batch."""
+    from face_pipeline.vision import blend as vblend
+    from face_pipeline.vision.image import frame_float
+    images, masks = torch.empty(warped.shape), torch.empty(mask.shape)
+    for i in range(target.shape[0]):
+        result = vblend.gated_blend(frame_float(target, i), frame_float(warped, i),
+                                    mask[i].numpy(), quality=quality)
+        np.clip(result.image, 0, 1, out=images[i].numpy())
+        np.clip(result.mask, 0, 1, out=masks[i].numpy())
+    return images, masks
+
+
+def blend_ratio(source, source_faces, frames):
+    """fps of the region blend vs the full-frame blend on the same warped frames."""
+    from face_pipeline.pipeline import blend as pblend
+    from face_pipeline.pipeline.swap_geometry import mesh_warp_swap
+    tracked, _ = track_faces(frames, detector=DETECTOR)
+    warped, mask, _ = mesh_warp_swap(source, source_faces, frames, tracked)
+    _, fps_full = timed(lambda: full_frame_blend(frames, warped, mask, 0.8))
+    scratch, scratch_mask = warped.clone(), mask.clone()  # Face Swap blends in its own batches
+    _, fps_region = timed(lambda: pblend.gated_blend(frames, scratch, scratch_mask, quality=0.8,
+                                                      in_place=True))
+    return fps_full, fps_region
+
+
 def swap_memory(frames: int) -> float:
     """Peak RSS growth (MB) of Track Faces + Face Swap on ``frames`` 1080p frames, measured in
     a fresh process after the clip is in memory."""
@@ -107,9 +170,16 @@ def main():
             found = (sum(len(f) for f in per_frame.frames), sum(len(f) for f in tracked.frames))
             rows.append(f"| {label} | {n} | {fps_base:.1f} | {fps_track:.1f} | "
                         f"{fps_track / fps_base:.1f}x | {1 / (1 / fps_base + 1 / fps_swap_base):.1f} | "
-                        f"{1 / (1 / fps_track + 1 / fps_swap):.1f} | {found[0]}/{found[1]} | "
+                        f"{1 / (1 / fps_track + 1 / fps_swap):.1f} | {fps_swap:.1f} | "
+                        f"{found[0]}/{found[1]} | "
                         f"{peak_mb():.0f} (+{peak_mb() - before:.0f}) |")
             print(rows[-1], flush=True)
+    frames = clip(SIZES["720p"], 1)
+    profile = stage_profile(source, source_faces, frames)
+    print("\n".join(profile), flush=True)
+    fps_full, fps_region = blend_ratio(source, source_faces, frames)
+    print(f"blend fps full-frame {fps_full:.1f} region {fps_region:.1f}", flush=True)
+    load = open("/proc/loadavg").read().split()[:3]
     small, large = swap_memory(8), swap_memory(16)
     per_frame_mb = (large - small) / 8
     print(f"memory per 1080p frame: {per_frame_mb:.0f} MB", flush=True)
@@ -117,11 +187,20 @@ def main():
             f"{FRAMES} frames per clip; fps = frames per second; full = faces + mesh-warp swap "
             "+ gated blend. Faces found: per-frame / tracking (frames x faces).", "",
             "| clip | faces | detect+landmarks fps (per-frame) | tracking fps | speed-up | "
-            "full swap fps (per-frame) | full swap fps (tracking) | faces found | peak RSS MB "
-            "(swap growth) |", "|---|---|---|---|---|---|---|---|---|", *rows, "",
+            "full swap fps (per-frame) | full swap fps (tracking) | swap alone fps (faces "
+            "given) | faces found | peak RSS MB (swap growth) |",
+            "|---|---|---|---|---|---|---|---|---|---|", *rows, "",
             f"Peak memory of Track Faces + Face Swap beyond the input clip, per 1080p frame "
             f"(RSS growth at 16 frames minus at 8, fresh processes): {per_frame_mb:.0f} MB "
-            f"(one float32 RGB 1080p frame is 24.9 MB, its mask 8.3 MB).", ""]
+            f"(one float32 RGB 1080p frame is 24.9 MB, its mask 8.3 MB).", "",
+            f"Load average during the run (1, 5, 15 min, 2 cores shared with other jobs): "
+            f"{', '.join(load)}.", "",
+            "## Where the time goes (720p, 1 face, tracking + Face Swap, ms per frame, cProfile "
+            "cumulative: nested rows are part of the rows above)", "",
+            "| stage | ms / frame |", "|---|---|", *profile, "",
+            f"Gated blend alone on the same warped frames: {fps_region:.0f} fps working in the "
+            f"region around each face (now) vs {fps_full:.0f} fps on whole frames (before): "
+            f"{fps_region / fps_full:.1f}x.", ""]
     (ROOT / "bench" / "results_video.md").write_text("\n".join(text))
 
 

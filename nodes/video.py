@@ -34,7 +34,8 @@ class TrackFaces:
                 "detect_every": ("INT", {"default": 10, "min": 1, "max": 1000, "tooltip":
                                  "Run the detector at least every this many frames to find new "
                                  "faces (1: every frame). It also runs after a cut, when a face "
-                                 "is lost and while no face is tracked."}),
+                                 "is lost or its landmark confidence drops, and while no face "
+                                 "is tracked."}),
                 "min_cutoff": ("FLOAT", {"default": _DEFAULTS.min_cutoff, "min": 0.001,
                                "max": 100.0, "step": 0.001, "tooltip": "One-Euro filter: "
                                "smoothing of a still head (cycles per frame; lower is steadier, "

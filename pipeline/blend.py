@@ -6,7 +6,7 @@ Sizes must match the target's; mismatches raise ``ValueError`` naming the inputs
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -43,7 +43,8 @@ def _mask(mask: torch.Tensor, index: int) -> np.ndarray:
 
 
 def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, *,
-                quality: Optional[float] = None, out: Optional[torch.Tensor] = None,
+                quality: Optional[float] = None, in_place: bool = False,
+                color_stats: Optional[Sequence[Optional[Callable]]] = None,
                 loop: Loop = range, **options
                 ) -> tuple[torch.Tensor, torch.Tensor, list[float], list[float]]:
     """:func:`vision.blend.gated_blend` on every frame.
@@ -51,11 +52,16 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     ``quality`` overrides the estimate for all frames; without it the source's quality is
     estimated once per (source frame, mask frame) pair, so a single source with a single
     mask is measured once.  ``options``: strength, feather, color, target_light, sharpen.
+    ``color_stats``: per frame, a hook for the colour-transfer statistics (or None), see
+    :func:`vision.color.transfer_color` (Face Swap smooths them per video track).
     Returns the IMAGE, the final MASK, and the quality and applied strength per frame; the
     outputs are written frame by frame into tensors allocated once (peak memory: the inputs
-    plus one output batch).  ``out``: a float32 CPU ``[B, H, W, 3]`` batch of the caller's own
-    (never a node's input) to write the IMAGE into instead, e.g. ``source`` itself when it is
-    a scratch batch: each frame is read before it is overwritten, so no batch is allocated.
+    plus one output batch), and only the region around each frame's mask is blended (the rest
+    of the frame is copied).  ``in_place``: ``source`` (float32 CPU ``[B, H, W, 3]``) and
+    ``mask`` (``[B, H, W]``) are the caller's own scratch batches (never a node's inputs) and
+    the source already holds the target's pixels outside the mask (a swap engine's output):
+    the IMAGE and MASK are written into them, only around each frame's mask (each region is
+    read before it is overwritten), so no batch is allocated and no whole frame copied.
     """
     mask = check_inputs(target, source, mask)
     if quality is not None and not 0.0 <= quality <= 1.0:   # also refuses NaN
@@ -63,25 +69,50 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
                          "quality output, or leave the input unconnected to estimate it")
     measured: dict[tuple[int, int], float] = {}
     batch, height, width = (int(n) for n in target.shape[:3])
-    if out is not None and tuple(out.shape) != (batch, height, width, 3):
-        raise ValueError(f"out must be a [{batch}, {height}, {width}, 3] batch, got {tuple(out.shape)}")
-    images = torch.empty((batch, height, width, 3)) if out is None else out
-    masks = torch.empty((batch, height, width))
+    if in_place and (tuple(source.shape) != (batch, height, width, 3)
+                     or tuple(mask.shape) != (batch, height, width)):
+        raise ValueError("in_place needs a source and a mask with one frame per target frame")
+    images = source if in_place else torch.empty((batch, height, width, 3))
+    masks = mask if in_place else torch.zeros((batch, height, width))
     qualities, strengths = [], []
     for i in loop(target.shape[0]):
-        src, m = frame_float(source, i % source.shape[0]), _mask(mask, i)
+        m = _mask(mask, i)
+        box = blend.mask_box(m, blend.MARGIN)
+        tgt = _frame(target, i)
+        if box is None:
+            if not in_place:
+                np.clip(tgt, 0, 1, out=images[i].numpy())
+            qualities.append(1.0 if quality is None else float(quality))
+            strengths.append(0.0)
+            continue
+        x0, y0, x1, y1 = box
+        src = _frame(source, i % source.shape[0])
         q = quality
         if q is None:
             key = (i % source.shape[0], i % mask.shape[0])
             if key not in measured:
                 measured[key] = blend.source_quality(src, m)
             q = measured[key]
-        result = blend.gated_blend(frame_float(target, i), src, m, quality=q, **options)
-        np.clip(result.image, 0, 1, out=images[i].numpy())
-        np.clip(result.mask, 0, 1, out=masks[i].numpy())
+        result = blend.blend_region(tgt[y0:y1, x0:x1], src[y0:y1, x0:x1], m[y0:y1, x0:x1],
+                                    quality=q, color_stats=color_stats and color_stats[i],
+                                    **options)   # reads the source before out is written
+        frame = images[i].numpy()
+        if not in_place:
+            np.clip(tgt, 0, 1, out=frame)
+        frame[y0:y1, x0:x1] = result.image
+        np.clip(result.mask, 0, 1, out=masks[i, y0:y1, x0:x1].numpy())
         qualities.append(result.quality)
         strengths.append(result.strength)
     return images, masks, qualities, strengths
+
+
+def _frame(image: torch.Tensor, index: int) -> np.ndarray:
+    """Frame ``index`` as float32 RGB ``[H, W, 3]``: a view when the IMAGE already is one
+    (CPU float32 RGB), else a converted copy (:func:`vision.image.frame_float`)."""
+    frame = image[index]
+    if frame.dtype == torch.float32 and frame.device.type == "cpu" and frame.shape[-1] == 3:
+        return frame.detach().numpy()
+    return frame_float(image, index)
 
 
 def poisson_composite(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor,

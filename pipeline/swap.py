@@ -10,7 +10,7 @@ import torch
 from ..models.embedders import load_embedder
 from ..models.onnx import providers_in_use
 from ..models.swappers import load_swapper
-from ..vision import geometry, quality, regions
+from ..vision import geometry, quality, regions, tracking
 from ..vision.face import FaceSet
 from ..vision.image import check_image, frame_float, frame_uint8, to_image, to_mask
 from . import blend, provenance
@@ -76,6 +76,19 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     return to_image(frames), to_mask(masks), "\n".join(report)
 
 
+def color_smoothers(faces: FaceSet, targets: str) -> Optional[list]:
+    """Per frame, the colour-statistics hook of the gated blend for tracked faces: frames
+    blending the same tracks share one :class:`vision.tracking.StatsSmoother` (so the
+    swapped region's colour is smoothed over time per track, a cut starting afresh with new
+    tracks); None for untracked faces (every frame measured alone)."""
+    if any(f.track_id is None for _, _, f in faces.items()):
+        return None
+    chosen = select_faces(faces, targets)
+    keys = [tuple(sorted(faces.frames[i][k].track_id for k in ks)) for i, ks in enumerate(chosen)]
+    smoothers: dict[tuple, tracking.StatsSmoother] = {}
+    return [smoothers.setdefault(key, tracking.StatsSmoother()) if key else None for key in keys]
+
+
 def face_swap_passes(target_faces: Optional[FaceSet]) -> int:
     """How many passes over the target frames :func:`face_swap` makes with its ``loop``:
     detection and landmarks (when ``target_faces`` is not given), swap, blend."""
@@ -105,6 +118,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     source was enhanced, then the source quality and the blend strength applied.
     ``matte`` (a MASK of the targets, e.g. a person matte) multiplies the blend mask, so
     whatever the matte says is not the subject (background, loose hair) stays the target's.
+    Tracked faces (Track Faces) have their colour-transfer statistics smoothed over time per
+    track (:func:`color_smoothers`); the quality gate uses the source's quality, measured once.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
     With ``watermark`` every swapped frame carries the invisible swap watermark
     (:mod:`vision.watermark`; it changes every pixel of those frames by up to 2 grey levels).
@@ -149,9 +164,11 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             allow_download=allow_download, min_confidence=min_confidence, loop=loop)
     if matte is not None:
         mask = mask * blend.check_inputs(target_image, target_image, matte)
-    image, final_mask, _, strengths = blend.gated_blend(  # out=warped: the engines' batch is
+    image, final_mask, _, strengths = blend.gated_blend(  # in place: the engines' batches
         blend_target, warped, mask, quality=source_quality, strength=strength, feather=feather,
-        color=color, target_light=target_light, sharpen=sharpen, out=warped,  # ours: no copy
+        color=color, target_light=target_light, sharpen=sharpen,  # are ours and hold the target
+        in_place=matte is None,  # outside the mask, unless a matte took part of it away
+        color_stats=color_smoothers(target_faces, targets),
         loop=loop)
     for i in cleaned:   # the beard cleaning never shows where nothing was blended
         outside = final_mask[i] == 0

@@ -119,6 +119,12 @@ def _reanchor(followed: list[Face], fresh: list[Face]) -> list[Face]:
     return followed
 
 
+REDETECT_SCORE = 0.8
+"""A followed face whose landmark confidence (mesh presence) falls below this makes the
+detector run on that frame (its mesh is then re-anchored when the detection's disagrees);
+below ``PRESENCE_THRESHOLD`` the face counts as lost."""
+
+
 def _check_fill(fill: str) -> None:
     if fill not in FILLS:
         raise ValueError(f"fill {fill!r}: choose one of {FILLS}")
@@ -139,7 +145,8 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
         state: from the previous chunk of the same video (None: a new video); ``options`` is
             only used for a new state.
         detect_every: run the detector at least every this many frames (1: every frame) to
-            pick up new faces; it also runs at cuts, on a lost face and while none is tracked.
+            pick up new faces; it also runs at cuts, on a lost face, when a face's landmark
+            confidence drops below :data:`REDETECT_SCORE` and while none is tracked.
         detector, threshold: the detector and its confidence threshold (Detect Faces').
         max_faces: track at most this many faces (0: all), the largest first.
         fill: how frames where a tracked face is briefly lost are filled, see :data:`FILLS`.
@@ -161,7 +168,7 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
         followed = _follow(landmarker, image, i, live)
         state.since_detect += 1
         if (state.since_detect >= detect_every or len(followed) < len(state.tracker.tracks)
-                or not followed):
+                or not followed or any(f.landmark_score < REDETECT_SCORE for f in followed)):
             state.since_detect = 0
             found = detect_faces(image[i:i + 1], detector, threshold=threshold, device=device)
             if found.frames[0]:

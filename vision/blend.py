@@ -158,15 +158,36 @@ def gated_blend(target: np.ndarray, source: np.ndarray, mask: np.ndarray, *,
     if box is None:
         return BlendResult(out, final, 1.0 if quality is None else float(quality), 0.0)
     x0, y0, x1, y1 = box
-    tgt = out[y0:y1, x0:x1]
-    src = np.asarray(source[y0:y1, x0:x1], np.float32)
-    soft = np.asarray(mask[y0:y1, x0:x1], np.float32)
-    fx0, fy0, fx1, fy1 = mask_box(soft > 0.5) or mask_box(soft)   # the face, roi pixels
-    if quality is None:   # = source_quality(source, mask), without scanning the whole frame
-        quality = oval_quality(source, (fx0 + x0, fy0 + y0, fx1 + x0, fy1 + y0)).quality
+    region = blend_region(out[y0:y1, x0:x1], source[y0:y1, x0:x1], mask[y0:y1, x0:x1],
+                          quality=quality, strength=strength, feather=feather, color=color,
+                          target_light=target_light, sharpen=sharpen)
+    out[y0:y1, x0:x1] = region.image
+    final[y0:y1, x0:x1] = region.mask
+    return BlendResult(out, final, region.quality, region.strength)
+
+
+def blend_region(target: np.ndarray, source: np.ndarray, mask: np.ndarray, *,
+                 quality: Optional[float] = None, strength: float = 1.0, feather: float = 15.0,
+                 color: str = "reinhard", target_light: float = 0.6, sharpen: float = 0.0,
+                 color_stats=None) -> BlendResult:
+    """:func:`gated_blend` on a region already cut around the mask (its bounding box plus
+    :data:`MARGIN`, so the edge ramps and bands see the target around the face); the work a
+    video frame needs is this region's, not the frame's.  Same arguments; ``color_stats``:
+    see :func:`vision.color.transfer_color`.  Returns the region's :class:`BlendResult`
+    (equal to ``target`` where the final mask is 0, clipped to 0..1 elsewhere)."""
+    tgt = np.asarray(target, np.float32)
+    src = np.asarray(source, np.float32)
+    soft = np.asarray(mask, np.float32)
+    box = mask_box(soft > 0.5) or mask_box(soft)   # the face
+    if box is None:
+        return BlendResult(tgt.copy(), np.zeros(soft.shape, np.float32),
+                           1.0 if quality is None else float(quality), 0.0)
+    fx0, fy0, fx1, fy1 = box
+    if quality is None:
+        quality = oval_quality(src, box).quality
     applied = float(strength)
 
-    recoloured = transfer_color(src, tgt, soft, color)
+    recoloured = transfer_color(src, tgt, soft, color, stats=color_stats)
     diff = recoloured - tgt
     diff[soft <= 0] = 0.0
     levels = band_count(fx1 - fx0)
@@ -197,6 +218,6 @@ def gated_blend(target: np.ndarray, source: np.ndarray, mask: np.ndarray, *,
     if sharpen > 0:
         blended = blended + ramp[..., None] * (unsharp(blended, sharpen) - blended)
     inside = ramp > 0
-    out[y0:y1, x0:x1] = np.where(inside[..., None], np.clip(blended, 0.0, 1.0), tgt)
-    final[y0:y1, x0:x1] = ramp
-    return BlendResult(out, final, float(quality), applied)
+    image = np.where(inside[..., None], np.clip(blended, 0.0, 1.0), tgt)
+    return BlendResult(image.astype(np.float32, copy=False), ramp.astype(np.float32, copy=False),
+                       float(quality), applied)

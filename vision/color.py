@@ -68,12 +68,14 @@ def _skin_mask(lab: np.ndarray, inside: np.ndarray) -> np.ndarray:
 
 
 def _reinhard(src: np.ndarray, tgt: np.ndarray, inside: np.ndarray,
-              skin_only: bool = False) -> np.ndarray:
+              skin_only: bool = False, stats=None) -> np.ndarray:
     tgt_inside = inside[::2, ::2]
     if skin_only:
         inside, tgt_inside = _skin_mask(src, inside), _skin_mask(tgt, tgt_inside)
     src_mean, src_std = (v.ravel() for v in cv2.meanStdDev(src, mask=inside))
     tgt_mean, tgt_std = (v.ravel() for v in cv2.meanStdDev(tgt, mask=tgt_inside))
+    if stats is not None:  # e.g. smoothed over the frames of a video track
+        src_mean, src_std, tgt_mean, tgt_std = stats(np.stack([src_mean, src_std, tgt_mean, tgt_std]))
     gain = (tgt_std / np.maximum(src_std, 1e-3)).astype(np.float32)
     return src * gain + (tgt_mean - src_mean * gain).astype(np.float32)
 
@@ -92,13 +94,17 @@ def _histogram(src: np.ndarray, tgt: np.ndarray, inside: np.ndarray) -> np.ndarr
 
 
 def transfer_color(source: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                   method: str = "skin") -> np.ndarray:
+                   method: str = "skin", stats=None) -> np.ndarray:
     """``source`` recoloured so that its pixels under ``mask`` match the target's there.
 
     Args:
         source, target: float32 ``[H, W, 3]`` RGB in 0..1, the same size (source aligned).
         mask: ``[H, W]``; pixels with ``mask > 0.5`` give the statistics of both images.
         method: one of :data:`METHODS`.
+        stats: optional hook ``[4, 3] -> [4, 3]`` given the Reinhard statistics (L*a*b* mean
+            and std of the source, then mean and std of the target) and returning those to
+            use, e.g. :class:`vision.tracking.StatsSmoother` per video track (``reinhard`` and
+            ``skin``; ignored by ``histogram``).
     Returns:
         float32 ``[H, W, 3]`` in 0..1: the whole source recoloured (the caller masks it).
         With fewer than ``MIN_PIXELS`` masked pixels, or ``method="none"``, a copy of source.
@@ -112,7 +118,8 @@ def transfer_color(source: np.ndarray, target: np.ndarray, mask: np.ndarray,
     # the target only gives statistics: every other pixel and row is plenty
     if method == "histogram":
         return lab_to_rgb(_histogram(src, tgt, inside).astype(np.float32))
-    return lab_to_rgb(_reinhard(src, tgt, inside, skin_only=method == "skin").astype(np.float32))
+    return lab_to_rgb(_reinhard(src, tgt, inside, skin_only=method == "skin",
+                                stats=stats).astype(np.float32))
 
 
 def delta_e2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:

@@ -112,6 +112,37 @@ class OneEuroFilter:
 
 
 @dataclass
+class StatsSmoother:
+    """One-Euro low-pass of a vector of per-frame statistics of one track (e.g. the colour
+    transfer's L*a*b* means and standard deviations, ``[4, 3]``), so a swapped face's colour
+    does not pump with lighting noise, mask jitter or flicker around it.
+
+    The gain's cutoff is ``min_cutoff + beta * speed`` cycles per frame, ``speed`` being the
+    largest component of the low-passed (at ``speed_cutoff``) signed difference between the
+    measurement and the estimate, in the statistics' own units (L*a*b* for colour): flicker
+    alternates in sign and averages out, so it is smoothed strongly, while a real change (a
+    light switched on) keeps one sign, opens the gain and passes within a few frames.  The
+    first call returns the measurement.
+    """
+
+    min_cutoff: float = 0.03
+    beta: float = 0.03
+    speed_cutoff: float = 0.1
+    value: Optional[np.ndarray] = None
+    trend: Optional[np.ndarray] = None
+
+    def __call__(self, stats: np.ndarray) -> np.ndarray:
+        stats = np.asarray(stats, np.float64)
+        if self.value is None or self.value.shape != stats.shape:
+            self.value, self.trend = stats.copy(), np.zeros_like(stats)
+            return stats
+        self.trend += _gain(self.speed_cutoff) * (stats - self.value - self.trend)
+        speed = float(np.abs(self.trend).max())
+        self.value = self.value + _gain(self.min_cutoff + self.beta * speed) * (stats - self.value)
+        return self.value.copy()
+
+
+@dataclass
 class TrackerOptions:
     """Settings of :class:`FaceTracker` (the Track Faces node's inputs).
 
