@@ -6,6 +6,8 @@ same under a fixed name so that every module's relative imports resolve exactly 
 import pathlib
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if (ROOT / "face_pipeline" / "__init__.py").is_file():   # mutation testing's staged copy
     ROOT = ROOT / "face_pipeline"                         # (tools/mutation/run.sh)
@@ -45,3 +47,18 @@ def save_onnx(graph, path):
     onnx.checker.check_model(model)
     onnx.save(model, path)
     return path
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A static HTTP server on 127.0.0.1 serving ``root``: yields ``(root, base_url)``."""
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()

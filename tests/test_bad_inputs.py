@@ -7,7 +7,6 @@ threads, galleries of a million entries and damaged gallery files, Paste Faces B
 or masks of the wrong size, stale model caches, unbounded downloads.
 """
 import hashlib
-import http.server
 import os
 import shutil
 import struct
@@ -386,17 +385,6 @@ def test_a_replaced_model_file_is_loaded_afresh(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- downloads
-
-@pytest.fixture
-def http_server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
 
 def test_downloads_are_bounded_cancellable_and_report_progress(tmp_path, http_server):
     root, url = http_server

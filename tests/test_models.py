@@ -1,7 +1,5 @@
 """Model registry, file resolution, downloads, ONNX sessions and the SCRFD slot."""
 import hashlib
-import http.server
-import threading
 
 import numpy as np
 import pytest
@@ -103,17 +101,6 @@ def test_scrfd_slot_runs_through_the_pipeline(models_dir):
 
 
 # ------------------------------------------------------------------ downloads
-
-@pytest.fixture
-def http_server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
 
 def test_download_is_verified_and_atomic(tmp_path, http_server):
     root, url = http_server
