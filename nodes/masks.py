@@ -1,9 +1,16 @@
 """Masks drawn from the 478 face landmarks."""
 from __future__ import annotations
 
+from ..models.maskers import AUTO, CHOICES, load_maskers
 from ..pipeline import swap_geometry as ops
 from ..vision.regions import DEFAULT_FOREHEAD
 from ._comfy import CATEGORY, frames
+
+MASK_MODEL = (CHOICES, {"default": AUTO, "tooltip": "What finds the face's own skin and what "
+              "covers it. auto: FaceFusion's XSeg (xseg_1.onnx: occluders) and BiSeNet "
+              "(bisenet_resnet_34.onnx: face parsing) when their files are in the models "
+              "folder, else the embedded skin-colour model (misses objects of the skin's own "
+              "colour). Naming a model uses it (an error says where to put a missing file)."})
 
 SPACES = ["image", "aligned crop"]
 
@@ -11,7 +18,8 @@ SPACES = ["image", "aligned crop"]
 class FaceRegionMask:
     DESCRIPTION = ("A mask of face regions from the 478 landmarks: face (oval plus forehead), "
                    "skin, eyes, brows, nose, lips, mouth (inner), and occluders (what covers "
-                   "the face, found by its own skin colour; image space). Add some, subtract others, "
+                   "the face: XSeg / BiSeNet from the models folder, else the face's own skin "
+                   "colour; image space). Add some, subtract others, "
                    "grow or shrink, feather. 'image' gives one mask per frame (all faces; "
                    "zeros without faces); 'aligned crop' one per face of Align Faces, for "
                    "Paste Faces Back's crop_mask.")
@@ -43,11 +51,14 @@ class FaceRegionMask:
                          "mesh, in face heights (the mesh stops near the hairline)."}),
             "space": (SPACES, {"default": "image", "tooltip": "image: masks of the frames; "
                       "aligned crop: masks of the crops cut by Align Faces."}),
-        }}
+        }, "optional": {"mask_model": MASK_MODEL}}
 
-    def mask(self, image, faces, regions, subtract, grow, blur, forehead, space):
+    def mask(self, image, faces, regions, subtract, grow, blur, forehead, space,
+             mask_model=AUTO):
         add, cut = ops.parse_regions(regions), ops.parse_regions(subtract)
         options = dict(grow=grow, blur=blur, forehead=forehead)
         if space == "aligned crop":
             return (ops.crop_region_masks(faces, add, cut, **options),)
-        return (ops.face_region_masks(image, faces, add, cut, loop=frames, **options),)
+        maskers = load_maskers(mask_model) if ops.OCCLUDERS in (*add, *cut) else []
+        return (ops.face_region_masks(image, faces, add, cut, maskers=maskers, loop=frames,
+                                      **options),)

@@ -8,7 +8,9 @@ from ..models.swappers import BOOSTS
 from ..pipeline.provenance import record_swap
 from ..vision.color import METHODS
 from ._comfy import CATEGORY, Progress
+from ..models.maskers import AUTO
 from .faces import DEVICE
+from .masks import MASK_MODEL
 from .restore import ALLOW_DOWNLOAD, ENHANCE_SOURCE, SOURCE_ENHANCE_MODEL, UPSCALE_MODEL
 
 
@@ -67,8 +69,7 @@ class FaceSwap:
                                       "of the source's bare skin."}),
                 "keep_occluders": ("BOOLEAN", {"default": False, "tooltip": "mesh_warp, color "
                                    "skin: keep what covers the target's face (a hand, a "
-                                   "microphone, thick hair) in front, found by the face's own "
-                                   "skin colour; objects of the skin's own colour are missed."}),
+                                   "microphone, thick hair) in front, found by mask_model."}),
                 "watermark": ("BOOLEAN", {"default": True, "tooltip": "Mark swapped frames "
                               "with an invisible watermark (survives JPEG and resizing; "
                               "Detect Swap Watermark finds it) and add a note to saved PNGs."}),
@@ -81,6 +82,7 @@ class FaceSwap:
             },
             "optional": {
                 "min_face_confidence": MIN_CONFIDENCE,
+                "mask_model": MASK_MODEL,
                 "source_faces": ("FACES", {"tooltip": "Faces already found on the source "
                                  "(with landmarks); found here when not connected."}),
                 "target_faces": ("FACES", {"tooltip": "Faces already found on the targets "
@@ -100,7 +102,7 @@ class FaceSwap:
              shape_transfer, keep_target_eyes, keep_target_mouth, strength, feather, color,
              keep_target_beard, keep_occluders, watermark, sharpen, pixel_boost, device,
              source_faces=None, target_faces=None, allow_download=False, matte=None,
-             min_face_confidence=MIN_FACE_CONFIDENCE, enhance_source="auto",
+             min_face_confidence=MIN_FACE_CONFIDENCE, mask_model=AUTO, enhance_source="auto",
              enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None, extra_pnginfo=None):
         out = face_swap(source_image, target_image, source_faces=source_faces,
                         target_faces=target_faces, source_index=source_face_index,
@@ -108,6 +110,7 @@ class FaceSwap:
                         keep_eyes=keep_target_eyes, keep_mouth=keep_target_mouth,
                         pixel_boost=int(pixel_boost), strength=strength, feather=feather,
                         color=color, keep_beard=keep_target_beard, occlusion=keep_occluders,
+                        mask_model=mask_model,
                         watermark=watermark, sharpen=sharpen, matte=matte,
                         enhance_source=enhance_source, enhance_model=enhance_model,
                         upscale_model=upscale_model, device=device,

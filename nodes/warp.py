@@ -1,10 +1,12 @@
 """The mesh-warp face swap node."""
 from __future__ import annotations
 
+from ..models.maskers import AUTO, load_maskers
 from ..pipeline import swap_geometry as ops
 from ..pipeline.restore import DEFAULT_SOURCE_ENHANCER, prepare_source
 from ._comfy import CATEGORY, frames
 from .faces import DEVICE
+from .masks import MASK_MODEL
 from .restore import ENHANCE_SOURCE, SOURCE_ENHANCE_MODEL, UPSCALE_MODEL
 from .swap import MIN_CONFIDENCE
 
@@ -58,13 +60,14 @@ class MeshWarpSwap:
                              "the face (its light) the face takes (the tone always follows "
                              "the target)."}),
             "keep_occluders": ("BOOLEAN", {"default": False, "tooltip": "match_skin: keep "
-                               "what covers the target's face (a hand, thick hair) in front; "
-                               "objects of the skin's own colour are missed."}),
+                               "what covers the target's face (a hand, thick hair) in front, "
+                               "found by mask_model."}),
             "keep_target_beard": ("BOOLEAN", {"default": False, "tooltip": "match_skin: keep "
                                   "the target's beard (as an occluder) instead of the "
                                   "source's skin."}),
         }, "optional": {
             "min_face_confidence": MIN_CONFIDENCE,
+            "mask_model": MASK_MODEL,
             "enhance_source": ENHANCE_SOURCE,
             "enhance_model": SOURCE_ENHANCE_MODEL,
             "upscale_model": UPSCALE_MODEL,
@@ -74,8 +77,9 @@ class MeshWarpSwap:
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
              target_selection, shape_transfer, keep_target_eyes, keep_target_mouth,
              match_skin=True, target_light=0.8, keep_occluders=False, keep_target_beard=False,
-             min_face_confidence=ops.MIN_FACE_CONFIDENCE, enhance_source="auto",
-             enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None, device="auto"):
+             min_face_confidence=ops.MIN_FACE_CONFIDENCE, mask_model=AUTO,
+             enhance_source="auto", enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None,
+             device="auto"):
         source_image, source_faces, source_face_index, note = prepare_source(
             source_image, source_faces, source_face_index, enhance_source, model=enhance_model,
             upscale_model=upscale_model, device=device)
@@ -85,5 +89,6 @@ class MeshWarpSwap:
             shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
             keep_mouth=keep_target_mouth, match_skin=match_skin, occlusion=keep_occluders,
             keep_beard=keep_target_beard, target_light=target_light,
+            maskers=load_maskers(mask_model, device) if match_skin else [],
             min_confidence=min_face_confidence, loop=frames)
         return image, mask, report + (f"\n{note}" if note else "")

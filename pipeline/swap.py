@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..models.embedders import load_embedder
+from ..models.maskers import AUTO, load_maskers
 from ..models.onnx import providers_in_use
 from ..models.swappers import load_swapper
 from ..vision import geometry, quality, regions, tracking
@@ -99,7 +100,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               source_faces: Optional[FaceSet] = None, target_faces: Optional[FaceSet] = None,
               source_index: int = 0, targets: str = "all", engine: str = "mesh_warp",
               shape_transfer: float = 0.5, keep_eyes: bool = False, keep_mouth: bool = True,
-              occlusion: bool = False, keep_beard: bool = False, watermark: bool = True,
+              occlusion: bool = False, keep_beard: bool = False, mask_model: str = AUTO,
+              watermark: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
               color: str = "skin", target_light: float = 0.8, sharpen: float = 0.0,
               matte: Optional[torch.Tensor] = None, enhance_source: str = "auto",
@@ -125,7 +127,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     (:mod:`vision.watermark`; it changes every pixel of those frames by up to 2 grey levels).
     ``color="skin"`` with the mesh warp matches skin tone and shading in the warp
     (:func:`swap_geometry.mesh_warp_swap`'s ``match_skin``) and blends without a second
-    colour transfer or lighting band, so the target's beard does not come back as shading.
+    colour transfer or lighting band, so the target's beard does not come back as shading;
+    ``mask_model`` (:data:`models.maskers.CHOICES`) picks the learned masks (XSeg, BiSeNet)
+    that then say what of the source is its own face and what covers the target's.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown swap engine {engine!r}; choose one of {ENGINES}")
@@ -144,11 +148,13 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     blend_target, cleaned = target_image, {}
     if engine == "mesh_warp":
         skin_tone = color == "skin"
+        maskers = load_maskers(mask_model, device, allow_download) if skin_tone else []
         warped, mask, report = mesh_warp_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
             keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
-            keep_beard=keep_beard, target_light=target_light, cleaned_boxes=cleaned,
+            keep_beard=keep_beard, target_light=target_light, maskers=maskers,
+            cleaned_boxes=cleaned,
             min_confidence=min_confidence, loop=loop)
         if cleaned:   # the blend keeps the target's coarse bands near the edge: not its beard
             blend_target = rgb_copy(target_image)

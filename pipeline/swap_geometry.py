@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 import torch
 
-from ..vision import meshwarp, regions, skin
+from ..vision import face_parsing, meshwarp, regions, skin
 from ..vision.face import Face, FaceSet
 from ..vision.image import frame_float, to_mask
 from .faces import check_faces
@@ -28,7 +28,8 @@ detector's edge with a mesh that does not fit scores about 0.5."""
 
 OCCLUDERS = "occluders"
 """A region found in the pixels, not the landmarks: what covers each face (a hand, thick
-hair), by the face's own skin colour (:func:`vision.skin.occlusion_mask`); image space only."""
+hair), by learned masks or the face's own skin colour (:func:`vision.skin.occlusion_mask`);
+image space only."""
 REGION_NAMES = (*regions.REGIONS, OCCLUDERS)
 
 
@@ -48,11 +49,13 @@ def _require_landmarks(faces: FaceSet, what: str) -> None:
 
 
 def face_region_masks(image: torch.Tensor, faces: FaceSet, add: Sequence[str],
-                      subtract: Sequence[str] = (), *, loop: Loop = range,
-                      **options) -> torch.Tensor:
+                      subtract: Sequence[str] = (), *, maskers: Sequence = (),
+                      loop: Loop = range, **options) -> torch.Tensor:
     """MASK ``[B, H, W]``: the regions of every face per frame (zeros where a frame has none).
 
     ``options``: ``grow``, ``blur``, ``forehead`` (see :func:`vision.regions.region_mask`).
+    ``maskers``: learned masks for the ``occluders`` region (``models.maskers``; none: the
+    skin-colour model).
     """
     check_faces(image, faces)
     _require_landmarks(faces, "Face Region Mask")
@@ -66,7 +69,8 @@ def face_region_masks(image: torch.Tensor, faces: FaceSet, add: Sequence[str],
             frame = frame_float(image, i)
             found = np.zeros(shape, np.float32)
             for face in faces.frames[i]:
-                np.maximum(found, skin.occlusion_mask(frame, face.landmarks), out=found)
+                np.maximum(found, skin.occlusion_mask(frame, face.landmarks, maskers),
+                           out=found)
             mask = np.maximum(mask, found) if OCCLUDERS in add else mask * (1.0 - found)
         masks.append(mask)
     return to_mask(masks)
@@ -156,7 +160,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    targets: str = "all", shape_transfer: float = 0.5, keep_eyes: bool = False,
                    keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
                    keep_beard: bool = False, target_light: float = 0.8,
-                   cleaned_boxes: Optional[dict] = None,
+                   maskers: Sequence = (), cleaned_boxes: Optional[dict] = None,
                    min_confidence: float = MIN_FACE_CONFIDENCE,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
@@ -165,7 +169,10 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     skin tone and shading from skin-only pixels (``target_light``: the share of the target's
     lightness shading), source pixels that are not skin (hair, glasses frames) take the
     target's skin shading, and with ``occlusion`` whatever covers the target's face (a hand,
-    hair strands) stays in front -- the target's beard too when ``keep_beard``.  Blend the
+    hair strands) stays in front -- the target's beard too when ``keep_beard``.  Learned
+    ``maskers`` (``models.maskers.load_maskers``) take over from the skin colour: a face
+    parser (BiSeNet) says what of the warped source is its own face, and every model says
+    what covers the target's face (with ``occlusion``).  Blend the
     result without a second colour transfer or lighting band (Gated Blend: color none,
     target_light 0).  ``cleaned_boxes``, a dict, receives per frame index a list of
     ``(box, image)``: the target's face boxes with the facial hair replaced by skin shading
@@ -202,7 +209,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                 continue
             if match_skin:
                 warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
-                                    keep_beard, cleaned_boxes, i)
+                                    keep_beard, maskers, cleaned_boxes, i)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -213,15 +220,24 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
 
 
 def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
-               light: float, occlusion: bool, keep_beard: bool,
+               light: float, occlusion: bool, keep_beard: bool, maskers: Sequence,
                cleaned_boxes: Optional[dict], index: int) -> meshwarp.WarpedFace:
     """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
     target box added to ``cleaned_boxes[index]`` when given."""
     x0, y0, x1, y1 = warped.box
     local = landmarks.copy()
     local[:, :2] -= (x0, y0)
+    parsers = [m for m in maskers if m.kind == "parsing"]
+    source_face = target_visible = None
+    if parsers:   # parsed on the warped source laid over the frame (the parser sees context)
+        laid = frame.copy()
+        meshwarp.composite(laid, warped)
+        source_face = face_parsing.visible_face(laid, landmarks, parsers, warped.box)
+    if occlusion and maskers:
+        target_visible = face_parsing.visible_face(frame, landmarks, maskers, warped.box)
     done = skin.skin_swap(warped.image, frame[y0:y1, x0:x1], warped.mask, local, light=light,
-                          occlusion=occlusion, keep_beard=keep_beard)
+                          occlusion=occlusion, keep_beard=keep_beard, source_face=source_face,
+                          target_visible=target_visible)
     if done is None:
         return warped
     if cleaned_boxes is not None and done.target is not None:

@@ -12,6 +12,7 @@ import torch
 from test_meshwarp import load, with_faces
 from face_pipeline.pipeline import faces as ops
 from face_pipeline.pipeline import identity
+from face_pipeline.models.registry import ModelUnavailableError
 from face_pipeline.nodes.masks import FaceRegionMask
 from face_pipeline.nodes.swap import FaceSwap
 from face_pipeline.nodes.watermark import DetectSwapWatermark
@@ -212,3 +213,64 @@ def test_swaps_carry_a_watermark_that_survives_jpeg_and_resizing(portraits, tmp_
         assert not detect(original)[0] and not detect(jpeg_half(original))[0], path
     off, _, _ = face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1], watermark=False)
     assert not detect(off)[0]
+
+
+KEY = (0.1, 0.2, 0.9)
+"""The colour the tiny XSeg / BiSeNet models of these tests mark (tests/tiny_models.py)."""
+
+
+def paint_square(image, lm, point, side):
+    """A copy of IMAGE ``image`` with a square of the colour KEY (``side`` face heights)
+    centred on landmark ``point``; returns it and the square's bool mask."""
+    frame = image[0].numpy().copy()
+    half = max(int(side * mw.face_height(lm) / 2), 2)
+    x, y = (int(v) for v in lm[point, :2])
+    square = np.zeros(frame.shape[:2], bool)
+    square[y - half:y + half, x - half:x + half] = True
+    frame[square] = KEY
+    return torch.from_numpy(frame)[None], square
+
+
+def test_learned_occlusion_masks_keep_occluders_in_front(portraits, tmp_path, monkeypatch):
+    from tiny_models import tiny_bisenet, tiny_xseg
+    src, tgt = portraits["astronaut"], portraits["hopper"]
+    covered, square = paint_square(tgt[0], landmarks(tgt), 205, 0.06)
+    inner = cv2.erode(square.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    change = lambda model: np.abs(face_swap(  # noqa: E731
+        src[0], covered, source_faces=src[1], target_faces=tgt[1], occlusion=True,
+        mask_model=model, watermark=False)[0][0].numpy()[inner] - covered[0].numpy()[inner]).max()
+    # the skin-colour model misses an occluder this small: it is swapped over
+    monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
+    assert change("skin colour") > 0.1 and change("auto") > 0.1   # auto: no file, skin colour
+    with pytest.raises(ModelUnavailableError, match="xseg_1.onnx"):
+        change("xseg_1")   # named but missing: says where to put it
+    for name, build in (("xseg_1", tiny_xseg), ("bisenet_resnet_34", tiny_bisenet)):
+        folder = tmp_path / name
+        folder.mkdir()
+        build(folder / f"{name}.onnx", KEY)
+        monkeypatch.setenv("FACE_PIPELINE_MODELS", str(folder))
+        assert change(name) <= 1 / 255 and change("auto") <= 1 / 255, name
+        found = FaceRegionMask().mask(covered, tgt[1], "occluders", "", 0, 0.0, 0.15, "image",
+                                      "auto")[0][0].numpy()
+        assert found[inner].min() > 0.99 and found[~square].mean() < 0.01, name
+
+
+def test_face_parser_decides_what_of_the_source_travels(portraits, tmp_path, monkeypatch):
+    from tiny_models import tiny_bisenet
+    src, tgt = portraits["astronaut"], portraits["hopper"]
+    marked, _ = paint_square(src[0], landmarks(src), 151, 0.06)   # blue, b* about -70
+    spot = disc_mask((151,), landmarks(tgt), tgt[0].shape[1:3], radius=0.02)
+    colour = lambda image: lab(image[0].numpy())[spot].mean(0)  # noqa: E731
+    swap = lambda image: face_swap(image, tgt[0], source_faces=src[1], target_faces=tgt[1],  # noqa: E731
+                                   mask_model="bisenet_resnet_34")[0]
+    clean = colour(face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1])[0])
+    for name, key in (("hair", KEY), ("all_skin", None)):
+        folder = tmp_path / name
+        folder.mkdir()
+        tiny_bisenet(folder / "bisenet_resnet_34.onnx", key)
+        monkeypatch.setenv("FACE_PIPELINE_MODELS", str(folder))
+        found = colour(swap(marked))
+        if key is None:   # parsed as skin: the square travels, blue
+            assert found[2] < clean[2] - 20
+        else:             # parsed as hair: left behind, the target's skin shading instead
+            assert abs(found[1:] - clean[1:]).max() < 5 and delta_e2000(found, clean) < 15

@@ -1,5 +1,5 @@
 """Tiny ONNX models with the signatures of the real downloadable models (SCRFD det_10g,
-ArcFace w600k_r50, inswapper_128): the tests exercise the loaders, pre- and post-processing
+ArcFace w600k_r50, inswapper_128, FaceFusion's face restorers, XSeg and BiSeNet): the tests exercise the loaders, pre- and post-processing
 without any download."""
 import numpy as np
 from conftest import save_onnx
@@ -94,4 +94,63 @@ def tiny_face_restorer(path, size: int = 512, weight_input: bool = False):
     graph = helper.make_graph(nodes, "tiny_face_restorer", inputs,
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT,
                                                              [1, 3, size, size])], inits)
+    save_onnx(graph, str(path))
+
+
+def _key_distance(nodes, inits, rgb, key, axis):
+    """Nodes computing ``key_score`` = clip(1.5 - 20 * sum_c |rgb - key|, 0, 1) along channel
+    ``axis`` of the tensor named ``rgb``: 1 on pixels of the key colour, 0 a few grey levels
+    of distance (about 0.075 summed over the channels) away."""
+    shape = [1, 1, 1, 1]
+    shape[axis] = 3
+    inits += [numpy_helper.from_array(np.array(key, np.float32).reshape(shape), "key"),
+              numpy_helper.from_array(np.array([axis], np.int64), "axis"),
+              numpy_helper.from_array(np.array(-20.0, np.float32), "gain"),
+              numpy_helper.from_array(np.array(1.5, np.float32), "bias"),
+              numpy_helper.from_array(np.array(0.0, np.float32), "lo"),
+              numpy_helper.from_array(np.array(1.0, np.float32), "hi")]
+    nodes += [helper.make_node("Sub", [rgb, "key"], ["diff"]),
+              helper.make_node("Abs", ["diff"], ["absdiff"]),
+              helper.make_node("ReduceSum", ["absdiff", "axis"], ["dist"], keepdims=1),
+              helper.make_node("Mul", ["dist", "gain"], ["scaled"]),
+              helper.make_node("Add", ["scaled", "bias"], ["raw"]),
+              helper.make_node("Clip", ["raw", "lo", "hi"], ["key_score"])]
+
+
+def tiny_xseg(path, key_rgb, size: int = 256):
+    """A model with the signature of FaceFusion's XSeg (``input`` NHWC [1,S,S,3] BGR 0..1 ->
+    [1,S,S,1]) that says the face is visible (1) everywhere except on pixels of the colour
+    ``key_rgb`` (RGB 0..1): those are an occluder (0)."""
+    nodes, inits = [], [numpy_helper.from_array(np.array(1.0, np.float32), "one")]
+    _key_distance(nodes, inits, "input", list(key_rgb)[::-1], 3)   # the model sees BGR
+    nodes.append(helper.make_node("Sub", ["one", "key_score"], ["output"]))
+    graph = helper.make_graph(
+        nodes, "tiny_xseg",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, size, size, 3])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, size, size, 1])], inits)
+    save_onnx(graph, str(path))
+
+
+def tiny_bisenet(path, key_rgb=None, size: int = 512):
+    """A model with the signature of FaceFusion's BiSeNet face parser (``input`` NCHW
+    [1,3,S,S] ImageNet-normalised RGB -> [1,19,S,S] class scores) that calls every pixel skin
+    (class 1), except pixels of the colour ``key_rgb`` (when given): hair (class 17)."""
+    mean = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
+    std = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
+    base = np.zeros((1, 19, 1, 1), np.float32)
+    base[0, 1] = 1.0
+    hair = np.zeros((1, 19, 1, 1), np.float32)
+    hair[0, 17] = 2.0 if key_rgb is not None else 0.0
+    inits = [numpy_helper.from_array(mean, "mean"), numpy_helper.from_array(std, "std"),
+             numpy_helper.from_array(base, "base"), numpy_helper.from_array(hair, "hair")]
+    nodes = [helper.make_node("Mul", ["input", "std"], ["scaled_in"]),
+             helper.make_node("Add", ["scaled_in", "mean"], ["rgb"])]
+    _key_distance(nodes, inits, "rgb", list(key_rgb if key_rgb is not None else (0, 0, 0)), 1)
+    nodes += [helper.make_node("Mul", ["key_score", "hair"], ["hair_scores"]),
+              helper.make_node("Add", ["hair_scores", "base"], ["output"])]
+    graph = helper.make_graph(
+        nodes, "tiny_bisenet",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 19, size, size])],
+        inits)
     save_onnx(graph, str(path))

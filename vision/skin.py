@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from .color import MIN_PIXELS, lab, lab_to_rgb, skin_inliers
+from .face_parsing import visible_face
 from .meshwarp import face_height
 from .regions import region_mask
 
@@ -199,7 +200,8 @@ class SkinSwap:
 
 def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
               *, light: float = 0.8, exclude: bool = True, occlusion: bool = True,
-              keep_beard: bool = False) -> SkinSwap | None:
+              keep_beard: bool = False, source_face: np.ndarray | None = None,
+              target_visible: np.ndarray | None = None) -> SkinSwap | None:
     """Skin tone, exclusions and occlusion for a source face already warped onto a target face.
 
     ``source``, ``target``: float32 ``[h, w, 3]`` RGB 0..1 of the target face's box (the
@@ -217,6 +219,11 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
       features (a hand, a microphone, thick hair) stay in front (:func:`occluders`); the
       target's facial hair (lower face, darker and greyer than the skin: :data:`BEARD_CHROMA`)
       is replaced by the source unless ``keep_beard``.
+    * ``source_face``, ``target_visible`` (float32 ``[h, w]`` 0..1, from learned masks:
+      :func:`vision.face_parsing.visible_face`): where the warped source is its own face
+      (replaces its skin model in ``exclude``; eyes, brows, lips and nose always travel), and
+      where the target's face is visible (what covers the face oval elsewhere is the
+      occluder, in place of the skin-colour one).
     """
     h, w = mask.shape
     scale = min(1.0, ANALYSIS_HEIGHT / max(face_height(landmarks), 1.0))
@@ -237,7 +244,8 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
-    keep = np.maximum(src.weight, src.features) if exclude else np.ones(shift.shape[:2])
+    own = src.weight if source_face is None else shrink(source_face)
+    keep = np.maximum(own, src.features) if exclude else np.ones(shift.shape[:2])
     # the change is smooth: computed as an RGB offset at the analysis size, applied at full
     # size; dark pixels (pupils, shadows, frames) take it in proportion to their lightness,
     # so a big change of skin chroma does not tint them
@@ -260,7 +268,10 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
         tgt.lab[..., 0] <= BEARD_BLACK * tgt.model.mean[0])
     beard = other * lower_face(lm, shape) * darker * hair_like
     kept = np.zeros(shape, np.float32)
-    if occlusion:
+    if occlusion and target_visible is not None:
+        kept = _solid(face * (1.0 - beard) * (1.0 - shrink(target_visible)), face_height(lm),
+                      thin=False)
+    elif occlusion:
         kept = occluders(tgt, lm, face * (1.0 - beard))
     if keep_beard:
         kept = np.maximum(kept, beard)
@@ -332,10 +343,11 @@ def _solid(weight: np.ndarray, height: float, thin: bool = True) -> np.ndarray:
     return np.maximum(soft, hard.astype(np.float32))
 
 
-def occlusion_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def occlusion_mask(image: np.ndarray, landmarks: np.ndarray, maskers=()) -> np.ndarray:
     """float32 ``[H, W]``: what covers the face with ``landmarks`` ``[478, 2+]`` in ``image``
-    (float32 ``[H, W, 3]`` RGB 0..1, a whole frame): :func:`occluders` over the face oval,
-    computed in the face's box."""
+    (float32 ``[H, W, 3]`` RGB 0..1, a whole frame), over the face oval, computed in the
+    face's box: from the learned ``maskers`` (:func:`vision.face_parsing.visible_face`) when
+    given, else :func:`occluders` of the face's own skin colour."""
     out = np.zeros(image.shape[:2], np.float32)
     x0, y0 = np.maximum(np.floor(landmarks[:, :2].min(0)).astype(int) - 2, 0)
     x1, y1 = np.minimum(np.ceil(landmarks[:, :2].max(0)).astype(int) + 3,
@@ -345,6 +357,10 @@ def occlusion_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     local = np.array(landmarks, np.float32)
     local[:, :2] -= (x0, y0)
     box = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
-    skin = face_skin(box, local)
-    out[y0:y1, x0:x1] = occluders(skin, local, region_mask(local, box.shape[:2], ["face"]))
+    face = region_mask(local, box.shape[:2], ["face"])
+    if maskers:
+        visible = visible_face(image, landmarks, maskers, (x0, y0, x1, y1))
+        out[y0:y1, x0:x1] = _solid(face * (1.0 - visible), face_height(local), thin=False)
+    else:
+        out[y0:y1, x0:x1] = occluders(face_skin(box, local), local, face)
     return out
