@@ -30,15 +30,17 @@ import numpy as np
 import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-if "--pack" in sys.argv:   # measure another checkout's pack (loaded before bench_faces does)
+if "--pack" in sys.argv:   # measure another checkout's pack
     import importlib.util
     _pack = pathlib.Path(sys.argv[sys.argv.index("--pack") + 1]).resolve()
     _spec = importlib.util.spec_from_file_location("face_pipeline", _pack / "__init__.py",
                                                    submodule_search_locations=[str(_pack)])
     sys.modules["face_pipeline"] = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(sys.modules["face_pipeline"])
-from bench_faces import RUNS, frame_with_face, median_ms  # noqa: E402  (also loads the pack)
+else:
+    sys.path.insert(0, str(ROOT))
+    from run_workflow import load_pack
+    load_pack()
 
 from face_pipeline.pipeline import faces as ops  # noqa: E402
 from face_pipeline.pipeline.swap import face_swap  # noqa: E402
@@ -46,6 +48,31 @@ from face_pipeline.vision import meshwarp as mw  # noqa: E402
 from face_pipeline.vision.image import frame_float, frame_uint8  # noqa: E402
 
 SIZES = {"512x512": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+RUNS = 5
+
+
+def frame_with_face(width: int, height: int) -> torch.Tensor:
+    """IMAGE ``[1, H, W, 3]``: Grace Hopper's portrait, 1/1.6 of the frame's height, on grey."""
+    portrait = cv2.imread(str(ROOT / "workflows/inputs/grace_hopper.jpg"))[:, :, ::-1]
+    h = height // 1.6
+    face = cv2.resize(portrait, (int(h * 512 / 600), int(h)), interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 120, np.uint8)
+    y, x = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
+    canvas[y:y + face.shape[0], x:x + face.shape[1]] = face
+    return torch.from_numpy(canvas[None].astype(np.float32) / 255)
+
+
+def median_ms(fn) -> float:
+    """Median wall ms of ``fn`` over ``RUNS`` runs (after one warm-up)."""
+    fn()
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
 
 
 def hard_paste(source, source_box, target, target_box):

@@ -35,7 +35,7 @@ def mark_frames(image: torch.Tensor, frames: Iterable[int]) -> torch.Tensor:
 
 def marked_frames(mask: torch.Tensor) -> list[int]:
     """Indices of the frames whose MASK ``[B, H, W]`` is not empty (a face was swapped)."""
-    return [i for i in range(mask.shape[0]) if bool((mask[i] > 0).any())]
+    return torch.nonzero(mask.reshape(mask.shape[0], -1).amax(1) > 0).flatten().tolist()
 
 
 def detect_marks(image: torch.Tensor, loop: Loop = range) -> tuple[list[bool], list[float]]:

@@ -176,9 +176,11 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
         in_place=matte is None,  # outside the mask, unless a matte took part of it away
         color_stats=color_smoothers(target_faces, targets),
         loop=loop)
-    for i in cleaned:   # the beard cleaning never shows where nothing was blended
-        outside = final_mask[i] == 0
-        image[i][outside] = rgb_copy(target_image[i:i + 1])[0][outside]
+    for i, boxes in cleaned.items():   # the beard cleaning never shows where nothing was blended
+        for (x0, y0, x1, y1), _ in boxes:
+            outside = final_mask[i, y0:y1, x0:x1] == 0
+            region = image[i, y0:y1, x0:x1]
+            region[outside] = target_image[i, y0:y1, x0:x1, :3].to(region)[outside]
     report += (f"\n{enhanced}" if enhanced else "") + \
         (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
          f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")

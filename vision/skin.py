@@ -89,8 +89,8 @@ def fit_skin_model(image_lab: np.ndarray, samples: np.ndarray) -> SkinModel | No
 def _distance(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
     """float32 ``[H, W]`` Mahalanobis distance of each pixel's colour from ``model``."""
     d = image_lab.reshape(-1, 3) - model.mean.astype(np.float32)
-    dist = np.sqrt(np.einsum("ni,ij,nj->n", d, model.inverse.astype(np.float32), d))
-    return dist.reshape(image_lab.shape[:2])
+    root = np.linalg.cholesky(model.inverse).astype(np.float32)   # inverse = root @ root.T
+    return np.sqrt(np.square(d @ root).sum(1)).reshape(image_lab.shape[:2])
 
 
 def skin_weight(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
