@@ -61,9 +61,10 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     ``mask`` (``[B, H, W]``) are the caller's own scratch batches (never a node's inputs) and
     the source already holds the target's pixels outside the mask (a swap engine's output):
     the IMAGE and MASK are written into them, only around each frame's mask (each region is
-    read before it is overwritten), so no batch is allocated and no whole frame copied.
+    read before it is overwritten), so no batch is allocated and no whole frame copied; the
+    caller has validated ``target`` (no second scan of the frames for NaN).
     """
-    mask = check_inputs(target, source, mask)
+    mask = mask if in_place else check_inputs(target, source, mask)
     if quality is not None and not 0.0 <= quality <= 1.0:   # also refuses NaN
         raise ValueError(f"quality must be in 0..1, got {quality}: connect Face Quality's "
                          "quality output, or leave the input unconnected to estimate it")

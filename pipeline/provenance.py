@@ -28,7 +28,10 @@ def mark_frames(image: torch.Tensor, frames: Iterable[int]) -> torch.Tensor:
         image = image.to("cpu", torch.float32)
     for i in frames:
         frame = image[i, ..., :3].numpy()
-        frame += watermark.field(image.shape[1], image.shape[2])[..., None]
+        if image.shape[-1] == 3:   # contiguous frame: one flat pass (no broadcasting)
+            np.add(frame, watermark.field(image.shape[1], image.shape[2], channels=3), out=frame)
+        else:
+            frame += watermark.field(image.shape[1], image.shape[2])[..., None]
         np.clip(frame, 0.0, 1.0, out=frame)
     return image
 

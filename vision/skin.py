@@ -279,7 +279,7 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     kept[kept > 0.99] = 1.0   # an occluder's inside stays exactly the target's
     hair = np.clip(beard - kept if scale == 1 else grow(beard) - kept, 0, 1) * (mask > 0)
     cleaned = None
-    if hair.max() > 0:
+    if np.count_nonzero(hair > 0.5) >= MIN_PIXELS:   # a beard, not a few dark pixels
         cleaned = (target + (lab_to_rgb(grow(tgt.shading)) - target) * hair[..., None])
         cleaned = cleaned.astype(np.float32)
     return SkinSwap(np.clip(out, 0.0, 1.0).astype(np.float32), kept, cleaned)
