@@ -26,6 +26,7 @@ import numpy as np
 
 from .color import MIN_PIXELS, lab, lab_to_rgb, skin_inliers
 from .face_parsing import visible_face
+from . import mesh_topology as topo
 from .meshwarp import face_height
 from .regions import region_mask
 
@@ -169,6 +170,29 @@ def lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return lower
 
 
+def fringe(skin: FaceSkin, landmarks: np.ndarray) -> np.ndarray:
+    """float32 ``[h, w]`` 0..1: hair over the forehead that passed the colour model -- pixels
+    above the brows at least :data:`FRINGE_DARKER` L* units darker than the face's own
+    shading there (a forehead's wrinkles and pores are a few units)."""
+    h = face_height(landmarks)
+    upper = region_mask(landmarks, skin.weight.shape, ["face"], grow=0.02 * h).copy()
+    brows = landmarks[[*topo.RIGHT_BROW, *topo.LEFT_BROW], 1].min()
+    upper[int(np.clip(brows, 0, upper.shape[0])):] = 0
+    t = np.clip((skin.shading[..., 0] - skin.lab[..., 0] - FRINGE_DARKER[0])
+                / (FRINGE_DARKER[1] - FRINGE_DARKER[0]), 0.0, 1.0)
+    found = (t * t * (3 - 2 * t)) * upper * (1.0 - skin.features)
+    # feathered (never below itself), so the fill does not end in a hard line under the strands
+    return np.maximum(found, cv2.GaussianBlur(found, (0, 0), max(FRINGE_FEATHER * h, 0.5)))
+
+
+FRINGE_FEATHER = 0.02
+"""Feather of :func:`fringe`, in face heights."""
+FRINGE_DARKER = (8.0, 14.0)
+"""L* units below the skin shading over which :func:`fringe` rises from 0 to 1.  Checked on
+the White House photos (calibration, not asserted on): their bare foreheads' wrinkles and
+shadows stay below it (at most 1.3 % of the forehead flagged), their hairlines are flagged."""
+
+
 ANALYSIS_HEIGHT = 128
 """Face height (px) at which :func:`skin_swap` analyses skin (larger faces are scaled down:
 the models, shading and masks are smooth at that scale)."""
@@ -245,6 +269,8 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
     own = src.weight if source_face is None else shrink(source_face)
+    if source_face is None:   # a fringe's dark strands pass a colour model: not its shading
+        own = own * (1.0 - fringe(src, lm))
     keep = np.maximum(own, src.features) if exclude else np.ones(shift.shape[:2])
     # the change is smooth: computed as an RGB offset at the analysis size, applied at full
     # size; dark pixels (pupils, shadows, frames) take it in proportion to their lightness,
