@@ -274,3 +274,24 @@ def test_face_parser_decides_what_of_the_source_travels(portraits, tmp_path, mon
             assert found[2] < clean[2] - 20
         else:             # parsed as hair: left behind, the target's skin shading instead
             assert abs(found[1:] - clean[1:]).max() < 5 and delta_e2000(found, clean) < 15
+
+
+def test_a_fringe_of_the_skins_own_hue_is_told_from_skin(portraits):
+    """Strands of the skin's own hue, 16 L* darker (hair in shadow, which passes the colour
+    model): above the brows it is a fringe (left behind by the swap), on the cheek it is not."""
+    from face_pipeline.vision import skin
+    image, faces = portraits["hopper"]
+    lm = landmarks(portraits["hopper"])
+    frame = lab(image[0].numpy())
+    h = mw.face_height(lm)
+    bands = []
+    for k in (151, 205):   # forehead, cheek
+        x, y = (int(v) for v in lm[k, :2])
+        band = np.zeros(frame.shape[:2], bool)
+        band[y - 1:y + 2, x - int(0.1 * h):x + int(0.1 * h)] = True   # a 3 px strand
+        frame[band] = frame[band] - [16, 0, 0]
+        bands.append(band)
+    rgb = np.clip(cv2.cvtColor(frame, cv2.COLOR_LAB2RGB), 0, 1)
+    found = skin.fringe(skin.face_skin(rgb, lm), lm)
+    forehead, cheek = bands
+    assert np.median(found[forehead]) > 0.9 and found[cheek].max() == 0.0

@@ -176,13 +176,18 @@ def lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def fringe(skin: FaceSkin, landmarks: np.ndarray) -> np.ndarray:
     """float32 ``[h, w]`` 0..1: hair over the forehead that passed the colour model -- pixels
     above the brows at least :data:`FRINGE_DARKER` L* units darker than the face's own
-    shading there (a forehead's wrinkles and pores are a few units)."""
+    shading there (measured without such pixels; a forehead's wrinkles and pores are a few
+    units)."""
     h = face_height(landmarks)
     upper = region_mask(landmarks, skin.weight.shape, ["face"], grow=0.02 * h).copy()
     brows = landmarks[[*topo.RIGHT_BROW, *topo.LEFT_BROW], 1].min()
     upper[int(np.clip(brows, 0, upper.shape[0])):] = 0
-    t = np.clip((skin.shading[..., 0] - skin.lab[..., 0] - FRINGE_DARKER[0])
-                / (FRINGE_DARKER[1] - FRINGE_DARKER[0]), 0.0, 1.0)
+    light = skin.lab[..., 0]   # the shading again without the darkest pixels (the strands)
+    clear = skin.weight * (1.0 - skin.features) * (light > skin.shading[..., 0]
+                                                   - FRINGE_DARKER[0])
+    shading = skin_shading(skin.lab, clear, SHADING_SCALE * h)[..., 0]
+    t = np.clip((shading - light - FRINGE_DARKER[0]) / (FRINGE_DARKER[1] - FRINGE_DARKER[0]),
+                0.0, 1.0)
     found = (t * t * (3 - 2 * t)) * upper * (1.0 - skin.features)
     # feathered (never below itself), so the fill does not end in a hard line under the strands
     return np.maximum(found, cv2.GaussianBlur(found, (0, 0), max(FRINGE_FEATHER * h, 0.5)))
