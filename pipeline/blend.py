@@ -45,6 +45,7 @@ def _mask(mask: torch.Tensor, index: int) -> np.ndarray:
 def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, *,
                 quality: Optional[float] = None, in_place: bool = False,
                 color_stats: Optional[Sequence[Optional[Callable]]] = None,
+                target_patches: Optional[dict] = None,
                 loop: Loop = range, **options
                 ) -> tuple[torch.Tensor, torch.Tensor, list[float], list[float]]:
     """:func:`vision.blend.gated_blend` on every frame.
@@ -63,6 +64,9 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     the IMAGE and MASK are written into them, only around each frame's mask (each region is
     read before it is overwritten), so no batch is allocated and no whole frame copied; the
     caller has validated ``target`` (no second scan of the frames for NaN).
+    ``target_patches``: per frame index, a list of ``(box, pixels)`` (``(x0, y0, x1, y1)``,
+    float32 ``[y1-y0, x1-x0, 3]``) that the blend reads in place of the target's pixels
+    there (Face Swap's target with its beard cleaned); the target itself is not changed.
     """
     mask = mask if in_place else check_inputs(target, source, mask)
     if quality is not None and not 0.0 <= quality <= 1.0:   # also refuses NaN
@@ -94,7 +98,10 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
             if key not in measured:
                 measured[key] = blend.source_quality(src, m)
             q = measured[key]
-        result = blend.blend_region(tgt[y0:y1, x0:x1], src[y0:y1, x0:x1], m[y0:y1, x0:x1],
+        region = tgt[y0:y1, x0:x1]
+        if target_patches and target_patches.get(i):
+            region = _patched(region, (x0, y0), target_patches[i])
+        result = blend.blend_region(region, src[y0:y1, x0:x1], m[y0:y1, x0:x1],
                                     quality=q, color_stats=color_stats and color_stats[i],
                                     **options)   # reads the source before out is written
         frame = images[i].numpy()
@@ -105,6 +112,20 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
         qualities.append(result.quality)
         strengths.append(result.strength)
     return images, masks, qualities, strengths
+
+
+def _patched(region: np.ndarray, origin: tuple[int, int], patches: list) -> np.ndarray:
+    """A copy of ``region`` (whose pixel (0, 0) is frame pixel ``origin``) with the parts of
+    ``patches`` (``(box, pixels)`` in frame pixels) that fall inside it pasted in."""
+    out = region.copy()
+    ox, oy = origin
+    h, w = region.shape[:2]
+    for (x0, y0, x1, y1), pixels in patches:
+        a0, b0 = max(x0, ox), max(y0, oy)
+        a1, b1 = min(x1, ox + w), min(y1, oy + h)
+        if a1 > a0 and b1 > b0:
+            out[b0 - oy:b1 - oy, a0 - ox:a1 - ox] = pixels[b0 - y0:b1 - y0, a0 - x0:a1 - x0]
+    return out
 
 
 def _frame(image: torch.Tensor, index: int) -> np.ndarray:

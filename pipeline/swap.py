@@ -145,7 +145,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     frame_index, face = source_face(source_faces, source_index)
     source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
                                           face.keypoints, face.box).quality
-    blend_target, cleaned = target_image, {}
+    cleaned = {}
     if engine == "mesh_warp":
         skin_tone = color == "skin"
         maskers = load_maskers(mask_model, device, allow_download) if skin_tone else []
@@ -156,11 +156,6 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             keep_beard=keep_beard, target_light=target_light, maskers=maskers,
             cleaned_boxes=cleaned,
             min_confidence=min_confidence, loop=loop)
-        if cleaned:   # the blend keeps the target's coarse bands near the edge: not its beard
-            blend_target = rgb_copy(target_image)
-            for i, boxes in cleaned.items():
-                for (x0, y0, x1, y1), box in boxes:
-                    blend_target[i, y0:y1, x0:x1] = torch.from_numpy(box)
         if skin_tone:
             color, target_light = "none", 0.0
     else:
@@ -171,16 +166,17 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     if matte is not None:
         mask = mask * blend.check_inputs(target_image, target_image, matte)
     image, final_mask, _, strengths = blend.gated_blend(  # in place: the engines' batches
-        blend_target, warped, mask, quality=source_quality, strength=strength, feather=feather,
+        target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen,  # are ours and hold the target
         in_place=matte is None,  # outside the mask, unless a matte took part of it away
         color_stats=color_smoothers(target_faces, targets),
+        target_patches=cleaned,  # the coarse bands near the edge see no beard
         loop=loop)
     for i, boxes in cleaned.items():   # the beard cleaning never shows where nothing was blended
         for (x0, y0, x1, y1), _ in boxes:
             outside = final_mask[i, y0:y1, x0:x1] == 0
             region = image[i, y0:y1, x0:x1]
-            region[outside] = target_image[i, y0:y1, x0:x1, :3].to(region)[outside]
+            region[outside] = rgb_copy(target_image[i:i + 1, y0:y1, x0:x1])[0][outside]
     report += (f"\n{enhanced}" if enhanced else "") + \
         (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
          f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
