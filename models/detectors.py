@@ -1,6 +1,7 @@
 """Face-detector backends: MediaPipe BlazeFace (embedded) and insightface SCRFD (ONNX slot).
 
-A detector is called on one ``uint8`` RGB frame ``[H, W, 3]`` with a score threshold and
+A detector is called on one RGB frame ``[H, W, 3]`` (``uint8``, or float32 in ``0..1``: see
+:func:`vision.image.frame_float`, no conversion of the whole frame) with a score threshold and
 returns ``(boxes [N, 4], keypoints [N, 5, 2], scores [N])`` in frame pixels after NMS,
 keypoints in the order documented in ``vision/face.py``.
 """
@@ -13,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..vision import detection as det
+from ..vision.image import unit_scale
 from .onnx import SMALL_GRAPH_THREADS, cpu_cores, get_session
 from .registry import ModelSpec, load_backend, resolve_files
 
@@ -70,20 +72,20 @@ class BlazeFaceDetector:
 
     def __call__(self, frame: np.ndarray, threshold: float):
         square, box = det.letterbox(frame, self.size)
-        blob = square[None].astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
+        blob = square[None].astype(np.float32) * np.float32(2 * unit_scale(frame)) - np.float32(1.0)
         raw, logits = self.session.run(None, {self.input_name: blob})
         boxes, kps, scores = self._decode(raw[0], logits[0], self.size, self.size, threshold)
         return box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4), box.to_frame(kps), scores
 
     def detect_batch(self, images: np.ndarray, threshold: float):
-        """``uint8`` images ``[N, h, w, 3]`` (h, w multiples of 32) at their own resolution
+        """Images ``[N, h, w, 3]`` (uint8 or float 0..1; h, w multiples of 32) at their own resolution
         -> a list of N ``(boxes, keypoints, scores)`` in image pixels.
 
         On a GPU the N images go in one batched call.  On the CPU each image is its own
         one-thread call, the calls spread over one worker per core: a batch of large tiles
         outgrows the CPU caches (132 against 90 ms of one core per megapixel of 448x512
         tiles, measured here), and intra-op threads scale poorly on these small layers."""
-        blob = images.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
+        blob = images.astype(np.float32) * np.float32(2 * unit_scale(images)) - np.float32(1.0)
         if self.on_cpu:
             outputs = list(_tile_workers().map(
                 lambda x: self.session.run(None, {self.input_name: x[None]}), blob))
@@ -122,7 +124,8 @@ class SCRFDDetector:
 
     def __call__(self, frame: np.ndarray, threshold: float):
         canvas, box = det.letterbox(frame, self.size, center=False)
-        blob = ((canvas.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
+        pixels = canvas.astype(np.float32) * np.float32(255 * unit_scale(frame))
+        blob = ((pixels - 127.5) / 128.0).transpose(2, 0, 1)[None]
         outs = [o[0] if o.ndim == 3 else o for o in self.session.run(None, {self.input_name: blob})]
         boxes, kps, scores = [], [], []
         for level, stride in enumerate(self.STRIDES):

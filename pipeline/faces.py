@@ -49,7 +49,7 @@ def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshol
     verifier = load_landmarker(DEFAULT_LANDMARKER, device) if verify else None
     frames = []
     for i in loop(image.shape[0]):
-        frame = frame_uint8(image, i)
+        frame = frame_float(image, i)  # a view of the tensor: no whole-frame conversion
 
         def presence(boxes, kps):
             scores, meshes = verifier.presence(frame, [Face(box=b, score=0.0, keypoints=k)
@@ -78,7 +78,7 @@ def add_landmarks(image: torch.Tensor, faces: FaceSet, model: str = DEFAULT_LAND
     landmarker = load_landmarker(model, device)
     frames = []
     for i in loop(len(faces)):
-        frames.append(landmarker(frame_uint8(image, i), faces.frames[i], refine=refine)
+        frames.append(landmarker(frame_float(image, i), faces.frames[i], refine=refine)
                       if faces.frames[i] else ())
     return FaceSet(frames, faces.image_sizes)
 

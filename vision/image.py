@@ -95,9 +95,18 @@ def frame_uint8(image: torch.Tensor, index: int) -> np.ndarray:
 
 
 def frame_float(image: torch.Tensor, index: int) -> np.ndarray:
-    """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1``."""
+    """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1`` (for a
+    3-channel float32 IMAGE on the CPU a read-only view of its memory: no copy)."""
     frame = image[index].detach().to("cpu", torch.float32).numpy()
-    return np.ascontiguousarray(to_rgb(frame))
+    frame = np.ascontiguousarray(to_rgb(frame))
+    frame.flags.writeable = False
+    return frame
+
+
+def unit_scale(frame: np.ndarray) -> float:
+    """The factor taking ``frame``'s values to ``0..1``: 1/255 for ``uint8``, 1 for float
+    frames (already ``0..1``).  Lets the detectors and landmarkers take either."""
+    return 1 / 255 if frame.dtype == np.uint8 else 1.0
 
 
 def to_image(frames: list[np.ndarray]) -> torch.Tensor:
