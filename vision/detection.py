@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .image import unit_scale
+from .image import as_uint8, unit_scale
 
 ORDERS = ["largest", "left_to_right", "top_to_bottom", "score"]
 
@@ -358,12 +358,21 @@ def scan_pyramid(frame: np.ndarray, detector, threshold: float, skip_boxes=None,
 def edge_pass(frame: np.ndarray, detector, threshold: float):
     """Faces cut by the frame edge: the whole-frame pass on the frame mirror-padded by
     :data:`EDGE_PAD` of its longer side; only detections crossing the frame border and
-    centred inside it are kept (the rest are mirror images or found by the other passes)."""
+    centred inside it are kept (the rest are mirror images or found by the other passes).
+    The frame is shrunk to the detector's scale before it is padded (the padded frame at full
+    resolution would be 2.25x the frame's bytes, only to be shrunk)."""
     h, w = frame.shape[:2]
     pad = max(1, round(EDGE_PAD * max(h, w)))
-    padded = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    scale = min(1.0, detector.size / (max(h, w) + 2 * pad))
+    small_pad = max(1, round(pad * scale))
+    small = frame if scale == 1.0 else cv2.resize(
+        frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    padded = cv2.copyMakeBorder(small, small_pad, small_pad, small_pad, small_pad,
+                                cv2.BORDER_REFLECT_101)
     boxes, kps, scores = detector(padded, threshold)
-    boxes, kps = boxes - pad, kps - pad
+    sx, sy = w / small.shape[1], h / small.shape[0]
+    boxes = (boxes - small_pad) * np.array([sx, sy, sx, sy], np.float32)
+    kps = (kps - small_pad) * np.array([sx, sy], np.float32)
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     keep = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h) & \
            ((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > w) | (boxes[:, 3] > h)) & \
@@ -482,6 +491,7 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
         add(back(detector(view, threshold)), 2.0)
         if scan == "whole_frame":
             continue
+        view = as_uint8(view)  # the scan pads and resizes whole frames: a quarter of the bytes
         add(back(edge_pass(view, detector, threshold)), 1.0, SCAN_ACCEPT)
         skip = None
         if scan == "auto" and boxes:
