@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..vision import detection as det
-from ..vision.image import unit_scale
+from ..vision.image import ensure_finite, unit_scale
 from .onnx import SMALL_GRAPH_THREADS, cpu_cores, get_session
 from .registry import ModelSpec, load_backend, resolve_files
 
@@ -72,7 +72,7 @@ class BlazeFaceDetector:
 
     def __call__(self, frame: np.ndarray, threshold: float):
         square, box = det.letterbox(frame, self.size)
-        blob = square[None].astype(np.float32) * np.float32(2 * unit_scale(frame)) - np.float32(1.0)
+        blob = ensure_finite(square[None].astype(np.float32) * np.float32(2 * unit_scale(frame)) - 1)
         raw, logits = self.session.run(None, {self.input_name: blob})
         boxes, kps, scores = self._decode(raw[0], logits[0], self.size, self.size, threshold)
         return box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4), box.to_frame(kps), scores
@@ -125,7 +125,7 @@ class SCRFDDetector:
     def __call__(self, frame: np.ndarray, threshold: float):
         canvas, box = det.letterbox(frame, self.size, center=False)
         pixels = canvas.astype(np.float32) * np.float32(255 * unit_scale(frame))
-        blob = ((pixels - 127.5) / 128.0).transpose(2, 0, 1)[None]
+        blob = ensure_finite(((pixels - 127.5) / 128.0).transpose(2, 0, 1)[None])
         outs = [o[0] if o.ndim == 3 else o for o in self.session.run(None, {self.input_name: blob})]
         boxes, kps, scores = [], [], []
         for level, stride in enumerate(self.STRIDES):

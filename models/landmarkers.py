@@ -18,6 +18,7 @@ import numpy as np
 
 from ..vision import landmarks as lmk
 from ..vision.face import Face
+from ..vision.image import ensure_finite
 from .onnx import SMALL_GRAPH_THREADS, get_session
 from .registry import ModelSpec, load_backend, resolve_files
 
@@ -40,7 +41,7 @@ def _crops(frame: np.ndarray, rois, size: int, flips=None) -> tuple[np.ndarray, 
         back[k] = np.linalg.inv(m)[:2]
     if batch.dtype == np.uint8:
         return batch.astype(np.float32) * np.float32(1 / 255), back
-    return np.clip(batch, 0, 1, out=batch.astype(np.float32, copy=False)), back
+    return np.clip(ensure_finite(batch), 0, 1, out=batch.astype(np.float32, copy=False)), back
 
 
 def _to_frame(points: np.ndarray, back: np.ndarray) -> np.ndarray:

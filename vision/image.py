@@ -20,8 +20,25 @@ import numpy as np
 import torch
 
 
-def check_image(image: torch.Tensor, name: str = "image") -> None:
-    """Raise ``ValueError`` unless ``image`` is a non-empty ``[B, H, W, C]`` tensor, C in 1..4."""
+class NonFinitePixels(ValueError):
+    """A model met NaN/inf values in its input: raised by :func:`ensure_finite`, turned into
+    :func:`check_finite`'s message (naming the input and frame) by the pipeline that called."""
+
+
+def ensure_finite(values: np.ndarray) -> np.ndarray:
+    """``values`` (a model's small input: a letterboxed frame, crops) unchanged; raises
+    :class:`NonFinitePixels` if it holds NaN or inf.  Detection and landmarks check what
+    their models read instead of a whole extra pass over every frame: a letterbox carries
+    every pixel of the frame into some input value (area and linear resampling propagate NaN),
+    and landmarks depend only on their crops."""
+    if not np.isfinite(values).all():
+        raise NonFinitePixels("non-finite pixels in a model input")
+    return values
+
+
+def check_image(image: torch.Tensor, name: str = "image", finite: bool = True) -> None:
+    """Raise ``ValueError`` unless ``image`` is a non-empty ``[B, H, W, C]`` tensor, C in 1..4
+    (and, with ``finite``, free of NaN/inf: :func:`check_finite`)."""
     if not isinstance(image, torch.Tensor):
         raise ValueError(f"{name}: expected an IMAGE tensor, got {type(image).__name__}")
     if image.ndim != 4 or image.shape[-1] not in (1, 2, 3, 4):
@@ -29,7 +46,8 @@ def check_image(image: torch.Tensor, name: str = "image") -> None:
                          f"got {tuple(image.shape)}")
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
         raise ValueError(f"{name}: the image batch is empty ({tuple(image.shape)})")
-    check_finite(image, name)
+    if finite:
+        check_finite(image, name)
 
 
 def check_mask(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
