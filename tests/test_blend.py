@@ -66,6 +66,25 @@ def test_outside_the_final_mask_is_bit_identical(pair):
         assert not np.allclose(result.image[mask > 0], target[mask > 0], atol=0.05)
 
 
+def test_target_patches_are_blended_as_if_the_target_held_them(pair):
+    """Face Swap hands its beard-cleaned boxes to the blend as patches: the result equals a
+    blend with a patched copy of the target, and the target itself is not touched."""
+    target, source, mask, _ = pair
+    box = (150, 250, 330, 330)   # a band across the lower face, reaching past the mask
+    x0, y0, x1, y1 = box
+    pixels = np.full((y1 - y0, x1 - x0, 3), 0.6, np.float32)
+    patched = target.copy()
+    patched[y0:y1, x0:x1] = pixels
+    t, s, m = (torch.from_numpy(a)[None] for a in (target, source, mask))
+    kept = t.clone()
+    got = batch_ops.gated_blend(t, s.clone(), m.clone(), in_place=True,
+                                target_patches={0: [(box, pixels)]})[0]
+    want = batch_ops.gated_blend(torch.from_numpy(patched)[None], s.clone(), m.clone(),
+                                 in_place=True)[0]
+    assert torch.equal(got, want) and torch.equal(t, kept)
+    assert not torch.equal(got, batch_ops.gated_blend(t, s.clone(), m.clone(), in_place=True)[0])
+
+
 def test_seam_is_smoother_than_a_hard_paste(pair):
     target, source, mask, _ = pair
     hard = np.where(mask[..., None] > 0, source, target)

@@ -244,6 +244,12 @@ def test_learned_occlusion_masks_keep_occluders_in_front(portraits, tmp_path, mo
     assert change("skin colour") > 0.1 and change("auto") > 0.1   # auto: no file, skin colour
     with pytest.raises(ModelUnavailableError, match="xseg_1.onnx"):
         change("xseg_1")   # named but missing: says where to put it
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    tiny_bisenet(wrong / "xseg_1.onnx", KEY)   # a parser under the occluder's name
+    monkeypatch.setenv("FACE_PIPELINE_MODELS", str(wrong))
+    with pytest.raises(ValueError, match="not a xseg_1 model"):
+        change("auto")
     for name, build in (("xseg_1", tiny_xseg), ("bisenet_resnet_34", tiny_bisenet)):
         folder = tmp_path / name
         folder.mkdir()
