@@ -55,7 +55,9 @@ RUNS = 5
 
 
 def frame_with_face(width: int, height: int) -> torch.Tensor:
-    """IMAGE ``[1, H, W, 3]``: Grace Hopper's portrait, 1/1.6 of the frame's height, on grey."""
+    """IMAGE ``[1, H, W, 3]``: Grace Hopper's portrait, 1/1.6 of the frame's height, on grey
+    (bench_faces' frame; not imported from there, because bench_faces imports modules that
+    the previous release measured with ``--pack`` does not have)."""
     portrait = cv2.imread(str(ROOT / "workflows/inputs/grace_hopper.jpg"))[:, :, ::-1]
     h = height // 1.6
     face = cv2.resize(portrait, (int(h * 512 / 600), int(h)), interpolation=cv2.INTER_AREA)
