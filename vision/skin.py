@@ -246,7 +246,8 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
       target's in L*a*b*: chroma and mean lightness fully, the lightness's variation across
       the face by ``light`` (0 keeps the source's own shading, 1 takes the target's).
     * ``exclude``: source pixels its own skin model rejects outside the features (hair over
-      the forehead, glasses frames) take the target's skin shading instead.
+      the forehead, dark glasses frames) and a :func:`fringe` take the target's skin shading
+      instead.
     * ``occlusion``: target pixels inside the face that its skin model rejects outside the
       features (a hand, a microphone, thick hair) stay in front (:func:`occluders`); the
       target's facial hair (lower face, darker and greyer than the skin: :data:`BEARD_CHROMA`)
@@ -276,10 +277,12 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
-    own = src.weight if source_face is None else shrink(source_face)
-    if source_face is None:   # a fringe's dark strands pass a colour model: not its shading
-        own = own * (1.0 - fringe(src, lm))
-    keep = np.maximum(own, src.features) if exclude else np.ones(shift.shape[:2])
+    keep = np.ones(shift.shape[:2], np.float32)
+    if exclude:
+        own = src.weight if source_face is None else shrink(source_face)
+        if source_face is None:   # a fringe's dark strands pass a colour model: not its shading
+            own = own * (1.0 - fringe(src, lm))
+        keep = np.maximum(own, src.features)
     # the change is smooth: computed as an RGB offset at the analysis size, applied at full
     # size; dark pixels (pupils, shadows, frames) take it in proportion to their lightness,
     # so a big change of skin chroma does not tint them
