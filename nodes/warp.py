@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..models.maskers import AUTO, load_maskers
 from ..pipeline import swap_geometry as ops
 from ..pipeline.restore import DEFAULT_SOURCE_ENHANCER, prepare_source
+from ..vision.skin import TARGET_LIGHT
 from ._comfy import CATEGORY, frames
 from .faces import DEVICE
 from .masks import MASK_MODEL
@@ -56,7 +57,8 @@ class MeshWarpSwap:
                            "the source's hair and dark glasses frames behind (light frames "
                            "need mask_model's BiSeNet). Blend it with Gated Blend's color none "
                            "and target_light 0."}),
-            "target_light": ("FLOAT", {"default": 0.8, "min": 0.0, "max": 1.0, "step": 0.05,
+            "target_light": ("FLOAT", {"default": TARGET_LIGHT, "min": 0.0, "max": 1.0,
+                             "step": 0.05,
                              "tooltip": "match_skin: how much of the target's shading across "
                              "the face (its light) the face takes (the tone always follows "
                              "the target)."}),
@@ -77,7 +79,8 @@ class MeshWarpSwap:
 
     def swap(self, source_image, source_faces, target_image, target_faces, source_face_index,
              target_selection, shape_transfer, keep_target_eyes, keep_target_mouth,
-             match_skin=True, target_light=0.8, keep_occluders=False, keep_target_beard=False,
+             match_skin=True, target_light=TARGET_LIGHT, keep_occluders=False,
+             keep_target_beard=False,
              min_face_confidence=ops.MIN_FACE_CONFIDENCE, mask_model=AUTO,
              enhance_source="auto", enhance_model=DEFAULT_SOURCE_ENHANCER, upscale_model=None,
              device="auto"):

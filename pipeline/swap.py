@@ -11,7 +11,7 @@ from ..models.embedders import load_embedder
 from ..models.maskers import AUTO, load_maskers
 from ..models.onnx import providers_in_use
 from ..models.swappers import load_swapper
-from ..vision import geometry, quality, regions, tracking
+from ..vision import geometry, quality, regions, skin, tracking
 from ..vision.face import FaceSet
 from ..vision.image import check_image, frame_float, frame_uint8, to_image, to_mask
 from . import blend, provenance
@@ -22,6 +22,9 @@ from .swap_geometry import (MIN_FACE_CONFIDENCE, confident_faces, frame_report, 
 
 ENGINES = ["mesh_warp", "inswapper_128"]
 SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFace
+BLEND_TARGET_LIGHT = 0.8
+"""Face Swap's share of the target's light in the blend's coarsest band when the colour is
+not matched by the skin model (other colour methods, the inswapper engine)."""
 
 
 def find_faces(image: torch.Tensor, faces: Optional[FaceSet], device: str, loop: Loop,
@@ -103,7 +106,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
               occlusion: bool = False, keep_beard: bool = False, mask_model: str = AUTO,
               watermark: bool = True,
               pixel_boost: int = 128, strength: float = 1.0, feather: float = 15.0,
-              color: str = "skin", target_light: float = 0.8, sharpen: float = 0.0,
+              color: str = "skin", target_light: Optional[float] = None,
+              sharpen: float = 0.0,
               matte: Optional[torch.Tensor] = None, enhance_source: str = "auto",
               enhance_model: str = DEFAULT_SOURCE_ENHANCER, upscale_model=None,
               device: str = "auto", allow_download: Optional[bool] = None,
@@ -130,6 +134,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     colour transfer or lighting band, so the target's beard does not come back as shading;
     ``mask_model`` (:data:`models.maskers.CHOICES`) picks the learned masks (XSeg, BiSeNet)
     that then say what of the source is its own face and what covers the target's.
+    ``target_light`` (None: the default of each path) is the share of the target's light:
+    in the skin match (:data:`vision.skin.TARGET_LIGHT`) or in the blend's coarsest band
+    (:data:`BLEND_TARGET_LIGHT`) for the other colour methods and engines.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown swap engine {engine!r}; choose one of {ENGINES}")
@@ -153,7 +160,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
             keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
-            keep_beard=keep_beard, target_light=target_light, maskers=maskers,
+            keep_beard=keep_beard, maskers=maskers,
+            target_light=skin.TARGET_LIGHT if target_light is None else target_light,
             cleaned_boxes=cleaned,
             min_confidence=min_confidence, loop=loop)
         if skin_tone:
@@ -163,6 +171,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, model=engine, pixel_boost=pixel_boost, device=device,
             allow_download=allow_download, min_confidence=min_confidence, loop=loop)
+    if target_light is None:
+        target_light = BLEND_TARGET_LIGHT
     if matte is not None:
         mask = mask * blend.check_inputs(target_image, target_image, matte)
     image, final_mask, _, strengths = blend.gated_blend(  # in place: the engines' batches

@@ -159,7 +159,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    target_image: torch.Tensor, target_faces: FaceSet, *, source_index: int = 0,
                    targets: str = "all", shape_transfer: float = 0.5, keep_eyes: bool = False,
                    keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
-                   keep_beard: bool = False, target_light: float = 0.8,
+                   keep_beard: bool = False, target_light: float = skin.TARGET_LIGHT,
                    maskers: Sequence = (), cleaned_boxes: Optional[dict] = None,
                    min_confidence: float = MIN_FACE_CONFIDENCE,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
