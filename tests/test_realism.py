@@ -267,8 +267,8 @@ def test_face_parser_decides_what_of_the_source_travels(portraits, tmp_path, mon
     marked, _ = paint_square(src[0], landmarks(src), 151, 0.06)   # blue, b* about -70
     spot = disc_mask((151,), landmarks(tgt), tgt[0].shape[1:3], radius=0.02)
     colour = lambda image: lab(image[0].numpy())[spot].mean(0)  # noqa: E731
-    swap = lambda image: face_swap(image, tgt[0], source_faces=src[1], target_faces=tgt[1],  # noqa: E731
-                                   mask_model="bisenet_resnet_34")[0]
+    swap = lambda image: face_swap(  # noqa: E731
+        image, tgt[0], source_faces=src[1], target_faces=tgt[1], mask_model="bisenet_resnet_34")[0]
     clean = colour(face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1])[0])
     for name, key in (("hair", KEY), ("all_skin", None)):
         folder = tmp_path / name

@@ -1,6 +1,6 @@
 """Tiny ONNX models with the signatures of the real downloadable models (SCRFD det_10g,
-ArcFace w600k_r50, inswapper_128, FaceFusion's face restorers, XSeg and BiSeNet): the tests exercise the loaders, pre- and post-processing
-without any download."""
+ArcFace w600k_r50, inswapper_128, FaceFusion's face restorers, XSeg and BiSeNet): the tests
+exercise the loaders, pre- and post-processing without any download."""
 import numpy as np
 from conftest import save_onnx
 from onnx import TensorProto, helper, numpy_helper

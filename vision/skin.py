@@ -11,9 +11,13 @@ skin-only shading it implies.
 * :func:`skin_shading` -- the face's very-low-frequency shading and tone from skin pixels only
   (normalised convolution: ``blur(image * w) / blur(w)``), so a beard or a fringe does not
   darken it.
-* :func:`match_skin` -- a warped source face given the target's skin tone and shading: the
+* :func:`fringe` -- strands over the forehead that pass the colour model (darker than the
+  forehead's own shading).
+* :func:`skin_swap` -- a warped source face given the target's skin tone and shading: the
   source's own skin shading is swapped for the target's in L*a*b* (chroma fully, lightness by
-  ``light``); source pixels that are not skin (hair, glasses) take the target's skin shading.
+  ``light``); source pixels that are not skin (hair, dark glasses frames, a fringe) take the
+  target's skin shading; the target's beard is cleaned and its occluders (:func:`occluders`,
+  or learned masks from :mod:`vision.face_parsing`) kept in front.
 
 Images are float32 ``[H, W, 3]`` RGB 0..1; landmarks ``[478, 2+]`` pixels of the same canvas.
 """
@@ -24,9 +28,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from . import mesh_topology as topo
 from .color import MIN_PIXELS, lab, lab_to_rgb, skin_inliers
 from .face_parsing import visible_face
-from . import mesh_topology as topo
 from .meshwarp import face_height
 from .regions import region_mask
 
