@@ -96,6 +96,7 @@ def _bisenet(spec: ModelSpec, device: str = "auto",
 
 
 BACKENDS = {"xseg": _xseg, "bisenet": _bisenet}
+BACKENDS_KIND = {"xseg": OCCLUSION, "bisenet": PARSING}
 
 AUTO, SKIN_COLOUR = "auto", "skin colour"
 CHOICES = [AUTO, SKIN_COLOUR, *model_ids(TASK)]
@@ -110,16 +111,18 @@ def load_masker(model_id: str, device: str = "auto",
     return load_backend(model_id, TASK, BACKENDS, device, allow_download)
 
 
-def load_maskers(choice: str, device: str = "auto",
-                 allow_download: Optional[bool] = None) -> list[FaceMasker]:
+def load_maskers(choice: str, device: str = "auto", allow_download: Optional[bool] = None,
+                 occlusion: bool = True) -> list[FaceMasker]:
     """The learned masks a node's ``mask_model`` choice (:data:`CHOICES`) asks for: ``auto``
-    loads every one whose file is present (none: an empty list, the skin-colour model),
+    loads every one whose file is present (none: an empty list, the skin-colour model) --
+    without ``occlusion`` only the face parsers (an occlusion-only model would not be used),
     ``skin colour`` none, a model id that model."""
     if choice == SKIN_COLOUR:
         return []
     if choice == AUTO:
         present = [i for i in model_ids(TASK)
-                   if all(paths.find_model_file(f.name) for f in get_spec(i).files)]
+                   if (occlusion or BACKENDS_KIND[get_spec(i).backend] == PARSING)
+                   and all(paths.find_model_file(f.name) for f in get_spec(i).files)]
         return [load_masker(i, device, False) for i in present]
     if choice not in CHOICES:
         raise ValueError(f"mask_model {choice!r}: choose one of {CHOICES}")

@@ -93,6 +93,7 @@ class MeshWarpSwap:
             shape_transfer=shape_transfer, keep_eyes=keep_target_eyes,
             keep_mouth=keep_target_mouth, match_skin=match_skin, occlusion=keep_occluders,
             keep_beard=keep_target_beard, target_light=target_light,
-            maskers=load_maskers(mask_model, device) if match_skin else [],
+            maskers=load_maskers(mask_model, device, occlusion=keep_occluders)
+            if match_skin else [],
             min_confidence=min_face_confidence, loop=frames)
         return image, mask, report + (f"\n{note}" if note else "")

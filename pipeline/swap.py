@@ -155,7 +155,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     cleaned = {}
     if engine == "mesh_warp":
         skin_tone = color == "skin"
-        maskers = load_maskers(mask_model, device, allow_download) if skin_tone else []
+        maskers = load_maskers(mask_model, device, allow_download,
+                               occlusion) if skin_tone else []
         warped, mask, report = mesh_warp_swap(
             source_image, source_faces, target_image, target_faces, source_index=source_index,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,

@@ -12,6 +12,7 @@ import torch
 from test_meshwarp import load, with_faces
 from face_pipeline.pipeline import faces as ops
 from face_pipeline.pipeline import identity
+from face_pipeline.models.maskers import load_maskers
 from face_pipeline.models.registry import ModelUnavailableError
 from face_pipeline.nodes.masks import FaceRegionMask
 from face_pipeline.nodes.swap import FaceSwap
@@ -256,6 +257,9 @@ def test_learned_occlusion_masks_keep_occluders_in_front(portraits, tmp_path, mo
         build(folder / f"{name}.onnx", KEY)
         monkeypatch.setenv("FACE_PIPELINE_MODELS", str(folder))
         assert change(name) <= 1 / 255 and change("auto") <= 1 / 255, name
+        # auto without occlusion loads only what it would use (a parser, not XSeg)
+        assert [m.id for m in load_maskers("auto", occlusion=False)] == (
+            [] if name == "xseg_1" else [name])
         found = FaceRegionMask().mask(covered, tgt[1], "occluders", "", 0, 0.0, 0.15, "image",
                                       "auto")[0][0].numpy()
         assert found[inner].min() > 0.99 and found[~square].mean() < 0.01, name
