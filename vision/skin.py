@@ -118,14 +118,35 @@ def skin_shading(image_lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.
     wsmall = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
     num = cv2.resize(image_lab * weight[..., None], small, interpolation=cv2.INTER_AREA)
     s = sigma / factor
-    num = cv2.GaussianBlur(num, (0, 0), s)
+    low = cv2.GaussianBlur(num, (0, 0), s)
     den = cv2.GaussianBlur(wsmall, (0, 0), s)
-    low = num / np.maximum(den, 1e-4)[..., None]
-    if (den < 1e-4).any():   # no skin nearby: the weighted mean of the whole image
+    low /= np.maximum(den, 1e-4)[..., None]
+    # where little skin is near (inside a beard, a fringe, a hand), the estimate comes from a
+    # few far pixels: blend toward the same low-pass at HOLE_SCALE x the scale
+    size = wsmall.shape[::-1]
+    tiny = (max(int(size[0] / HOLE_SCALE), 1), max(int(size[1] / HOLE_SCALE), 1))
+    both = cv2.resize(np.dstack([num, wsmall]), tiny, interpolation=cv2.INTER_AREA)
+    both = cv2.resize(cv2.GaussianBlur(both, (0, 0), s), size, interpolation=cv2.INTER_LINEAR)
+    coarse_den = both[..., 3]   # the same low-pass at HOLE_SCALE x the scale, on a smaller grid
+    coarse = both[..., :3] / np.maximum(coarse_den, 1e-4)[..., None]
+    trust = np.clip(den / np.maximum(HOLE_TRUST * coarse_den, 1e-6), 0.0, 1.0)[..., None]
+    low = coarse + (low - coarse) * trust
+    if (coarse_den < 1e-4).any():   # no skin nearby at all: the image's weighted mean
         total = max(float(weight.sum()), 1e-6)
         fallback = (image_lab * weight[..., None]).reshape(-1, 3).sum(0) / total
-        low[den < 1e-4] = fallback
+        low[coarse_den < 1e-4] = fallback
     return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+HOLE_SCALE = 3.0
+HOLE_TRUST = 0.2
+""":func:`skin_shading` trusts its estimate fully where the skin weight within ``sigma`` is at
+least HOLE_TRUST of that within HOLE_SCALE x ``sigma``, and blends toward the coarser one
+below (a hole in the skin: beard, fringe, hand).  Calibration (not asserted on): the painted
+beard with the small astronaut face as the target 9.2 -> 7.6 L* (4.0 / 0.5: 6.0); the price
+is identity on the painted-hand swap (``keep_occluders``), whose dlib margin (distance to
+target minus to source) falls from 0.037 to 0.017 (4.0 / 0.5: 0.0; 0.1 and 0.3 here: 0.014
+and 0.009)."""
 
 
 @dataclass(frozen=True)
