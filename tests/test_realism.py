@@ -305,3 +305,18 @@ def test_a_fringe_of_the_skins_own_hue_is_told_from_skin(portraits):
     found = skin.fringe(skin.face_skin(rgb, lm), lm)
     forehead, cheek = bands
     assert np.median(found[forehead]) > 0.9 and found[cheek].max() == 0.0
+
+
+def test_skin_shading_fills_a_hole_from_the_skin_around_it():
+    """A hole in the skin weight far wider than the shading scale (a beard, a hand) is filled
+    from the skin around it, not from the whole image's mean."""
+    from face_pipeline.vision import skin
+    h, w = 120, 200
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.dstack([40 + 0.2 * xs, np.full_like(xs, 15), np.full_like(xs, 20)])   # a light ramp
+    weight = np.ones((h, w), np.float32)
+    hole = (xs - 160) ** 2 + (ys - 60) ** 2 < 25 ** 2
+    weight[hole] = 0
+    shading = skin.skin_shading(image, weight, sigma=4.0)
+    assert abs(shading[60, 160, 0] - image[60, 160, 0]) < 3    # 72 there; the image mean is 60
+    assert np.abs(shading[~hole] - image[~hole]).max() < 1.5
