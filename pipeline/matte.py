@@ -36,17 +36,18 @@ def chroma_key(image: torch.Tensor, key_color: str = "auto", *,
     ``key_color="auto"`` the key is picked once, on the first frame, for the whole batch."""
     check_image(image)
     key = keying.parse_key_color(key_color)
-    images, masks, report = [], [], []
-    for i in loop(image.shape[0]):
+    b, h, w = image.shape[:3]
+    foreground, alpha = torch.empty((b, h, w, 3)), torch.empty((b, h, w))   # written in place
+    report = []
+    for i in loop(b):
         result = keying.chroma_key(frame_float(image, i), key, tolerance=tolerance,
                                    softness=softness, clean_up=clean_up, despill_method=despill,
-                                   despill_amount=despill_strength)
+                                   despill_amount=despill_strength,
+                                   out=(foreground[i].numpy(), alpha[i].numpy()))
         key = result.key
-        images.append(result.foreground)
-        masks.append(result.alpha)
         hex_key = "#" + "".join(f"{round(float(v) * 255):02x}" for v in result.key)
         report.append(f"frame {i}: key {hex_key}, tolerance {result.tolerance:.2f}")
-    return to_image(images), to_mask(masks), "\n".join(report)
+    return foreground, alpha, "\n".join(report)
 
 
 def portrait_matte(image: torch.Tensor, model: str = "modnet", resolution: int = 512,
