@@ -180,13 +180,18 @@ def remove_small(alpha: np.ndarray, area: int, out: Optional[np.ndarray] = None)
             small[labels[0]] = small[labels[-1]] = False
             small[labels[:, 0]] = small[labels[:, -1]] = False
         if small.any():
-            marks.append((value, small.view(np.uint8)[labels]))
-    for value, marked in marks:
-        if step > 1:
-            marked = cv2.dilate(cv2.resize(marked, (alpha.shape[1], alpha.shape[0]),
-                                           interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8))
-        side = cv2.compare(out, 0.5, cv2.CMP_GT if value == 0.0 else cv2.CMP_LE)
-        out[cv2.min(marked, side).view(bool)] = value
+            marks.append((value, np.flatnonzero(small[labels])))
+    h, w = alpha.shape
+    for value, coarse_index in marks:
+        # the full-resolution pixels of each marked coarse pixel, grown by one pixel
+        y, x = np.divmod(coarse_index, coarse.shape[1])
+        offsets = np.arange(-1, step + 1) if step > 1 else np.zeros(1, np.int64)
+        ys = np.clip(y[:, None] * step + offsets, 0, h - 1)[:, :, None]
+        xs = np.clip(x[:, None] * step + offsets, 0, w - 1)[:, None, :]
+        index = (ys * w + xs).ravel()
+        flat = out.reshape(-1)
+        index = index[flat[index] > 0.5] if value == 0.0 else index[flat[index] <= 0.5]
+        flat[index] = value
     return out
 
 
