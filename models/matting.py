@@ -38,7 +38,7 @@ class ModnetMatte:
     def __init__(self, spec: ModelSpec, device: str = "auto", allow_download: Optional[bool] = None):
         self.id = spec.id
         path = resolve_files(spec, allow_download)[0]
-        self.session = get_session(path, device)
+        self.session = get_session(path, device, spinning=False)   # long network: threads sleep
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] != 3 or len(outputs) != 1:
             raise ValueError(f"{path.name} is not a MODNet-style matting model: expected one input "

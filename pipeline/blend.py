@@ -23,7 +23,8 @@ Loop = Callable[[int], Iterable[int]]
 def check_inputs(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Validate shapes (module docstring); returns the mask as ``[B or 1, H, W]``."""
     check_image(target, "target")
-    check_image(source, "source")
+    if source is not target:          # the same tensor is checked once
+        check_image(source, "source")
     mask = check_mask(mask)
     batch, size = target.shape[0], tuple(target.shape[1:3])
     hints = {"source": "warp the source onto the target first",

@@ -82,16 +82,17 @@ def refine_matte(image: torch.Tensor, mask: torch.Tensor, *, band: int = 6,
     mask = check_inputs(image, image, mask)
     if faces is not None:
         check_faces(image, faces)
-    images, alphas, trimaps = [], [], []
-    for i in loop(image.shape[0]):
+    b, h, w = image.shape[:3]
+    images, alphas, trimaps = torch.empty((b, h, w, 3)), torch.empty((b, h, w)), torch.empty((b, h, w))
+    for i in loop(b):     # every result is in 0..1: written straight into the outputs
         frame = frame_float(image, i)
         wide = head_region(faces.frames[i], frame.shape[:2]) if faces is not None else None
         alpha, tri = matte.refine_alpha(frame, _mask(mask, i), band, radius=radius, eps=eps,
                                         wide=wide, wide_band=hair_band)
-        images.append(matte.estimate_foreground(frame, alpha))
-        alphas.append(alpha)
-        trimaps.append(tri)
-    return to_image(images), to_mask(alphas), to_mask(trimaps)
+        images[i] = torch.from_numpy(matte.estimate_foreground(frame, alpha))
+        alphas[i] = torch.from_numpy(alpha)
+        trimaps[i] = torch.from_numpy(tri)
+    return images, alphas, trimaps
 
 
 def composite(foreground: torch.Tensor, mask: torch.Tensor,
