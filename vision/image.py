@@ -57,7 +57,8 @@ def check_finite(values: torch.Tensor, name: str) -> None:
     if not values.is_floating_point():
         return
     if values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64):
-        total = float(np.add.reduce(values.detach().reshape(-1).numpy()))
+        with np.errstate(over="ignore", invalid="ignore"):     # overflow: searched below
+            total = float(np.add.reduce(values.detach().reshape(-1).numpy()))
     else:
         total = float(values.sum())
     if math.isfinite(total):
