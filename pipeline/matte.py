@@ -6,6 +6,7 @@ Every function works frame by frame through ``loop`` (the nodes pass ComfyUI's p
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Optional
 
 import cv2
@@ -148,3 +149,50 @@ def composite(foreground: torch.Tensor, mask: torch.Tensor,
         images.append(out)
         rgba.append(np.concatenate([fg, alpha[..., None]], -1))
     return to_image(images), torch.from_numpy(np.stack(rgba)).clamp_(0, 1)
+
+
+WEBM_CRF = 24    # libvpx-vp9 constant quality (0 best .. 63 smallest); 24: alpha within ~1 level
+
+
+def save_webm_alpha(path: str, image: torch.Tensor, mask: Optional[torch.Tensor] = None, *,
+                    fps: float = 24.0, crf: int = WEBM_CRF, loop: Loop = range) -> int:
+    """Encode frames with alpha as a VP9 WebM video at ``path`` (``libvpx-vp9``, pixel format
+    ``yuva420p``: the alpha travels as WebM's alpha channel, which browsers, OBS and video
+    editors read).  The alpha is ``mask`` when given, else the 4th channel of an RGBA IMAGE
+    (Composite's ``rgba`` output); colours are straight (not premultiplied).  Needs PyAV
+    (``av``, a dependency of ComfyUI itself) with the libvpx encoder, as in PyAV's wheels.
+    Decoders must use ``libvpx-vp9`` to get the alpha back (FFmpeg's native ``vp9`` decoder
+    drops it).  Returns the number of frames written."""
+    check_image(image)
+    if mask is not None:
+        mask = check_inputs(image, image, mask)
+    elif image.shape[-1] != 4:
+        raise ValueError("Save WebM (alpha): the image has no alpha channel: connect "
+                         "Composite's rgba output, or give the alpha as mask")
+    if not 0 <= int(crf) <= 63:
+        raise ValueError(f"crf: {crf} is outside 0..63")
+    if not fps > 0:
+        raise ValueError(f"fps: {fps} must be above 0")
+    try:
+        import av
+    except ImportError as exc:
+        raise RuntimeError("Save WebM (alpha) needs PyAV (the 'av' package, which ComfyUI "
+                           "itself installs): pip install av") from exc
+    if "libvpx-vp9" not in av.codecs_available:
+        raise RuntimeError("this PyAV build has no libvpx-vp9 encoder: install PyAV's own "
+                           "wheel (pip install av), or save the rgba frames as a PNG "
+                           "sequence with Save Image")
+    b, h, w = image.shape[:3]
+    with av.open(str(path), mode="w", format="webm") as out:
+        stream = out.add_stream("libvpx-vp9", rate=Fraction(round(float(fps) * 1000), 1000))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuva420p"
+        stream.options = {"crf": str(int(crf)), "b:v": "0", "row-mt": "1"}
+        for i in loop(b):
+            rgba = np.empty((h, w, 4), np.uint8)
+            rgba[..., :3] = np.clip(frame_float(image, i) * 255.0 + 0.5, 0, 255)
+            alpha = (_mask(mask, i) if mask is not None
+                     else image[i, ..., 3].detach().to("cpu", torch.float32).numpy())
+            rgba[..., 3] = np.clip(alpha * 255.0 + 0.5, 0, 255)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgba, format="rgba")))
+        out.mux(stream.encode(None))
+    return b
