@@ -65,6 +65,8 @@ def measure(steps: list[tuple[str, object]], rounds: int) -> dict[str, tuple[flo
 
 BASELINE = "plain HSV key (baseline)"
 KEY = "Chroma Key node: IMAGE -> despilled IMAGE + MASK"
+CLIP = 8
+KEY_VIDEO = f"Chroma Key node on a batch of {CLIP} frames (a video), the whole batch"
 CHAIN = "Portrait Matte (MODNet, 512) + Refine Matte nodes: IMAGE -> IMAGE + MASK"
 
 
@@ -79,6 +81,7 @@ def speed() -> list[tuple[str, float, float, int]]:
     person = modnet(frame)
     source = torch.from_numpy(rgb("grace_hopper.jpg"))[None]
     hsv = (BASELINE, lambda: keying.hsv_key(frame))
+    clip = image.expand(CLIP, -1, -1, -1).contiguous()      # a video batch of CLIP frames
 
     def chain():       # node defaults: Portrait Matte 512, Refine Matte band 6
         ops.refine_matte(image, ops.portrait_matte(image))
@@ -91,8 +94,8 @@ def speed() -> list[tuple[str, float, float, int]]:
         ops.composite(swapped, refined, torch.from_numpy(background)[None], light_wrap=0.25)
 
     groups = [
-        (20, [hsv, (KEY, lambda: ops.chroma_key(image)),
-              ("Chroma Key, `vision` function alone (new output arrays)", lambda: keying.chroma_key(frame))]),
+        (20, [hsv, (KEY, lambda: ops.chroma_key(image))]),
+        (5, [hsv, (KEY_VIDEO, lambda: ops.chroma_key(clip))]),
         (5, [hsv, (CHAIN, chain),
              ("Portrait Matte: MODNet at 512 (short side; node default)", lambda: modnet(frame, 512)),
              ("Portrait Matte: MODNet at 384", lambda: modnet(frame, 384)),
@@ -198,13 +201,17 @@ def main():
     for name, ms, cpu, runs in rows:
         if name == BASELINE:
             base = (ms, cpu)
+        if name == KEY_VIDEO:       # per frame
+            name, ms, cpu = name.replace("the whole batch", "per frame"), ms / CLIP, cpu / CLIP
         lines.append(f"| {name} | {ms:.0f} | {cpu:.0f} | {1000 / ms:.1f} | {ms / base[0]:.2f} | "
                      f"{cpu / base[1]:.2f} | {runs} |")
     by_name = {name: (ms, cpu) for name, ms, cpu, _ in rows}
     key_ms, chain_ms = by_name[KEY][0], by_name[CHAIN][0]
+    video_ms = by_name[KEY_VIDEO][0] / CLIP
     lines += ["", "**Issue 13's aims** (wall time, this run): Chroma Key with despill at 25 fps or "
-              f"more (40 ms): {key_ms:.0f} ms = {1000 / key_ms:.0f} fps, "
-              f"{'met' if key_ms <= 40 else 'not met'}; MODNet + refinement under 1 s: "
+              f"more (40 ms): {key_ms:.0f} ms = {1000 / key_ms:.0f} fps for one frame, "
+              f"{video_ms:.0f} ms = {1000 / video_ms:.0f} fps per frame of a {CLIP}-frame batch, "
+              f"{'met' if max(key_ms, video_ms) <= 40 else 'not met'}; MODNet + refinement under 1 s: "
               f"{chain_ms:.0f} ms, {'met' if chain_ms < 1000 else 'not met'} "
               f"(CPU {by_name[CHAIN][1]:.0f} ms over both cores)."]
     lines += ["", "## Alpha accuracy on synthetic composites (test seeds, node defaults)", "",

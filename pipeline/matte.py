@@ -18,7 +18,7 @@ from ..vision import chroma_key as keying
 from ..vision import composite as comp
 from ..vision import matte, poisson, regions
 from ..vision.face import FaceSet
-from ..vision.image import check_image, frame_float, to_image, to_mask
+from ..vision.image import check_image, empty_image, empty_mask, frame_float, to_image, to_mask
 from .blend import _mask, check_inputs
 from .faces import Loop, check_faces
 
@@ -38,7 +38,7 @@ def chroma_key(image: torch.Tensor, key_color: str = "auto", *,
     check_image(image)
     key = keying.parse_key_color(key_color)
     b, h, w = image.shape[:3]
-    foreground, alpha = torch.empty((b, h, w, 3)), torch.empty((b, h, w))   # written in place
+    foreground, alpha = empty_image(b, h, w), empty_mask(b, h, w)   # written in place
     report = []
     for i in loop(b):
         result = keying.chroma_key(frame_float(image, i), key, tolerance=tolerance,
@@ -84,7 +84,7 @@ def refine_matte(image: torch.Tensor, mask: torch.Tensor, *, band: int = 6,
     if faces is not None:
         check_faces(image, faces)
     b, h, w = image.shape[:3]
-    images, alphas, trimaps = torch.empty((b, h, w, 3)), torch.empty((b, h, w)), torch.empty((b, h, w))
+    images, alphas, trimaps = empty_image(b, h, w), empty_mask(b, h, w), empty_mask(b, h, w)
     for i in loop(b):     # every result is in 0..1: written straight into the outputs
         frame = frame_float(image, i)
         wide = head_region(faces.frames[i], frame.shape[:2]) if faces is not None else None
