@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
-from face_pipeline.models.matting import load_matte_model  # noqa: E402
+from face_pipeline.models.matting import RESOLUTION, load_matte_model  # noqa: E402
 from face_pipeline.pipeline import matte as ops  # noqa: E402
 from face_pipeline.pipeline.faces import add_landmarks, detect_faces  # noqa: E402
 from face_pipeline.pipeline.swap import face_swap  # noqa: E402
@@ -67,7 +67,7 @@ BASELINE = "plain HSV key (baseline)"
 KEY = "Chroma Key node: IMAGE -> despilled IMAGE + MASK"
 CLIP = 8
 KEY_VIDEO = f"Chroma Key node on a batch of {CLIP} frames (a video), the whole batch"
-CHAIN = "Portrait Matte (MODNet, 512) + Refine Matte nodes: IMAGE -> IMAGE + MASK"
+CHAIN = f"Portrait Matte (MODNet at {RESOLUTION}) + Refine Matte nodes, defaults: IMAGE -> IMAGE + MASK"
 
 
 def speed() -> list[tuple[str, float, float, int]]:
@@ -83,7 +83,7 @@ def speed() -> list[tuple[str, float, float, int]]:
     hsv = (BASELINE, lambda: keying.hsv_key(frame))
     clip = image.expand(CLIP, -1, -1, -1).contiguous()      # a video batch of CLIP frames
 
-    def chain():       # node defaults: Portrait Matte 512, Refine Matte band 6
+    def chain():       # node defaults: Portrait Matte at RESOLUTION, Refine Matte band 6
         ops.refine_matte(image, ops.portrait_matte(image))
 
     def whole():
@@ -97,7 +97,8 @@ def speed() -> list[tuple[str, float, float, int]]:
         (20, [hsv, (KEY, lambda: ops.chroma_key(image))]),
         (5, [hsv, (KEY_VIDEO, lambda: ops.chroma_key(clip))]),
         (5, [hsv, (CHAIN, chain),
-             ("Portrait Matte: MODNet at 512 (short side; node default)", lambda: modnet(frame, 512)),
+             ("Portrait Matte: MODNet at 512 (short side; its training size)", lambda: modnet(frame, 512)),
+             ("Portrait Matte: MODNet at 448 (node default)", lambda: modnet(frame, 448)),
              ("Portrait Matte: MODNet at 384", lambda: modnet(frame, 384)),
              ("Portrait Matte: MODNet at 320", lambda: modnet(frame, 320)),
              ("Portrait Matte: MODNet at 256", lambda: modnet(frame, 256)),
@@ -136,12 +137,14 @@ def stage_profile() -> list[str]:
     image = torch.from_numpy(frame)[None]
     alpha = keying.chroma_key(frame).alpha
     person = ops.portrait_matte(image)
+    modnet = load_matte_model("modnet")
     out = (np.empty_like(frame), np.empty(frame.shape[:2], np.float32))   # as the node passes
     out_lines = []
     for name, fn, args, kwargs in (
             ("Chroma Key (`vision.chroma_key.chroma_key`, writing into the node's outputs)",
              keying.chroma_key, (frame,), {"out": out}),
-            ("Portrait Matte node (`pipeline.matte.portrait_matte`, MODNet 512)", ops.portrait_matte, (image,), {}),
+            (f"Portrait Matte, MODNet at {RESOLUTION} (`models.matting.ModnetMatte.__call__`)",
+             type(modnet).__call__, (modnet, frame), {}),
             ("Refine Matte alpha (`vision.matte.refine_alpha`, band 6, MODNet matte)", matte.refine_alpha,
              (frame, person[0].numpy(), 6), {}),
             ("Refine Matte colours (`vision.matte.estimate_foreground`)", matte.estimate_foreground, (frame, alpha), {})):
@@ -165,7 +168,7 @@ def modnet_resolution() -> list[tuple]:
         frame = load_rgb(path).astype(np.float32) / 255
         ref = modnet(frame, 512)
         key = keying.chroma_key(frame).alpha > 0.5 if path.startswith("green") else None
-        for resolution in (512, 384, 320, 256):
+        for resolution in (512, 448, 384, 320, 256):
             plain = modnet(frame, resolution)
             guided, _ = matte.refine_alpha(frame, plain, 6)
             row = [path, resolution]

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..models.matting import load_matte_model
+from ..models.matting import RESOLUTION, load_matte_model
 from ..vision import chroma_key as keying
 from ..vision import composite as comp
 from ..vision import matte, poisson, regions
@@ -51,7 +51,7 @@ def chroma_key(image: torch.Tensor, key_color: str = "auto", *,
     return foreground, alpha, "\n".join(report)
 
 
-def portrait_matte(image: torch.Tensor, model: str = "modnet", resolution: int = 512,
+def portrait_matte(image: torch.Tensor, model: str = "modnet", resolution: int = RESOLUTION,
                    device: str = "auto", allow_download: Optional[bool] = None,
                    loop: Loop = range) -> torch.Tensor:
     """Person alpha MASK of every frame from a ``matte`` model of the registry."""
