@@ -18,6 +18,7 @@ import numpy as np
 
 from ..vision import landmarks as lmk
 from ..vision.face import Face
+from ..vision.image import ensure_finite
 from .onnx import SMALL_GRAPH_THREADS, get_session
 from .registry import ModelSpec, load_backend, resolve_files
 
@@ -26,9 +27,10 @@ IRIS_SIZE = 64
 
 
 def _crops(frame: np.ndarray, rois, size: int, flips=None) -> tuple[np.ndarray, np.ndarray]:
-    """Rotated square crops ``[N, size, size, 3]`` float32 0..1 of a ``uint8`` frame, and the
-    crop->frame maps ``[N, 2, 3]`` (the crops are warped on the uint8 frame, then scaled)."""
-    batch = np.empty((len(rois), size, size, 3), np.uint8)
+    """Rotated square crops ``[N, size, size, 3]`` float32 0..1 of a frame (``uint8``, or float32
+    0..1), and the crop->frame maps ``[N, 2, 3]`` (the crops are warped on the frame as it is,
+    then scaled and clipped to 0..1)."""
+    batch = np.empty((len(rois), size, size, 3), frame.dtype)
     back = np.empty((len(rois), 2, 3), np.float64)
     for k, (center, side, angle) in enumerate(rois):
         m = np.vstack([lmk.rect_matrix(center, side, angle, size), [0, 0, 1]]).astype(np.float64)
@@ -37,7 +39,9 @@ def _crops(frame: np.ndarray, rois, size: int, flips=None) -> tuple[np.ndarray, 
         cv2.warpAffine(frame, m[:2].astype(np.float32), (size, size), dst=batch[k],
                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         back[k] = np.linalg.inv(m)[:2]
-    return batch.astype(np.float32) * np.float32(1 / 255), back
+    if batch.dtype == np.uint8:
+        return batch.astype(np.float32) * np.float32(1 / 255), back
+    return np.clip(ensure_finite(batch), 0, 1, out=batch.astype(np.float32, copy=False)), back
 
 
 def _to_frame(points: np.ndarray, back: np.ndarray) -> np.ndarray:
@@ -51,7 +55,7 @@ def _to_frame(points: np.ndarray, back: np.ndarray) -> np.ndarray:
 
 
 class FaceMeshLandmarker:
-    """Places 478 landmarks on faces of a ``uint8`` RGB frame ``[H, W, 3]``.
+    """Places 478 landmarks on faces of an RGB frame ``[H, W, 3]`` (``uint8``, or float32 0..1).
 
     ``refine=True`` runs the mesh a second time on a crop re-centred on the first mesh (as
     MediaPipe's tracker does between video frames), which corrects loose detector boxes.
@@ -117,7 +121,8 @@ class FaceMeshLandmarker:
         return scores, meshes
 
     def __call__(self, frame: np.ndarray, faces: tuple[Face, ...], refine: bool = False) -> tuple[Face, ...]:
-        """Faces of one ``uint8`` RGB frame with landmarks, score, keypoints and pose filled.
+        """Faces of one RGB frame (``uint8`` or float32 0..1) with landmarks, score, keypoints
+        and pose filled.
 
         Faces that carry the mesh of their verification (``Face.mesh``, same box) reuse it
         unless ``refine``."""

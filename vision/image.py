@@ -15,15 +15,30 @@ whole face or frame.
 """
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 import torch
 
 
-def check_image(image: torch.Tensor, name: str = "image") -> None:
-    """Raise ``ValueError`` unless ``image`` is a non-empty ``[B, H, W, C]`` tensor, C in 1..4."""
+class NonFinitePixels(ValueError):
+    """A model met NaN/inf values in its input: raised by :func:`ensure_finite`, turned into
+    :func:`check_finite`'s message (naming the input and frame) by the pipeline that called."""
+
+
+def ensure_finite(values: np.ndarray) -> np.ndarray:
+    """``values`` (a model's small input: a letterboxed frame, crops) unchanged; raises
+    :class:`NonFinitePixels` if it holds NaN or inf.  Detection and landmarks check what
+    their models read instead of a whole extra pass over every frame: a letterbox carries
+    every pixel of the frame into some input value (area and linear resampling propagate NaN),
+    and landmarks depend only on their crops."""
+    if not np.isfinite(values).all():
+        raise NonFinitePixels("non-finite pixels in a model input")
+    return values
+
+
+def check_image(image: torch.Tensor, name: str = "image", finite: bool = True) -> None:
+    """Raise ``ValueError`` unless ``image`` is a non-empty ``[B, H, W, C]`` tensor, C in 1..4
+    (and, with ``finite``, free of NaN/inf: :func:`check_finite`)."""
     if not isinstance(image, torch.Tensor):
         raise ValueError(f"{name}: expected an IMAGE tensor, got {type(image).__name__}")
     if image.ndim != 4 or image.shape[-1] not in (1, 2, 3, 4):
@@ -31,7 +46,8 @@ def check_image(image: torch.Tensor, name: str = "image") -> None:
                          f"got {tuple(image.shape)}")
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
         raise ValueError(f"{name}: the image batch is empty ({tuple(image.shape)})")
-    check_finite(image, name)
+    if finite:
+        check_finite(image, name)
 
 
 def check_mask(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
@@ -47,21 +63,24 @@ def check_mask(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
     return mask
 
 
+def _all_finite(values: torch.Tensor) -> bool:
+    """True when ``values`` holds no NaN or inf (False may also mean a sum overflowed).
+
+    On the CPU the test is numpy's max and min (both propagate NaN), single-threaded and
+    ~0.3 ms for a 720p frame; a torch reduction (~0.3 ms idle) wakes torch's thread pool, which
+    costs several ms on a busy machine."""
+    if values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64, torch.float16):
+        array = values.detach().numpy()
+        return bool(np.isfinite(array.max()) and np.isfinite(array.min()))
+    return bool(torch.isfinite(values.sum()))
+
+
 def check_finite(values: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` naming ``name`` and its first frame with NaN or inf values.
 
-    One fast reduction over the batch (numpy's on CPU float32/64 tensors: a 1080p frame in
-    about 1 ms, where torch's threaded sum took about 10 ms of CPU on 2 shared cores); the
-    per-frame search runs only when it fails.
+    One fast pass over the batch; the per-frame search runs only when it fails.
     """
-    if not values.is_floating_point():
-        return
-    if values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64):
-        with np.errstate(over="ignore", invalid="ignore"):     # overflow: searched below
-            total = float(np.add.reduce(values.detach().reshape(-1).numpy()))
-    else:
-        total = float(values.sum())
-    if math.isfinite(total):
+    if not values.is_floating_point() or _all_finite(values):
         return
     bad = ~torch.isfinite(values.reshape(values.shape[0], -1)).all(dim=1)
     frames = bad.nonzero().flatten().tolist()
@@ -88,15 +107,32 @@ def frame_uint8(image: torch.Tensor, index: int) -> np.ndarray:
     clipped to 0..255).  One OpenCV pass over the frame (~2 ms at 1080p, a tenth of the
     float arithmetic it replaces); call it once per frame and reuse the result."""
     frame = np.ascontiguousarray(image[index].detach().to("cpu", torch.float32).numpy())
+    return np.ascontiguousarray(to_rgb(as_uint8(frame)))
+
+
+def as_uint8(frame: np.ndarray) -> np.ndarray:
+    """A float frame in ``0..1`` (any shape) as ``uint8`` (rounded, clipped to 0..255); a
+    ``uint8`` frame as it is.  One OpenCV pass."""
+    if frame.dtype == np.uint8:
+        return frame
     shape = frame.shape
-    frame = cv2.addWeighted(frame, 255.0, frame, 0.0, 0.0, dtype=cv2.CV_8U)  # rounds, saturates
-    return np.ascontiguousarray(to_rgb(frame.reshape(shape)))
+    frame = np.ascontiguousarray(frame, np.float32)
+    return cv2.addWeighted(frame, 255.0, frame, 0.0, 0.0, dtype=cv2.CV_8U).reshape(shape)  # rounds, saturates
 
 
 def frame_float(image: torch.Tensor, index: int) -> np.ndarray:
-    """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1``."""
+    """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1`` (for a
+    3-channel float32 IMAGE on the CPU a read-only view of its memory: no copy)."""
     frame = image[index].detach().to("cpu", torch.float32).numpy()
-    return np.ascontiguousarray(to_rgb(frame))
+    frame = np.ascontiguousarray(to_rgb(frame))
+    frame.flags.writeable = False
+    return frame
+
+
+def unit_scale(frame: np.ndarray) -> float:
+    """The factor taking ``frame``'s values to ``0..1``: 1/255 for ``uint8``, 1 for float
+    frames (already ``0..1``).  Lets the detectors and landmarkers take either."""
+    return 1 / 255 if frame.dtype == np.uint8 else 1.0
 
 
 def to_image(frames: list[np.ndarray]) -> torch.Tensor:
