@@ -178,6 +178,13 @@ def test_clean_up_fills_holes_and_removes_specks_but_keeps_the_screen():
     assert ops.chroma_key(tiny, "#00cc00")[1].max() == 0.0
 
 
+def test_tiny_frames_key_without_error():
+    """Frames down to 1 px on a side key (all screen) instead of failing in a resize."""
+    for h, w in ((1, 1), (2, 2), (2, 300), (300, 2)):
+        frame = np.zeros((h, w, 3), np.float32) + np.float32([0.1, 0.8, 0.1])
+        assert keying.chroma_key(frame, np.float32([0.1, 0.8, 0.1])).alpha.max() == 0.0
+
+
 def test_bad_key_inputs_raise_clear_errors():
     grey = torch.full((1, 32, 32, 3), 0.5)
     with pytest.raises(ValueError, match="key_color 'auto'"):

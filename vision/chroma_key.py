@@ -204,7 +204,8 @@ def _despill_key(key: np.ndarray, a: np.ndarray, b: np.ndarray, method: str, amo
     if amount >= 1.0:
         return cv2.min(key, limit)
     # c - amount * max(c - limit, 0)
-    return cv2.scaleAdd(cv2.max(cv2.subtract(key, limit), 0.0), -float(amount), key)
+    over = cv2.subtract(key, limit)
+    return cv2.scaleAdd(np.maximum(over, 0, out=over), -float(amount), key)
 
 
 def _check_despill(method: str) -> None:
@@ -294,7 +295,7 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     if DENOISE > 0:
         e8 = cv2.GaussianBlur(e8, (0, 0), DENOISE)
     # screen noise: spread of the ratio on plate pixels, every 4th pixel of each row / column
-    grid = e8[2::4, 2::4]
+    grid = e8[min(2, h - 1)::4, min(2, w - 1)::4]
     at = _up(np.dstack([e_screen, screen_small]), grid.shape)
     on_screen = at[..., 1] >= 0.999
     sample = grid[on_screen].astype(np.float32) / (255.0 * at[..., 0][on_screen])
@@ -311,13 +312,13 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     _up(1.0 / (255.0 * e_screen * (1.0 - spill) * ramp), (h, w), alpha)
     cv2.multiply(e8, alpha, dst=alpha, dtype=cv2.CV_32F)
     cv2.subtract(_up((1.0 / (1.0 - spill) - tol) / ramp, (h, w)), alpha, dst=alpha)
-    cv2.min(cv2.max(alpha, 0.0, dst=alpha), 1.0, dst=alpha)
+    np.clip(alpha, 0.0, 1.0, out=alpha)     # (cv2 takes a 1x1 array for a scalar)
     remove_small(alpha, clean_up, out=alpha)
     # unmix with the measured screen share 1 - r (I = (1 - r) F + r S), not the clipped alpha:
     # F = S + (I - S) / share, only where it changes anything (screen excess > 0, alpha > 0);
     # the screen stays as shot, a subject without excess is its own foreground.  Then despill:
     # the whole frame on its uint8 planes, the unmixed pixels on their own.
-    both = cv2.min(cv2.min(e8, cv2.compare(alpha, 0.0, cv2.CMP_GT)), 1)
+    both = cv2.min(e8, (alpha > 0).view(np.uint8))          # 1 where both, else 0
     index = np.flatnonzero(both.view(bool))
     unmixed = _unmix(frame, e8, index, plate_small, e_screen) if index.size else None
     if despill_method != "none" and despill_amount > 0:
