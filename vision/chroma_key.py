@@ -244,10 +244,15 @@ def _unmix(frame: np.ndarray, e8: np.ndarray, index: np.ndarray, plate_small: np
     h, w = e8.shape
     fields = np.dstack([plate_small, 1.0 / (255.0 * e_screen)]).astype(np.float32)
     at = sample_field(fields, index, (h, w))
-    share = np.clip(1.0 - e8.ravel()[index] * at[:, 3], UNMIX_MIN, 1.0)
+    inverse_share = 1.0 / np.clip(1.0 - e8.ravel()[index] * at[:, 3], UNMIX_MIN, 1.0)
     plate_at = at[:, :3]
-    unmixed = plate_at + (np.take(frame.reshape(-1, 3), index, axis=0) - plate_at) / share[:, None]
-    return np.clip(unmixed * 255.0 + 0.5, 0, 255).astype(np.uint8).reshape(-1, 1, 3)
+    unmixed = np.take(frame.reshape(-1, 3), index, axis=0)      # I, then F in place
+    unmixed -= plate_at
+    unmixed *= inverse_share[:, None]
+    unmixed += plate_at
+    unmixed *= 255.0
+    unmixed += 0.5
+    return np.clip(unmixed, 0, 255, out=unmixed).astype(np.uint8).reshape(-1, 1, 3)
 
 
 def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
