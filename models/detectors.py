@@ -7,7 +7,6 @@ keypoints in the order documented in ``vision/face.py``.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Optional
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from ..vision import detection as det
 from ..vision.image import ensure_finite, unit_scale
-from .onnx import SMALL_GRAPH_THREADS, cpu_cores, get_session
+from .onnx import SMALL_GRAPH_THREADS, get_session, run_split
 from .registry import ModelSpec, load_backend, resolve_files
 
 # The mouth-corner half-spacing relative to the eye spacing in the ArcFace template
@@ -30,13 +29,6 @@ def keypoints5_from_blazeface(kps6: np.ndarray) -> np.ndarray:
     right_eye, left_eye, nose, mouth = kps6[:, 0], kps6[:, 1], kps6[:, 2], kps6[:, 3]
     half = MOUTH_HALF_WIDTH * (left_eye - right_eye)
     return np.stack([right_eye, left_eye, nose, mouth - half, mouth + half], axis=1)
-
-
-@lru_cache(maxsize=1)
-def _tile_workers() -> ThreadPoolExecutor:
-    """One worker per usable core for the small-face scan's tiles (ONNX Runtime releases the
-    GIL while it runs, and one session serves concurrent calls)."""
-    return ThreadPoolExecutor(max_workers=cpu_cores(), thread_name_prefix="face_pipeline_tiles")
 
 
 @lru_cache(maxsize=32)
@@ -56,8 +48,6 @@ class BlazeFaceDetector:
         self.id = spec.id
         path = resolve_files(spec, allow_download)[0]
         self.session = get_session(path, device, threads=SMALL_GRAPH_THREADS)
-        self.batch_session = get_session(path, device)  # tiles on a GPU: one batched call
-        self.on_cpu = self.session.get_providers()[0] == "CPUExecutionProvider"
         self.input_name = self.session.get_inputs()[0].name
         self.size = int(spec.input["size"][0])
         self.layout = self.LAYOUTS[self.size]
@@ -79,19 +69,10 @@ class BlazeFaceDetector:
 
     def detect_batch(self, images: np.ndarray, threshold: float):
         """Images ``[N, h, w, 3]`` (uint8 or float 0..1; h, w multiples of 32) at their own resolution
-        -> a list of N ``(boxes, keypoints, scores)`` in image pixels.
-
-        On a GPU the N images go in one batched call.  On the CPU each image is its own
-        one-thread call, the calls spread over one worker per core: a batch of large tiles
-        outgrows the CPU caches (132 against 90 ms of one core per megapixel of 448x512
-        tiles, measured here), and intra-op threads scale poorly on these small layers."""
+        -> a list of N ``(boxes, keypoints, scores)`` in image pixels (one call per image, side
+        by side on the CPU cores: :func:`models.onnx.run_split`)."""
         blob = images.astype(np.float32) * np.float32(2 * unit_scale(images)) - np.float32(1.0)
-        if self.on_cpu:
-            outputs = list(_tile_workers().map(
-                lambda x: self.session.run(None, {self.input_name: x[None]}), blob))
-            raw, logits = [o[0][0] for o in outputs], [o[1][0] for o in outputs]
-        else:
-            raw, logits = self.batch_session.run(None, {self.input_name: blob})
+        raw, logits = run_split(self.session, self.input_name, blob)
         h, w = images.shape[1:3]
         return [self._decode(r, l, h, w, threshold) for r, l in zip(raw, logits)]
 

@@ -2,8 +2,9 @@
 
 MediaPipe's own 478-point model ("with attention") needs custom TFLite ops; the plain mesh
 plus the iris model gives the same 478 points with standard ops only, so it runs anywhere
-ONNX Runtime runs.  All faces of a frame go through each network in one batch (the two eye
-crops of every face in one iris call).
+ONNX Runtime runs.  All faces of a frame go through each network together, the two eye crops
+of every face through the iris network (:func:`models.onnx.run_split`: side by side on the CPU
+cores, one batched call on a GPU).
 
 A crop region ("roi") is ``(center [2], side px, angle rad)`` of a rotated square in the frame
 (``vision.landmarks``): from a detection (:func:`~vision.landmarks.mesh_roi_from_face`) or from
@@ -19,7 +20,7 @@ import numpy as np
 from ..vision import landmarks as lmk
 from ..vision.face import Face
 from ..vision.image import ensure_finite
-from .onnx import SMALL_GRAPH_THREADS, get_session
+from .onnx import SMALL_GRAPH_THREADS, get_session, run_split
 from .registry import ModelSpec, load_backend, resolve_files
 
 MESH_SIZE = 192
@@ -74,17 +75,17 @@ class FaceMeshLandmarker:
         if not len(rois):
             return np.zeros((0, 468, 3), np.float32), np.zeros(0, np.float32)
         crops, back = _crops(frame, rois, MESH_SIZE)
-        points, logits = self.mesh_session.run(None, {self._mesh_input: crops})
+        points, logits = run_split(self.mesh_session, self._mesh_input, crops)
         scores = 1.0 / (1.0 + np.exp(-logits.reshape(-1).astype(np.float64)))
         return _to_frame(points.reshape(len(rois), 468, 3), back), scores.astype(np.float32)
 
     def refine_eyes(self, frame: np.ndarray, meshes: np.ndarray) -> np.ndarray:
         """Meshes ``[N, 468, 3]`` -> ``[N, 478, 3]``: each eye's contour replaced by the iris
         model's and the two irises appended (the left-eye crop is mirrored, as MediaPipe does);
-        the 2N eye crops run in one call."""
+        the 2N eye crops run together (:func:`models.onnx.run_split`)."""
         rois = [roi for mesh in meshes for roi in lmk.iris_rois(mesh)]
         crops, back = _crops(frame, rois, IRIS_SIZE, flips=[False, True] * len(meshes))
-        contours, irises = self.iris_session.run(None, {self._iris_input: crops})
+        contours, irises = run_split(self.iris_session, self._iris_input, crops)
         contours = _to_frame(contours.reshape(len(rois), 71, 3), back)
         irises = _to_frame(irises.reshape(len(rois), 5, 3), back)
         out = np.concatenate([meshes, np.zeros((len(meshes), 10, 3), np.float32)], axis=1)
