@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, as_image, load_rgb, save_onnx
+from conftest import ROOT, as_image, load_rgb, read_webm_alpha, save_onnx
 from matte_synthetic import green_screen, mse, sad
 from onnx import TensorProto, helper, numpy_helper
 
@@ -351,18 +351,6 @@ def test_rgba_batch_saves_as_a_png_sequence_with_alpha(tmp_path, monkeypatch):
             assert np.array_equal(np.asarray(png)[..., 3], (mask[i].numpy() * 255).astype(np.uint8))
 
 
-def _read_webm_alpha(path) -> np.ndarray:
-    """RGBA uint8 ``[B, H, W, 4]`` of a WebM, decoded with libvpx-vp9 (which keeps the alpha)."""
-    import av
-
-    frames = []
-    with av.open(str(path)) as container:
-        decoder = av.CodecContext.create("libvpx-vp9", "r")
-        for packet in container.demux(container.streams.video[0]):
-            frames += [f.to_ndarray(format="rgba") for f in decoder.decode(packet)]
-    return np.stack(frames)
-
-
 def test_save_webm_alpha_keeps_colours_and_alpha(tmp_path, monkeypatch):
     """Save WebM (alpha): VP9 yuva420p whose decoded alpha is the mask within a level or two,
     from an RGBA batch (Composite's rgba) or from RGB + mask; odd sizes work; no alpha is a
@@ -382,7 +370,7 @@ def test_save_webm_alpha_keeps_colours_and_alpha(tmp_path, monkeypatch):
     node = SaveWebMAlpha()
     for images, mask in ((rgba, None), (rgba[..., :3], torch.from_numpy(alpha))):
         entry = node.save(images, "clip/matte", 24.0, 24, mask)["ui"]["images"][0]
-        decoded = _read_webm_alpha(tmp_path / "clip" / entry["filename"]).astype(np.float32) / 255
+        decoded = read_webm_alpha(tmp_path / "clip" / entry["filename"]).astype(np.float32) / 255
         assert decoded.shape == (3, h, w, 4)
         assert np.abs(decoded[..., 3] - alpha).mean() < 1.5 / 255
         assert np.abs(decoded[..., 3] - alpha).max() < 12 / 255
