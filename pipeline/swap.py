@@ -118,8 +118,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     source was enhanced, then the source quality and the blend strength applied.
     ``matte`` (a MASK of the targets, e.g. a person matte) multiplies the blend mask, so
     whatever the matte says is not the subject (background, loose hair) stays the target's.
-    Tracked faces (Track Faces) have their colour-transfer statistics smoothed over time per
-    track (:func:`color_smoothers`); the quality gate uses the source's quality, measured once.
+    Tracked faces (Track Faces) have their colour statistics smoothed over time per track
+    (the skin tone of ``color="skin"`` with the mesh warp, else the blend's colour transfer:
+    :func:`color_smoothers`); the quality gate uses the source's quality, measured once.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
     With ``watermark`` every swapped frame carries the invisible swap watermark
     (:mod:`vision.watermark`; it changes every pixel of those frames by up to 2 grey levels).
@@ -149,6 +150,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
             keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
             keep_beard=keep_beard, target_light=target_light, cleaned_boxes=cleaned,
+            skin_smoothers={},
             min_confidence=min_confidence, loop=loop)
         if cleaned:   # the blend keeps the target's coarse bands near the edge: not its beard
             blend_target = rgb_copy(target_image)

@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 import torch
 
-from ..vision import meshwarp, regions, skin
+from ..vision import meshwarp, regions, skin, tracking
 from ..vision.face import Face, FaceSet
 from ..vision.image import frame_float, to_mask
 from .faces import check_faces
@@ -156,7 +156,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    targets: str = "all", shape_transfer: float = 0.5, keep_eyes: bool = False,
                    keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
                    keep_beard: bool = False, target_light: float = 0.8,
-                   cleaned_boxes: Optional[dict] = None,
+                   cleaned_boxes: Optional[dict] = None, skin_smoothers: Optional[dict] = None,
                    min_confidence: float = MIN_FACE_CONFIDENCE,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
@@ -170,6 +170,10 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     target_light 0).  ``cleaned_boxes``, a dict, receives per frame index a list of
     ``(box, image)``: the target's face boxes with the facial hair replaced by skin shading
     (for the blend's target, so that the beard does not return as shading).
+    ``skin_smoothers``, a dict, holds one :class:`vision.tracking.StatsSmoother` per track
+    id (filled as tracks appear; pass it on to carry them over): the skin-tone statistics of
+    tracked faces are smoothed over time per track, so the face's tone does not pump with
+    noise or flicker (untracked faces, or None: every frame measured alone).
 
     Selected target faces whose :func:`face_confidence` is below ``min_confidence`` are not
     swapped (a mesh that does not fit mangles the face) and are listed in the report.
@@ -201,8 +205,11 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
             if warped is None:
                 continue
             if match_skin:
+                track = target_faces.frames[i][k].track_id
+                hook = None if skin_smoothers is None or track is None else \
+                    skin_smoothers.setdefault(track, tracking.StatsSmoother())
                 warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
-                                    keep_beard, cleaned_boxes, i)
+                                    keep_beard, cleaned_boxes, i, hook)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -214,14 +221,14 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
 
 def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
                light: float, occlusion: bool, keep_beard: bool,
-               cleaned_boxes: Optional[dict], index: int) -> meshwarp.WarpedFace:
+               cleaned_boxes: Optional[dict], index: int, stats=None) -> meshwarp.WarpedFace:
     """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
     target box added to ``cleaned_boxes[index]`` when given."""
     x0, y0, x1, y1 = warped.box
     local = landmarks.copy()
     local[:, :2] -= (x0, y0)
     done = skin.skin_swap(warped.image, frame[y0:y1, x0:x1], warped.mask, local, light=light,
-                          occlusion=occlusion, keep_beard=keep_beard)
+                          occlusion=occlusion, keep_beard=keep_beard, stats=stats)
     if done is None:
         return warped
     if cleaned_boxes is not None and done.target is not None:

@@ -199,7 +199,7 @@ class SkinSwap:
 
 def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
               *, light: float = 0.8, exclude: bool = True, occlusion: bool = True,
-              keep_beard: bool = False) -> SkinSwap | None:
+              keep_beard: bool = False, stats=None) -> SkinSwap | None:
     """Skin tone, exclusions and occlusion for a source face already warped onto a target face.
 
     ``source``, ``target``: float32 ``[h, w, 3]`` RGB 0..1 of the target face's box (the
@@ -217,6 +217,10 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
       features (a hand, a microphone, thick hair) stay in front (:func:`occluders`); the
       target's facial hair (lower face, darker and greyer than the skin: :data:`BEARD_CHROMA`)
       is replaced by the source unless ``keep_beard``.
+    * ``stats``: optional hook ``[2, 3] -> [2, 3]`` given the mean skin shading (L*a*b*) of
+      the source and of the target over the target's skin inside the warp, returning those
+      to use (e.g. :class:`vision.tracking.StatsSmoother` per video track): the tone shift
+      moves by the difference, its shape across the face stays this frame's.
     """
     h, w = mask.shape
     scale = min(1.0, ANALYSIS_HEIGHT / max(face_height(landmarks), 1.0))
@@ -234,6 +238,10 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
         return None
     shift = tgt.shading - src.shading
     inside = (shrink(mask) > 0.5) & (tgt.weight > 0.5)
+    if stats is not None and inside.any():   # e.g. smoothed over the frames of a track
+        measured = np.stack([src.shading[inside].mean(0), tgt.shading[inside].mean(0)])
+        used = stats(measured)
+        shift += ((used[1] - measured[1]) - (used[0] - measured[0])).astype(np.float32)
     if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
