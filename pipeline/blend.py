@@ -45,7 +45,7 @@ def _mask(mask: torch.Tensor, index: int) -> np.ndarray:
 def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, *,
                 quality: Optional[float] = None, in_place: bool = False,
                 color_stats: Optional[Sequence[Optional[Callable]]] = None,
-                loop: Loop = range, **options
+                target_patches: Optional[dict] = None, loop: Loop = range, **options
                 ) -> tuple[torch.Tensor, torch.Tensor, list[float], list[float]]:
     """:func:`vision.blend.gated_blend` on every frame.
 
@@ -54,6 +54,11 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     mask is measured once.  ``options``: strength, feather, color, target_light, sharpen.
     ``color_stats``: per frame, a hook for the colour-transfer statistics (or None), see
     :func:`vision.color.transfer_color` (Face Swap smooths them per video track).
+    ``target_patches``: per frame index, ``((x0, y0, x1, y1), image)`` pairs (float32 RGB
+    ``[y1 - y0, x1 - x0, 3]``, laid in order) that replace the target's pixels for the blend
+    only, e.g. the target with its beard cleaned (:func:`swap_geometry.mesh_warp_swap`'s
+    ``cleaned_boxes``), so the beard does not come back in the coarse bands; where the final
+    mask is 0 the target's own pixels stay.
     Returns the IMAGE, the final MASK, and the quality and applied strength per frame; the
     outputs are written frame by frame into tensors allocated once (peak memory: the inputs
     plus one output batch), and only the region around each frame's mask is blended (the rest
@@ -93,17 +98,35 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
             if key not in measured:
                 measured[key] = blend.source_quality(src, m)
             q = measured[key]
-        result = blend.blend_region(tgt[y0:y1, x0:x1], src[y0:y1, x0:x1], m[y0:y1, x0:x1],
+        own = tgt[y0:y1, x0:x1]
+        seen = _patched(own, box, (target_patches or {}).get(i, ()))
+        result = blend.blend_region(seen, src[y0:y1, x0:x1], m[y0:y1, x0:x1],
                                     quality=q, color_stats=color_stats and color_stats[i],
                                     **options)   # reads the source before out is written
         frame = images[i].numpy()
         if not in_place:
             np.clip(tgt, 0, 1, out=frame)
-        frame[y0:y1, x0:x1] = result.image
+        frame[y0:y1, x0:x1] = result.image if seen is own else \
+            np.where(result.mask[..., None] > 0, result.image, own)
         np.clip(result.mask, 0, 1, out=masks[i, y0:y1, x0:x1].numpy())
         qualities.append(result.quality)
         strengths.append(result.strength)
     return images, masks, qualities, strengths
+
+
+def _patched(region: np.ndarray, box: tuple[int, int, int, int], patches) -> np.ndarray:
+    """``region`` (the frame's pixels in ``box``) with the parts of ``patches`` (``(box,
+    image)`` pairs in frame coordinates) inside it laid over a copy; ``region`` itself when
+    none overlaps."""
+    x0, y0, x1, y1 = box
+    out = region
+    for (px0, py0, px1, py1), patch in patches:
+        ix0, iy0, ix1, iy1 = max(px0, x0), max(py0, y0), min(px1, x1), min(py1, y1)
+        if ix0 < ix1 and iy0 < iy1:
+            out = region.copy() if out is region else out
+            out[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = \
+                patch[iy0 - py0:iy1 - py0, ix0 - px0:ix1 - px0]
+    return out
 
 
 def _frame(image: torch.Tensor, index: int) -> np.ndarray:

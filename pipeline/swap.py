@@ -17,7 +17,7 @@ from . import blend, provenance
 from .faces import Loop, add_landmarks, check_faces, detect_faces
 from .restore import DEFAULT_SOURCE_ENHANCER, prepare_source
 from .swap_geometry import (MIN_FACE_CONFIDENCE, confident_faces, frame_report, mesh_warp_swap,
-                            rgb_copy, select_faces, source_face)
+                            select_faces, source_face)
 
 ENGINES = ["mesh_warp", "inswapper_128"]
 SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFace
@@ -142,7 +142,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     frame_index, face = source_face(source_faces, source_index)
     source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
                                           face.keypoints, face.box).quality
-    blend_target, cleaned = target_image, {}
+    cleaned = {}
     if engine == "mesh_warp":
         skin_tone = color == "skin"
         warped, mask, report = mesh_warp_swap(
@@ -152,11 +152,6 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             keep_beard=keep_beard, target_light=target_light, cleaned_boxes=cleaned,
             skin_smoothers={},
             min_confidence=min_confidence, loop=loop)
-        if cleaned:   # the blend keeps the target's coarse bands near the edge: not its beard
-            blend_target = rgb_copy(target_image)
-            for i, boxes in cleaned.items():
-                for (x0, y0, x1, y1), box in boxes:
-                    blend_target[i, y0:y1, x0:x1] = torch.from_numpy(box)
         if skin_tone:
             color, target_light = "none", 0.0
     else:
@@ -167,14 +162,12 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     if matte is not None:
         mask = mask * blend.check_inputs(target_image, target_image, matte)
     image, final_mask, _, strengths = blend.gated_blend(  # in place: the engines' batches
-        blend_target, warped, mask, quality=source_quality, strength=strength, feather=feather,
+        target_image, warped, mask, quality=source_quality, strength=strength, feather=feather,
         color=color, target_light=target_light, sharpen=sharpen,  # are ours and hold the target
         in_place=matte is None,  # outside the mask, unless a matte took part of it away
         color_stats=color_smoothers(target_faces, targets),
+        target_patches=cleaned,  # the blend's coarse bands near the edge: not the beard
         loop=loop)
-    for i in cleaned:   # the beard cleaning never shows where nothing was blended
-        outside = final_mask[i] == 0
-        image[i][outside] = rgb_copy(target_image[i:i + 1])[0][outside]
     report += (f"\n{enhanced}" if enhanced else "") + \
         (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
          f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
