@@ -77,8 +77,9 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     if in_place and (tuple(source.shape) != (batch, height, width, 3)
                      or tuple(mask.shape) != (batch, height, width)):
         raise ValueError("in_place needs a source and a mask with one frame per target frame")
-    images = source if in_place else torch.empty((batch, height, width, 3))
-    masks = mask if in_place else torch.zeros((batch, height, width))
+    images = source if in_place else torch.from_numpy(np.empty((batch, height, width, 3),
+                                                                np.float32))
+    masks = mask if in_place else torch.from_numpy(np.zeros((batch, height, width), np.float32))
     qualities, strengths = [], []
     for i in loop(target.shape[0]):
         m = _mask(mask, i)
