@@ -45,7 +45,8 @@ def _mask(mask: torch.Tensor, index: int) -> np.ndarray:
 def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, *,
                 quality: Optional[float] = None, in_place: bool = False,
                 color_stats: Optional[Sequence[Optional[Callable]]] = None,
-                target_patches: Optional[dict] = None, loop: Loop = range, **options
+                target_patches: Optional[dict] = None, checked: bool = False,
+                loop: Loop = range, **options
                 ) -> tuple[torch.Tensor, torch.Tensor, list[float], list[float]]:
     """:func:`vision.blend.gated_blend` on every frame.
 
@@ -58,7 +59,9 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     ``[y1 - y0, x1 - x0, 3]``, laid in order) that replace the target's pixels for the blend
     only, e.g. the target with its beard cleaned (:func:`swap_geometry.mesh_warp_swap`'s
     ``cleaned_boxes``), so the beard does not come back in the coarse bands; where the final
-    mask is 0 the target's own pixels stay.
+    mask is 0 the target's own pixels stay.  ``checked``: the caller has validated the inputs
+    (:func:`check_inputs`; Face Swap, whose source and mask are its own finite batches), so
+    they are not scanned again.
     Returns the IMAGE, the final MASK, and the quality and applied strength per frame; the
     outputs are written frame by frame into tensors allocated once (peak memory: the inputs
     plus one output batch), and only the region around each frame's mask is blended (the rest
@@ -68,7 +71,7 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     the IMAGE and MASK are written into them, only around each frame's mask (each region is
     read before it is overwritten), so no batch is allocated and no whole frame copied.
     """
-    mask = check_inputs(target, source, mask)
+    mask = mask if checked else check_inputs(target, source, mask)
     if quality is not None and not 0.0 <= quality <= 1.0:   # also refuses NaN
         raise ValueError(f"quality must be in 0..1, got {quality}: connect Face Quality's "
                          "quality output, or leave the input unconnected to estimate it")

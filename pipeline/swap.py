@@ -150,8 +150,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             targets=targets, shape_transfer=shape_transfer, keep_eyes=keep_eyes,
             keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
             keep_beard=keep_beard, target_light=target_light, cleaned_boxes=cleaned,
-            skin_smoothers={},
-            min_confidence=min_confidence, loop=loop)
+            skin_smoothers={}, min_confidence=min_confidence, checked=True, loop=loop)
         if skin_tone:
             color, target_light = "none", 0.0
     else:
@@ -167,7 +166,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
         in_place=matte is None,  # outside the mask, unless a matte took part of it away
         color_stats=color_smoothers(target_faces, targets),
         target_patches=cleaned,  # the blend's coarse bands near the edge: not the beard
-        loop=loop)
+        checked=True, loop=loop)
     report += (f"\n{enhanced}" if enhanced else "") + \
         (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
          f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")

@@ -157,7 +157,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
                    keep_beard: bool = False, target_light: float = 0.8,
                    cleaned_boxes: Optional[dict] = None, skin_smoothers: Optional[dict] = None,
-                   min_confidence: float = MIN_FACE_CONFIDENCE,
+                   min_confidence: float = MIN_FACE_CONFIDENCE, checked: bool = False,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
 
@@ -181,10 +181,12 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     Returns the IMAGE (target frames with the warped source laid in through the mask), the
     MASK ``[B, H, W]`` of warped pixels (0..1, soft toward kept eyes/mouth) and a report with
     one line per frame naming the faces swapped and skipped.  Frames without a selected face
-    pass through bit-identical (RGB) with an empty mask.
+    pass through bit-identical (RGB) with an empty mask.  ``checked``: the caller has already
+    validated both images with their faces (:func:`pipeline.faces.check_faces`).
     """
-    check_faces(source_image, source_faces, "source_image")
-    check_faces(target_image, target_faces, "target_image")
+    if not checked:
+        check_faces(source_image, source_faces, "source_image")
+        check_faces(target_image, target_faces, "target_image")
     _require_landmarks(source_faces, "Mesh-Warp Swap")
     _require_landmarks(target_faces, "Mesh-Warp Swap")
     frame_index, face = source_face(source_faces, source_index)

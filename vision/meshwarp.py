@@ -103,8 +103,9 @@ def rasterise(points: np.ndarray, triangles: np.ndarray, box: tuple[int, int, in
     canvas = np.zeros((y1 - y0, x1 - x0), np.uint16)
     corners = np.round((points[:, :2] - (x0 + 0.5, y0 + 0.5)) * (1 << SUBPIXEL_BITS)).astype(np.int32)
     depth = points[triangles, 2].mean(1)
-    for k in np.argsort(-depth, kind="stable"):
-        cv2.fillConvexPoly(canvas, corners[triangles[k]], int(k) + 1, cv2.LINE_8, SUBPIXEL_BITS)
+    order = np.argsort(-depth, kind="stable")
+    for k, poly in zip((order + 1).tolist(), corners[triangles[order]]):
+        cv2.fillConvexPoly(canvas, poly, k, cv2.LINE_8, SUBPIXEL_BITS)
     return canvas
 
 
