@@ -18,10 +18,13 @@ DEFAULT_DETECTOR = "mediapipe_face_short"
 DEFAULT_LANDMARKER = "mediapipe_face_mesh"
 
 
-def check_faces(image: torch.Tensor, faces: FaceSet, name: str = "image") -> None:
+def check_faces(image: torch.Tensor, faces: FaceSet, name: str = "image", *,
+                pixels: bool = True) -> None:
     """Raise ``ValueError`` unless ``image`` (the input called ``name``) is a valid IMAGE and
-    ``faces`` was found on a batch shaped like it."""
-    check_image(image, name)
+    ``faces`` was found on a batch shaped like it.  ``pixels=False``: the caller has already
+    checked the IMAGE itself (:func:`vision.image.check_image`, a scan of every pixel)."""
+    if pixels:
+        check_image(image, name)
     if len(faces) != image.shape[0]:
         raise ValueError(f"FACES has {len(faces)} frame(s) but the IMAGE batch has "
                          f"{image.shape[0]}: connect the image the faces were detected on")

@@ -25,12 +25,13 @@ SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFac
 
 def find_faces(image: torch.Tensor, faces: Optional[FaceSet], device: str, loop: Loop,
                name: str = "image") -> FaceSet:
-    """``faces`` if given (checked against ``image``, the input called ``name``), else detected
-    with 478 landmarks (two passes of ``loop`` over the frames)."""
+    """``faces`` if given (checked against ``image``, the input called ``name``, whose pixels
+    the caller has checked), else detected with 478 landmarks (two passes of ``loop`` over the
+    frames)."""
     if faces is None:
         return add_landmarks(image, detect_faces(image, device=device, loop=loop), device=device,
                              loop=loop)
-    check_faces(image, faces, name)
+    check_faces(image, faces, name, pixels=False)
     return faces
 
 

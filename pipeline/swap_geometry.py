@@ -182,11 +182,10 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     MASK ``[B, H, W]`` of warped pixels (0..1, soft toward kept eyes/mouth) and a report with
     one line per frame naming the faces swapped and skipped.  Frames without a selected face
     pass through bit-identical (RGB) with an empty mask.  ``checked``: the caller has already
-    validated both images with their faces (:func:`pipeline.faces.check_faces`).
+    checked both images' pixels (:func:`vision.image.check_image`).
     """
-    if not checked:
-        check_faces(source_image, source_faces, "source_image")
-        check_faces(target_image, target_faces, "target_image")
+    check_faces(source_image, source_faces, "source_image", pixels=not checked)
+    check_faces(target_image, target_faces, "target_image", pixels=not checked)
     _require_landmarks(source_faces, "Mesh-Warp Swap")
     _require_landmarks(target_faces, "Mesh-Warp Swap")
     frame_index, face = source_face(source_faces, source_index)
