@@ -86,10 +86,11 @@ def fit_skin_model(image_lab: np.ndarray, samples: np.ndarray) -> SkinModel | No
 
 
 def _distance(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
-    """float32 ``[H, W]`` Mahalanobis distance of each pixel's colour from ``model``."""
-    d = image_lab.reshape(-1, 3) - model.mean.astype(np.float32)
-    dist = np.sqrt(np.einsum("ni,ij,nj->n", d, model.inverse.astype(np.float32), d))
-    return dist.reshape(image_lab.shape[:2])
+    """float32 ``[H, W]`` Mahalanobis distance of each pixel's colour from ``model``:
+    ``|L^T d|`` with ``inverse = L L^T`` (Cholesky), as two per-pixel OpenCV transforms."""
+    whiten = np.linalg.cholesky(model.inverse).T.astype(np.float32)
+    y = cv2.transform(image_lab - model.mean.astype(np.float32), whiten)
+    return np.sqrt(cv2.transform(y * y, np.ones((1, 3), np.float32)))
 
 
 def skin_weight(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
