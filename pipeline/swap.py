@@ -2,7 +2,7 @@
 functions the individual nodes call (never a second implementation)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -77,17 +77,24 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     return to_image(frames), to_mask(masks), "\n".join(report)
 
 
-def color_smoothers(faces: FaceSet, targets: str) -> Optional[list]:
-    """Per frame, the colour-statistics hook of the gated blend for tracked faces: frames
-    blending the same tracks share one :class:`vision.tracking.StatsSmoother` (so the
-    swapped region's colour is smoothed over time per track, a cut starting afresh with new
-    tracks); None for untracked faces (every frame measured alone)."""
+def color_smoothers(faces: FaceSet, targets: str) -> Optional[Callable]:
+    """The gated blend's ``color_stats(frame, box)`` for tracked faces: regions blending the
+    same set of tracks (the chosen faces whose centre lies in the region) share one
+    :class:`vision.tracking.StatsSmoother`, so each swapped face's colour is smoothed over
+    time per track (a cut starts afresh with new tracks); None for untracked faces (every
+    frame measured alone)."""
     if any(f.track_id is None for _, _, f in faces.items()):
         return None
     chosen = select_faces(faces, targets)
-    keys = [tuple(sorted(faces.frames[i][k].track_id for k in ks)) for i, ks in enumerate(chosen)]
     smoothers: dict[tuple, tracking.StatsSmoother] = {}
-    return [smoothers.setdefault(key, tracking.StatsSmoother()) if key else None for key in keys]
+
+    def hook(frame: int, box: tuple) -> Optional[tracking.StatsSmoother]:
+        x0, y0, x1, y1 = box
+        key = tuple(sorted(faces.frames[frame][k].track_id for k in chosen[frame]
+                           if x0 <= faces.frames[frame][k].center[0] < x1
+                           and y0 <= faces.frames[frame][k].center[1] < y1))
+        return smoothers.setdefault(key, tracking.StatsSmoother()) if key else None
+    return hook
 
 
 def face_swap_passes(target_faces: Optional[FaceSet]) -> int:

@@ -328,8 +328,8 @@ def test_head_turn_keeps_jitter_low(astronaut):
 
 
 def test_colour_smoothers_are_shared_per_set_of_tracks():
-    """One smoother per set of tracks blended together; none for untracked faces (several
-    untracked faces in a frame included)."""
+    """One smoother per set of tracks blended together in a region; none for untracked faces
+    (several untracked faces in a frame included) or a region without a chosen face."""
     from face_pipeline.pipeline.swap import color_smoothers
 
     def face(x, track):
@@ -340,5 +340,8 @@ def test_colour_smoothers_are_shared_per_set_of_tracks():
     assert color_smoothers(untracked, "all") is None
     tracked = FaceSet(((face(0, 0), face(20, 1)), (face(0, 0),), (face(0, 0), face(20, 1)), ()),
                       ((64, 64),) * 4)
-    hooks = color_smoothers(tracked, "all")
-    assert hooks[0] is hooks[2] and hooks[1] is not hooks[0] and hooks[3] is None
+    hook = color_smoothers(tracked, "all")
+    both, left, right = (0, 0, 64, 64), (0, 0, 15, 64), (15, 0, 64, 64)
+    assert hook(0, both) is hook(2, both) and hook(1, both) is not hook(0, both)
+    assert hook(0, left) is hook(1, both) and hook(2, right) is not hook(0, left)
+    assert hook(3, both) is None and hook(1, right) is None
