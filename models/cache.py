@@ -1,13 +1,14 @@
 """Loaded models (ONNX sessions, dlib and enhancer networks, latent maps), keyed by the files
 they came from.
 
-A key holds each file's resolved path, modification time (ns) and size, so a file replaced on
+A key holds each file's absolute path, modification time (ns) and size, so a file replaced on
 disk (a newer download, another model under the same name) is loaded afresh instead of being
 served stale, and the stale entry is dropped.  :func:`clear` (Unload Face Models) frees
 everything.  Thread-safe; a model is loaded once even when several threads ask at once.
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from pathlib import Path
@@ -20,12 +21,14 @@ _lock = threading.RLock()
 
 
 def file_key(paths: Sequence[Path]) -> tuple:
-    """``((resolved path, mtime_ns, size), ...)`` of existing files (``OSError`` if missing)."""
+    """``((absolute path, mtime_ns, size), ...)`` of existing files (``OSError`` if missing).
+
+    One ``stat`` per file and no path resolution: this runs on every model lookup, i.e. on
+    every node execution (the registry hands in paths it has already resolved)."""
     key = []
     for path in paths:
-        real = Path(path).resolve()
-        stat = real.stat()
-        key.append((str(real), stat.st_mtime_ns, stat.st_size))
+        stat = os.stat(path)
+        key.append((os.path.abspath(path), stat.st_mtime_ns, stat.st_size))
     return tuple(key)
 
 

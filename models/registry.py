@@ -113,7 +113,7 @@ def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> lis
             out.append(_package_file(spec, file))
             continue
         if spec.embedded:
-            path = paths.safe_join(paths.EMBEDDED_DIR, file.name)
+            path = paths.EMBEDDED_DIR / file.name  # the manifest's own name, not user input
             if not path.is_file():
                 path = paths.find_model_file(file.name) or path
             if not path.is_file():

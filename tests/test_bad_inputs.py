@@ -70,6 +70,8 @@ def test_nan_source_is_refused_naming_input_and_frame(small):
         blend_ops.gated_blend(target, source, bad_mask)
     with pytest.raises(ValueError, match=r"image: frame 0 has 100 NaN"):
         blend_ops.face_qualities(with_nan(source))
+    with pytest.raises(ValueError, match=r"target: frame 0 has 100 NaN/inf"):  # -inf too
+        blend_ops.poisson_composite(with_nan(target, 0, float("-inf")), source, mask)
 
 
 def test_nan_in_face_swap_source_is_refused_before_any_work():

@@ -45,12 +45,24 @@ def check_mask(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
     return mask
 
 
+def _all_finite(values: torch.Tensor) -> bool:
+    """True when ``values`` holds no NaN or inf (False may also mean a sum overflowed).
+
+    On the CPU the test is numpy's max and min (both propagate NaN), single-threaded and
+    ~0.3 ms for a 720p frame; a torch reduction (~0.3 ms idle) wakes torch's thread pool, which
+    costs several ms on a busy machine."""
+    if values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64, torch.float16):
+        array = values.detach().numpy()
+        return bool(np.isfinite(array.max()) and np.isfinite(array.min()))
+    return bool(torch.isfinite(values.sum()))
+
+
 def check_finite(values: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` naming ``name`` and its first frame with NaN or inf values.
 
-    One fast reduction over the batch; the per-frame search runs only when it fails.
+    One fast pass over the batch; the per-frame search runs only when it fails.
     """
-    if not values.is_floating_point() or bool(torch.isfinite(values.sum())):
+    if not values.is_floating_point() or _all_finite(values):
         return
     bad = ~torch.isfinite(values.reshape(values.shape[0], -1)).all(dim=1)
     frames = bad.nonzero().flatten().tolist()
