@@ -115,7 +115,7 @@ def skin_shading(image_lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.
     low = num / np.maximum(den, 1e-4)[..., None]
     if (den < 1e-4).any():   # no skin nearby: the weighted mean of the whole image
         total = max(float(weight.sum()), 1e-6)
-        fallback = (image_lab * weight[..., None]).reshape(-1, 3).sum(0) / total
+        fallback = weight.reshape(-1) @ image_lab.reshape(-1, 3) / total
         low[den < 1e-4] = fallback
     return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -253,8 +253,11 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     before = lab_to_rgb(src.shading)
     fill = lab_to_rgb(src.shading + shift)   # the source's skin shading moved to the target's
     grey = lambda rgb: rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
-    full = grow(np.dstack([fill - before, fill, grey(before), keep]).astype(np.float32))
-    offset, fill, shading_grey, keep = full[..., :3], full[..., 3:6], full[..., 6], full[..., 7:]
+    if scale < 1:   # one resize for all the planes
+        full = grow(np.dstack([fill - before, fill, grey(before), keep]).astype(np.float32))
+        offset, fill, shading_grey, keep = full[..., :3], full[..., 3:6], full[..., 6], full[..., 7:]
+    else:
+        offset, shading_grey, keep = fill - before, grey(before), keep[..., None]
     dark = np.clip(grey(source) / np.maximum(shading_grey, 0.01), 0.0, 1.0)[..., None]
     out = source + offset * dark
     if exclude:
