@@ -70,11 +70,12 @@ def timed(fn):
 
 STAGES = [  # (label, kind, what): "cum" = cumulative time of a function (name, file
     # suffix), "own" = time spent in the code of these files themselves (tottime)
-    ("tracking: ONNX models (mesh + iris every frame, detector every 10)", "cum",
+    ("tracking: detector (every 10 frames; includes waits on its tile threads)", "cum",
+     ("detect_faces", "pipeline/faces.py")),
+    ("tracking: landmark models (mesh + iris, with their pre/post-processing)", "cum",
+     ("__call__", "models/landmarkers.py")),
+    ("tracking: ... of which ONNX runs (all models)", "cum",
      ("run", "onnxruntime_pybind11_state.run")),
-    ("tracking: model pre/post-processing (models/, vision/detection.py, vision/landmarks.py, "
-     "pipeline/faces.py; not this work's)", "own",
-     ("models/", "vision/detection.py", "vision/landmarks.py", "pipeline/faces.py")),
     ("tracking: bookkeeping (association, filters, cuts: vision/tracking.py, "
      "pipeline/tracking.py)", "own", ("vision/tracking.py", "pipeline/tracking.py")),
     ("tracking: frame -> uint8 around the crops", "cum", ("frame_uint8", "vision/image.py")),

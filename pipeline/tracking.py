@@ -11,9 +11,13 @@ frame by frame (Detect Faces -> Face Landmarks, or any other source of FACES).
 Both are causal and return a :class:`TrackingState`: feeding a long clip chunk by chunk with the
 state of the previous chunk gives the same faces as one call on the whole clip (with
 ``fill="extrapolate"``; with ``"interpolate"`` a gap that straddles two chunks is extrapolated).
+Across separate ComfyUI queue runs (a long video loaded chunk by chunk), :func:`carried_state`
+and :func:`remember_run` keep each node's last state, keyed by the node's id.
 """
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional
 
@@ -202,6 +206,57 @@ def track_face_set(faces: FaceSet, image: Optional[torch.Tensor] = None, *,
         found = sorted(faces.frames[i], key=lambda f: -f.area)[:max_faces or None]
         frames.append(state.tracker.update([f.with_(track_id=None) for f in found]))
     return FaceSet(_filled(frames, fill), faces.image_sizes), state
+
+
+@dataclass
+class _Run:
+    """One node's last run: frame size, settings, its first frame's signature, the state it
+    started from (None: afresh) and the state it ended with."""
+
+    size: tuple[int, int]
+    settings: tuple
+    first: np.ndarray
+    before: Optional[TrackingState]
+    after: TrackingState
+
+
+_RUNS: "OrderedDict[str, _Run]" = OrderedDict()
+MAX_REMEMBERED = 16
+"""Nodes whose last run is remembered (the oldest is forgotten first)."""
+
+
+def carried_state(key: str, image: torch.Tensor, settings: tuple) -> Optional[TrackingState]:
+    """The state to continue the previous run of node ``key`` with on the IMAGE ``image``, or
+    None to start afresh.
+
+    The previous run's final state carries over when ``image`` continues its video: the same
+    frame size and ``settings`` (every input that changes tracking), and no scene cut between
+    its last frame and this batch's first (:func:`vision.tracking.is_cut`; another video
+    starts afresh, its track ids from 0).  When ``image`` starts with the same frame as the
+    previous run (the same chunk queued again) that run's starting state is used again, so a
+    re-run gives the same faces.  Returns a copy: the remembered states are never changed.
+    """
+    run = _RUNS.get(key)
+    size = (int(image.shape[1]), int(image.shape[2]))
+    if run is None or run.size != size or run.settings != settings:
+        return None
+    first = _signature(image, 0)
+    if np.array_equal(first, run.first):
+        return copy.deepcopy(run.before)
+    if tracking.is_cut(run.after.signature, first):
+        return None
+    return copy.deepcopy(run.after)
+
+
+def remember_run(key: str, image: torch.Tensor, settings: tuple,
+                 before: Optional[TrackingState], after: TrackingState) -> None:
+    """Keep node ``key``'s run on ``image`` for :func:`carried_state`: the state it started
+    from (``before``, as :func:`carried_state` gave it) and the one it ended with."""
+    _RUNS[key] = _Run((int(image.shape[1]), int(image.shape[2])), settings,
+                      _signature(image, 0), copy.deepcopy(before), copy.deepcopy(after))
+    _RUNS.move_to_end(key)
+    while len(_RUNS) > MAX_REMEMBERED:
+        _RUNS.popitem(last=False)
 
 
 def tracking_report(faces: FaceSet) -> str:

@@ -113,6 +113,36 @@ def test_chunked_tracking_equals_one_batch(moving):
             np.testing.assert_allclose(fa.landmarks, fb.landmarks, atol=1e-4)
 
 
+def test_tracks_continue_across_queue_runs(moving):
+    """Track Faces with continue_tracks, queued chunk by chunk (as a long video loaded run by
+    run): the same faces as one batch; the same chunk queued again gives the same faces; a
+    clip of another scene starts afresh (ids from 0)."""
+    from face_pipeline.nodes.video import TrackFaces
+
+    clip = moving[0][:20]
+    whole, _ = track_faces(clip, fill="extrapolate", detect_every=6)
+    node = TrackFaces()
+    args = dict(detect_every=6, min_cutoff=TrackerOptions().min_cutoff, beta=TrackerOptions().beta,
+                max_gap=TrackerOptions().max_gap, fill="extrapolate", max_faces=0,
+                detector="mediapipe_face_short", device="auto", continue_tracks=True,
+                unique_id="test-continue")
+    first, _ = node.track(clip[:9], **args)
+    second, report = node.track(clip[9:], **args)
+    again, _ = node.track(clip[9:], **args)
+    assert report.startswith("tracks continued")
+    for a, b, c in zip(whole.frames, first.frames + second.frames, first.frames + again.frames):
+        assert [f.track_id for f in a] == [f.track_id for f in b] == [f.track_id for f in c]
+        for fa, fb, fc in zip(a, b, c):
+            np.testing.assert_allclose(fa.landmarks, fb.landmarks, atol=1e-4)
+            np.testing.assert_array_equal(fb.landmarks, fc.landmarks)
+    grace = V.portrait("grace_hopper")   # another video: a cut from the last run's end
+    mats = [V.camera((250, 190), (2 * t, 0), 0, 0.6, SIZE) for t in range(5)]
+    other = torch.from_numpy(V.render(grace, mats, SIZE).astype(np.float32) / 255)
+    fresh, report = node.track(other, **args)
+    assert not report.startswith("tracks continued")
+    assert {f.track_id for fs in fresh.frames for f in fs} == {0}
+
+
 def test_cut_ends_tracks_and_smoothing(astronaut):
     image, face = astronaut
     pan = [V.camera(face.center, (dx, 0), 0, 0.6, SIZE) for dx in (0, 8, 16)]
