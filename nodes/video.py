@@ -35,9 +35,10 @@ class TrackFaces:
                                     "or Load Video from VideoHelperSuite)."}),
                 "detect_every": ("INT", {"default": 10, "min": 1, "max": 1000, "tooltip":
                                  "Run the detector at least every this many frames to find new "
-                                 "faces (1: every frame). It also runs after a cut, when a face "
-                                 "is lost or its landmark confidence drops, and while no face "
-                                 "is tracked."}),
+                                 "faces (1: every frame): its quick whole-frame pass, and every "
+                                 "third time its full scan that also finds small faces. It also "
+                                 "runs, with the full scan, after a cut, when a face is lost or "
+                                 "its landmark confidence drops, and while no face is tracked."}),
                 "min_cutoff": ("FLOAT", {"default": _DEFAULTS.min_cutoff, "min": 0.001,
                                "max": 100.0, "step": 0.001, "tooltip": "One-Euro filter: "
                                "smoothing of a still head (cycles per frame; lower is steadier, "
