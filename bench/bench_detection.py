@@ -10,6 +10,7 @@ pasted at 16-96 px into flat and busy synthetic backgrounds; seeds 50000+, not t
 calibration's), and face-free busy/flat/noise/stripe frames (seeds 60000+).
 """
 import argparse
+import os
 import importlib.util
 import io
 import pathlib
@@ -37,6 +38,7 @@ from face_pipeline.models.onnx import cpu_cores  # noqa: E402
 from face_pipeline.pipeline import faces as ops  # noqa: E402
 
 BASELINE = "fbc3bc2"
+LOAD = os.getloadavg()
 SIZES = {"512x512": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080)}
 FACE_SIZES = [16, 24, 32, 48, 64, 96]
 RUNS = 5
@@ -114,9 +116,9 @@ def write(timing, rates, false, fp_frames):
         "",
         f"`python bench/bench_detection.py` on {platform.processor() or platform.machine()}, "
         f"{cpu_cores()} cores usable, CPU only; medians of {RUNS} runs. Baseline: the previous "
-        f"release (commit {BASELINE}) in the same run. The machines are shared and were heavily "
-        "loaded (load average ~20 on 2 cores during this run): absolute times are several times "
-        "an idle machine's; compare the columns.",
+        f"release (commit {BASELINE}) in the same run. Load average (1 min) at the start and end of "
+        f"the run: {LOAD[0]:.1f} / {os.getloadavg()[0]:.1f} on {cpu_cores()} cores; the machines "
+        "are shared, so absolute times swing with other work: compare the columns.",
         "",
         "## Time per frame (ms), Detect Faces defaults except `scan`",
         "",

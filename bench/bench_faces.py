@@ -13,6 +13,7 @@ Frames of 512x512, 1280x720 and 1920x1080 hold one public-domain portrait (face 
 the frame height).  Pack timings start from the IMAGE tensor (conversion included).
 """
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -37,8 +38,9 @@ from face_pipeline.models.onnx import SMALL_GRAPH_THREADS, cpu_cores  # noqa: E4
 from face_pipeline.pipeline import faces as ops  # noqa: E402
 from face_pipeline.vision import detection as det  # noqa: E402
 from face_pipeline.vision import landmarks as lmk  # noqa: E402
-from face_pipeline.vision.image import frame_uint8  # noqa: E402
+from face_pipeline.vision.image import check_finite, frame_float, unit_scale  # noqa: E402
 
+LOAD = os.getloadavg()
 SIZES = {"512x512": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080)}
 ROUNDS, RUNS = 7, 5  # rounds alternate pack and MediaPipe; runs per round per measurement
 MP_VERSION = "0.10.14"
@@ -109,11 +111,11 @@ def pack_measurements(image: torch.Tensor) -> dict:
     detector = load_detector(ops.DEFAULT_DETECTOR)
     full = load_detector("mediapipe_face_full")
     marker = load_landmarker(ops.DEFAULT_LANDMARKER)
-    frame = frame_uint8(image, 0)
+    frame = frame_float(image, 0)
     faces = ops.detect_faces(image, scan="whole_frame")
     bare = faces.map_frames(lambda i, fs: [f.with_(mesh=None) for f in fs])
     square, _ = det.letterbox(frame, detector.size)
-    blob = square[None].astype(np.float32) / 127.5 - 1.0
+    blob = square[None].astype(np.float32) * (2 * unit_scale(frame)) - 1.0
     raw, logits = detector.session.run(None, {detector.input_name: blob})
     assert len(detector._decode(raw[0], logits[0], detector.size, detector.size, 0.5)[2]) == 1
     rois = [lmk.mesh_roi_from_face(f) for f in faces.frames[0]]
@@ -133,7 +135,8 @@ def pack_measurements(image: torch.Tensor) -> dict:
         "landmarks_reusing_mesh": lambda: ops.add_landmarks(image, faces),
         "landmarks_from_box": lambda: ops.add_landmarks(image, bare),
         # stages
-        "s_to_uint8": lambda: frame_uint8(image, 0),
+        "s_check_finite": lambda: check_finite(image, "image"),
+        "s_to_frame": lambda: frame_float(image, 0),
         "s_letterbox": lambda: det.letterbox(frame, detector.size),
         "s_detector_onnx": lambda: detector.session.run(None, {detector.input_name: blob}),
         "s_full_detector_onnx": lambda: full.session.run(
@@ -192,15 +195,17 @@ def write_results(results: dict, mp_version):
         "",
         f"Machine: {platform.processor() or platform.machine()}, {cpu_cores()} cores usable; "
         f"pack sessions: {SMALL_GRAPH_THREADS} intra-op thread for single inputs of the MediaPipe "
-        f"networks, {cpu_cores()} for tile batches; medians of {ROUNDS} rounds x {RUNS} "
+        f"networks, small-face scan tiles one per call over {cpu_cores()} workers; medians of {ROUNDS} rounds x {RUNS} "
         f"runs, pack and MediaPipe {mp_version or '(not installed)'} alternating round by round; "
-        "`python bench/bench_faces.py`. The machines are shared: absolute times swing +-50%, "
-        "the ratios less.",
+        "`python bench/bench_faces.py`. Load average (1 min) at the start and end of the run: "
+        f"{LOAD[0]:.1f} / {os.getloadavg()[0]:.1f}; the machines are shared, so absolute times "
+        "swing with other work, the ratios less.",
         "",
         "Frames hold one portrait (face ~45% of the frame height). MediaPipe: `FaceDetection` "
         "(short / full range) and `FaceMesh(static_image_mode=True, refine_landmarks=True)` "
         "(detection + 478 points every call). Pack: `detect_faces` and `add_landmarks` from the "
-        "IMAGE tensor (uint8 conversion included); whole_frame = `scan='whole_frame'`.",
+        "IMAGE tensor (its NaN check included, once per node); whole_frame = "
+        "`scan='whole_frame'`.",
         "",
         "## Per frame, pack vs MediaPipe",
         "",
@@ -218,7 +223,8 @@ def write_results(results: dict, mp_version):
             f"{ms(r, 'detect_whole_verified')} | {ms(r, 'mp_mesh478')} | {ms(r, 'detect478')} | "
             f"{ratio(r, 'detect478', 'mp_mesh478')} | {ms(r, 'detect_default')} / "
             f"{ms(r, 'detect478_default')} |")
-    stages = [("s_to_uint8", "IMAGE tensor -> uint8 frame"),
+    stages = [("s_check_finite", "NaN/inf check of the IMAGE (once per node)"),
+              ("s_to_frame", "IMAGE tensor -> float frame view (no copy)"),
               ("s_letterbox", "letterbox resize to the detector input"),
               ("s_detector_onnx", "short-range detector, ONNX Runtime"),
               ("s_full_detector_onnx", "full-range detector, ONNX Runtime"),

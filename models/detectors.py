@@ -1,19 +1,20 @@
 """Face-detector backends: MediaPipe BlazeFace (embedded) and insightface SCRFD (ONNX slot).
 
-A detector is called on one ``uint8`` RGB frame ``[H, W, 3]`` with a score threshold and
+A detector is called on one RGB frame ``[H, W, 3]`` (``uint8``, or float32 in ``0..1``: see
+:func:`vision.image.frame_float`, no conversion of the whole frame) with a score threshold and
 returns ``(boxes [N, 4], keypoints [N, 5, 2], scores [N])`` in frame pixels after NMS,
 keypoints in the order documented in ``vision/face.py``.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Optional
 
 import numpy as np
 
 from ..vision import detection as det
-from .onnx import SMALL_GRAPH_THREADS, cpu_cores, get_session
+from ..vision.image import ensure_finite, unit_scale
+from .onnx import SMALL_GRAPH_THREADS, get_session, run_split
 from .registry import ModelSpec, load_backend, resolve_files
 
 # The mouth-corner half-spacing relative to the eye spacing in the ArcFace template
@@ -28,13 +29,6 @@ def keypoints5_from_blazeface(kps6: np.ndarray) -> np.ndarray:
     right_eye, left_eye, nose, mouth = kps6[:, 0], kps6[:, 1], kps6[:, 2], kps6[:, 3]
     half = MOUTH_HALF_WIDTH * (left_eye - right_eye)
     return np.stack([right_eye, left_eye, nose, mouth - half, mouth + half], axis=1)
-
-
-@lru_cache(maxsize=1)
-def _tile_workers() -> ThreadPoolExecutor:
-    """One worker per usable core for the small-face scan's tiles (ONNX Runtime releases the
-    GIL while it runs, and one session serves concurrent calls)."""
-    return ThreadPoolExecutor(max_workers=cpu_cores(), thread_name_prefix="face_pipeline_tiles")
 
 
 @lru_cache(maxsize=32)
@@ -54,8 +48,6 @@ class BlazeFaceDetector:
         self.id = spec.id
         path = resolve_files(spec, allow_download)[0]
         self.session = get_session(path, device, threads=SMALL_GRAPH_THREADS)
-        self.batch_session = get_session(path, device)  # tiles on a GPU: one batched call
-        self.on_cpu = self.session.get_providers()[0] == "CPUExecutionProvider"
         self.input_name = self.session.get_inputs()[0].name
         self.size = int(spec.input["size"][0])
         self.layout = self.LAYOUTS[self.size]
@@ -70,26 +62,17 @@ class BlazeFaceDetector:
 
     def __call__(self, frame: np.ndarray, threshold: float):
         square, box = det.letterbox(frame, self.size)
-        blob = square[None].astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
+        blob = ensure_finite(square[None].astype(np.float32) * np.float32(2 * unit_scale(frame)) - 1)
         raw, logits = self.session.run(None, {self.input_name: blob})
         boxes, kps, scores = self._decode(raw[0], logits[0], self.size, self.size, threshold)
         return box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4), box.to_frame(kps), scores
 
     def detect_batch(self, images: np.ndarray, threshold: float):
-        """``uint8`` images ``[N, h, w, 3]`` (h, w multiples of 32) at their own resolution
-        -> a list of N ``(boxes, keypoints, scores)`` in image pixels.
-
-        On a GPU the N images go in one batched call.  On the CPU each image is its own
-        one-thread call, the calls spread over one worker per core: a batch of large tiles
-        outgrows the CPU caches (132 against 90 ms of one core per megapixel of 448x512
-        tiles, measured here), and intra-op threads scale poorly on these small layers."""
-        blob = images.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
-        if self.on_cpu:
-            outputs = list(_tile_workers().map(
-                lambda x: self.session.run(None, {self.input_name: x[None]}), blob))
-            raw, logits = [o[0][0] for o in outputs], [o[1][0] for o in outputs]
-        else:
-            raw, logits = self.batch_session.run(None, {self.input_name: blob})
+        """Images ``[N, h, w, 3]`` (uint8 or float 0..1; h, w multiples of 32) at their own resolution
+        -> a list of N ``(boxes, keypoints, scores)`` in image pixels (one call per image, side
+        by side on the CPU cores: :func:`models.onnx.run_split`)."""
+        blob = images.astype(np.float32) * np.float32(2 * unit_scale(images)) - np.float32(1.0)
+        raw, logits = run_split(self.session, self.input_name, blob)
         h, w = images.shape[1:3]
         return [self._decode(r, l, h, w, threshold) for r, l in zip(raw, logits)]
 
@@ -122,7 +105,8 @@ class SCRFDDetector:
 
     def __call__(self, frame: np.ndarray, threshold: float):
         canvas, box = det.letterbox(frame, self.size, center=False)
-        blob = ((canvas.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
+        pixels = canvas.astype(np.float32) * np.float32(255 * unit_scale(frame))
+        blob = ensure_finite(((pixels - 127.5) / 128.0).transpose(2, 0, 1)[None])
         outs = [o[0] if o.ndim == 3 else o for o in self.session.run(None, {self.input_name: blob})]
         boxes, kps, scores = [], [], []
         for level, stride in enumerate(self.STRIDES):

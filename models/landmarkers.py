@@ -2,8 +2,9 @@
 
 MediaPipe's own 478-point model ("with attention") needs custom TFLite ops; the plain mesh
 plus the iris model gives the same 478 points with standard ops only, so it runs anywhere
-ONNX Runtime runs.  All faces of a frame go through each network in one batch (the two eye
-crops of every face in one iris call).
+ONNX Runtime runs.  All faces of a frame go through each network together, the two eye crops
+of every face through the iris network (:func:`models.onnx.run_split`: side by side on the CPU
+cores, one batched call on a GPU).
 
 A crop region ("roi") is ``(center [2], side px, angle rad)`` of a rotated square in the frame
 (``vision.landmarks``): from a detection (:func:`~vision.landmarks.mesh_roi_from_face`) or from
@@ -18,7 +19,8 @@ import numpy as np
 
 from ..vision import landmarks as lmk
 from ..vision.face import Face
-from .onnx import SMALL_GRAPH_THREADS, get_session
+from ..vision.image import ensure_finite
+from .onnx import SMALL_GRAPH_THREADS, get_session, run_split
 from .registry import ModelSpec, load_backend, resolve_files
 
 MESH_SIZE = 192
@@ -26,9 +28,10 @@ IRIS_SIZE = 64
 
 
 def _crops(frame: np.ndarray, rois, size: int, flips=None) -> tuple[np.ndarray, np.ndarray]:
-    """Rotated square crops ``[N, size, size, 3]`` float32 0..1 of a ``uint8`` frame, and the
-    crop->frame maps ``[N, 2, 3]`` (the crops are warped on the uint8 frame, then scaled)."""
-    batch = np.empty((len(rois), size, size, 3), np.uint8)
+    """Rotated square crops ``[N, size, size, 3]`` float32 0..1 of a frame (``uint8``, or float32
+    0..1), and the crop->frame maps ``[N, 2, 3]`` (the crops are warped on the frame as it is,
+    then scaled and clipped to 0..1)."""
+    batch = np.empty((len(rois), size, size, 3), frame.dtype)
     back = np.empty((len(rois), 2, 3), np.float64)
     for k, (center, side, angle) in enumerate(rois):
         m = np.vstack([lmk.rect_matrix(center, side, angle, size), [0, 0, 1]]).astype(np.float64)
@@ -37,7 +40,9 @@ def _crops(frame: np.ndarray, rois, size: int, flips=None) -> tuple[np.ndarray, 
         cv2.warpAffine(frame, m[:2].astype(np.float32), (size, size), dst=batch[k],
                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         back[k] = np.linalg.inv(m)[:2]
-    return batch.astype(np.float32) * np.float32(1 / 255), back
+    if batch.dtype == np.uint8:
+        return batch.astype(np.float32) * np.float32(1 / 255), back
+    return np.clip(ensure_finite(batch), 0, 1, out=batch.astype(np.float32, copy=False)), back
 
 
 def _to_frame(points: np.ndarray, back: np.ndarray) -> np.ndarray:
@@ -51,7 +56,7 @@ def _to_frame(points: np.ndarray, back: np.ndarray) -> np.ndarray:
 
 
 class FaceMeshLandmarker:
-    """Places 478 landmarks on faces of a ``uint8`` RGB frame ``[H, W, 3]``.
+    """Places 478 landmarks on faces of an RGB frame ``[H, W, 3]`` (``uint8``, or float32 0..1).
 
     ``refine=True`` runs the mesh a second time on a crop re-centred on the first mesh (as
     MediaPipe's tracker does between video frames), which corrects loose detector boxes.
@@ -70,17 +75,17 @@ class FaceMeshLandmarker:
         if not len(rois):
             return np.zeros((0, 468, 3), np.float32), np.zeros(0, np.float32)
         crops, back = _crops(frame, rois, MESH_SIZE)
-        points, logits = self.mesh_session.run(None, {self._mesh_input: crops})
+        points, logits = run_split(self.mesh_session, self._mesh_input, crops)
         scores = 1.0 / (1.0 + np.exp(-logits.reshape(-1).astype(np.float64)))
         return _to_frame(points.reshape(len(rois), 468, 3), back), scores.astype(np.float32)
 
     def refine_eyes(self, frame: np.ndarray, meshes: np.ndarray) -> np.ndarray:
         """Meshes ``[N, 468, 3]`` -> ``[N, 478, 3]``: each eye's contour replaced by the iris
         model's and the two irises appended (the left-eye crop is mirrored, as MediaPipe does);
-        the 2N eye crops run in one call."""
+        the 2N eye crops run together (:func:`models.onnx.run_split`)."""
         rois = [roi for mesh in meshes for roi in lmk.iris_rois(mesh)]
         crops, back = _crops(frame, rois, IRIS_SIZE, flips=[False, True] * len(meshes))
-        contours, irises = self.iris_session.run(None, {self._iris_input: crops})
+        contours, irises = run_split(self.iris_session, self._iris_input, crops)
         contours = _to_frame(contours.reshape(len(rois), 71, 3), back)
         irises = _to_frame(irises.reshape(len(rois), 5, 3), back)
         out = np.concatenate([meshes, np.zeros((len(meshes), 10, 3), np.float32)], axis=1)
@@ -117,7 +122,8 @@ class FaceMeshLandmarker:
         return scores, meshes
 
     def __call__(self, frame: np.ndarray, faces: tuple[Face, ...], refine: bool = False) -> tuple[Face, ...]:
-        """Faces of one ``uint8`` RGB frame with landmarks, score, keypoints and pose filled.
+        """Faces of one RGB frame (``uint8`` or float32 0..1) with landmarks, score, keypoints
+        and pose filled.
 
         Faces that carry the mesh of their verification (``Face.mesh``, same box) reuse it
         unless ``refine``."""

@@ -1,6 +1,7 @@
 """Find faces, place landmarks, align crops and paste them back, over whole IMAGE batches."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable, Iterable, Optional
 
 import numpy as np
@@ -11,20 +12,18 @@ from ..models.landmarkers import load_landmarker
 from ..vision import detection, geometry
 from ..vision.draw import draw_faces
 from ..vision.face import Face, FaceSet
-from ..vision.image import check_image, check_mask, frame_float, frame_uint8, to_image, to_mask
+from ..vision.image import (NonFinitePixels, check_finite, check_image, check_mask, frame_float,
+                            frame_uint8, to_image, to_mask)
 
 Loop = Callable[[int], Iterable[int]]
 DEFAULT_DETECTOR = "mediapipe_face_short"
 DEFAULT_LANDMARKER = "mediapipe_face_mesh"
 
 
-def check_faces(image: torch.Tensor, faces: FaceSet, name: str = "image", *,
-                pixels: bool = True) -> None:
-    """Raise ``ValueError`` unless ``image`` (the input called ``name``) is a valid IMAGE and
-    ``faces`` was found on a batch shaped like it.  ``pixels=False``: the caller has already
-    checked the IMAGE itself (:func:`vision.image.check_image`, a scan of every pixel)."""
-    if pixels:
-        check_image(image, name)
+def check_faces(image: torch.Tensor, faces: FaceSet, name: str = "image", finite: bool = True) -> None:
+    """Raise ``ValueError`` unless ``image`` (the input called ``name``) is a valid IMAGE (free
+    of NaN/inf with ``finite``) and ``faces`` was found on a batch shaped like it."""
+    check_image(image, name, finite)
     if len(faces) != image.shape[0]:
         raise ValueError(f"FACES has {len(faces)} frame(s) but the IMAGE batch has "
                          f"{image.shape[0]}: connect the image the faces were detected on")
@@ -32,6 +31,17 @@ def check_faces(image: torch.Tensor, faces: FaceSet, name: str = "image", *,
     if faces.image_sizes and any(tuple(s) != size for s in faces.image_sizes):
         raise ValueError(f"FACES were found on {faces.image_sizes[0][1]}x{faces.image_sizes[0][0]} "
                          f"frames but the IMAGE is {size[1]}x{size[0]}")
+
+
+@contextmanager
+def _non_finite_named(image: torch.Tensor, name: str = "image"):
+    """A model's :class:`NonFinitePixels` as :func:`check_finite`'s error naming ``name`` and
+    the first bad frame."""
+    try:
+        yield
+    except NonFinitePixels:
+        check_finite(image, name)
+        raise
 
 
 def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshold: float = 0.5,
@@ -45,24 +55,28 @@ def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshol
     drops those below 0.5 (BlazeFace alone fires on hands and fabric at scores 0.5-0.7); kept
     faces carry that score (``landmark_score``) and the mesh (``mesh``), which
     :func:`add_landmarks` reuses.  Other arguments: see :func:`vision.detection.find_faces`.
+
+    NaN/inf pixels raise ``ValueError`` naming the frame; they are caught in the detector's
+    input, which every pixel reaches, so no separate pass over the frames is needed.
     """
-    check_image(image)
+    check_image(image, finite=False)
     detection.parse_rotations(rotations)  # a bad value fails before any work
     detector = load_detector(model, device, allow_download)
     verifier = load_landmarker(DEFAULT_LANDMARKER, device) if verify else None
     frames = []
     for i in loop(image.shape[0]):
-        frame = frame_uint8(image, i)
+        frame = frame_float(image, i)  # a view of the tensor: no whole-frame conversion
 
         def presence(boxes, kps):
             scores, meshes = verifier.presence(frame, [Face(box=b, score=0.0, keypoints=k)
                                                        for b, k in zip(boxes, kps)])
             return scores, list(zip(scores, meshes))  # kept with each face
 
-        boxes, kps, scores, verified = detection.find_faces(
-            frame, detector, threshold=threshold, adaptive=adaptive_threshold,
-            max_faces=max_faces, order=order, min_size=min_size, scan=scan, rotations=rotations,
-            verify=presence if verifier is not None else None)
+        with _non_finite_named(image):
+            boxes, kps, scores, verified = detection.find_faces(
+                frame, detector, threshold=threshold, adaptive=adaptive_threshold,
+                max_faces=max_faces, order=order, min_size=min_size, scan=scan,
+                rotations=rotations, verify=presence if verifier is not None else None)
         faces = []
         for b, k, s, extra in zip(boxes, kps, scores, verified):
             face = Face(box=b, score=float(s), keypoints=k, detector=detector.id)
@@ -76,13 +90,17 @@ def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshol
 
 def add_landmarks(image: torch.Tensor, faces: FaceSet, model: str = DEFAULT_LANDMARKER, *,
                   refine: bool = False, device: str = "auto", loop: Loop = range) -> FaceSet:
-    """``faces`` with 478 landmarks, landmark score, mesh-derived keypoints and head pose."""
-    check_faces(image, faces)
+    """``faces`` with 478 landmarks, landmark score, mesh-derived keypoints and head pose.
+
+    NaN/inf pixels inside a face's crops raise ``ValueError`` naming the frame; elsewhere they
+    do not matter here (landmarks depend only on the crops) and pass."""
+    check_faces(image, faces, finite=False)
     landmarker = load_landmarker(model, device)
     frames = []
     for i in loop(len(faces)):
-        frames.append(landmarker(frame_uint8(image, i), faces.frames[i], refine=refine)
-                      if faces.frames[i] else ())
+        with _non_finite_named(image):
+            frames.append(landmarker(frame_float(image, i), faces.frames[i], refine=refine)
+                          if faces.frames[i] else ())
     return FaceSet(frames, faces.image_sizes)
 
 

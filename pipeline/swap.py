@@ -31,7 +31,7 @@ def find_faces(image: torch.Tensor, faces: Optional[FaceSet], device: str, loop:
     if faces is None:
         return add_landmarks(image, detect_faces(image, device=device, loop=loop), device=device,
                              loop=loop)
-    check_faces(image, faces, name, pixels=False)
+    check_faces(image, faces, name, finite=False)
     return faces
 
 

@@ -184,8 +184,8 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     pass through bit-identical (RGB) with an empty mask.  ``checked``: the caller has already
     checked both images' pixels (:func:`vision.image.check_image`).
     """
-    check_faces(source_image, source_faces, "source_image", pixels=not checked)
-    check_faces(target_image, target_faces, "target_image", pixels=not checked)
+    check_faces(source_image, source_faces, "source_image", finite=not checked)
+    check_faces(target_image, target_faces, "target_image", finite=not checked)
     _require_landmarks(source_faces, "Mesh-Warp Swap")
     _require_landmarks(target_faces, "Mesh-Warp Swap")
     frame_index, face = source_face(source_faces, source_index)

@@ -82,6 +82,28 @@ def test_nan_in_face_swap_source_is_refused_before_any_work():
         face_swap(hopper, with_nan(hopper))
 
 
+def test_nan_in_detection_and_landmarks_is_named_without_a_whole_frame_pass():
+    """Detect Faces finds NaN/inf anywhere (its letterbox reaches every pixel); Face Landmarks
+    refuses them inside a face's crops and ignores them elsewhere (documented pass-through)."""
+    hopper = as_image(load_rgb(HOPPER))
+    two = torch.cat([hopper, hopper])
+    with pytest.raises(ValueError, match=r"image: frame 1 has 100 NaN/inf"):
+        detect_faces(with_nan(two, 1))
+    corner = two.clone()
+    corner[1, -3:, -3:] = float("-inf")  # one corner, far from the face
+    with pytest.raises(ValueError, match=r"image: frame 1 has 9 NaN/inf"):
+        detect_faces(corner, scan="whole_frame")
+    faces = detect_faces(two)
+    clean = add_landmarks(two, faces)
+    passed = add_landmarks(corner, faces)
+    assert np.array_equal(passed.frames[1][0].landmarks, clean.frames[1][0].landmarks)
+    on_face = two.clone()
+    x, y = (int(v) for v in faces.frames[1][0].keypoints[2])  # the nose
+    on_face[1, y, x] = float("nan")
+    with pytest.raises(ValueError, match=r"image: frame 1 has 1 NaN/inf"):
+        add_landmarks(on_face, faces)
+
+
 def test_huge_finite_values_are_not_mistaken_for_nan(small):
     target, source, mask = small
     loud = source * 3e38            # the sum overflows, every value is finite

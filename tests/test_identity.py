@@ -203,18 +203,23 @@ def shrink(frame, face_width, target):
     return canvas
 
 
-@pytest.mark.parametrize("width", [24, 16])
-def test_tiny_probes_need_the_multiscale_gallery(gallery, photos, width):
-    """obama/3 (another photo than the gallery's) shrunk until its face is 24 or 16 px: against
-    full-resolution entries the true identity's distance is 0.37 / 0.45 (at 16 px beyond the
-    0.43 threshold: 'unknown'); against the entry embedded at the probe's own width 0.35 / 0.42,
-    top-1 and known.
-    (With noise + JPEG 30 added, 16-20 px probes fail either way: bench/results_identity.md.)"""
-    probe = embed(shrink(load_rgb(PHOTOS["obama3"]), photos["obama3"].frames[0][0].width, width))
-    (full,) = ops.search(probe, gallery, multiscale=False)
-    (scaled,) = ops.search(probe, gallery, multiscale=True)
+def test_tiny_probes_need_the_multiscale_gallery(gallery, photos):
+    """obama/3 (another photo than the gallery's) shrunk until its face is 24 or 16 px.
+    At 24 px both galleries still find him (measured: distance 0.30-0.32 to either entry, the
+    order flips with sub-pixel landmark changes, so it is not asserted).  At 16 px the
+    full-resolution entry is 0.41-0.43 away, at the 0.43 'unknown' threshold, while the entry
+    embedded at the probe's own width stays at 0.34: the resolution-matched layer is what keeps
+    the match.  (With noise + JPEG 30 added, 16-20 px probes fail either way:
+    bench/results_identity.md.)"""
+    def searches(width):
+        probe = embed(shrink(load_rgb(PHOTOS["obama3"]), photos["obama3"].frames[0][0].width, width))
+        return ops.search(probe, gallery, multiscale=False)[0], ops.search(probe, gallery, multiscale=True)[0]
+
+    full, scaled = searches(24)
+    assert full.result.identity == scaled.result.identity == "obama"
+    full, scaled = searches(16)
     assert scaled.result.identity == "obama"
-    assert scaled.result.matches[0].distance < full.result.matches[0].distance
+    assert scaled.result.matches[0].distance < full.result.matches[0].distance - 0.05
 
 
 def test_gallery_counts_each_identity_once(photos):

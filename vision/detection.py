@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .image import as_uint8, unit_scale
+
 ORDERS = ["largest", "left_to_right", "top_to_bottom", "score"]
 
 
@@ -238,7 +240,8 @@ EDGE_ACCEPT = 0.8
 image, and mirror symmetry alone makes face-like patterns (a collar badge cut by the frame
 edge scored 0.62 in a calibration portrait; a half face cut by the edge scored 0.89)."""
 FLAT_STD = 2.0
-"""Tiles whose grey level varies less than this (std) hold no face and are skipped."""
+"""Tiles whose grey level varies less than this (std, in 0..255 levels) hold no face and are
+skipped."""
 
 
 LEVEL_STEP = 4
@@ -313,6 +316,7 @@ def scan_pyramid(frame: np.ndarray, detector, threshold: float, skip_boxes=None,
     in frame pixels, one per level.
     """
     h, w = frame.shape[:2]
+    flat_std = FLAT_STD / 255 / unit_scale(frame)
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if skip_flat else None
     found = []
     for scale in scan_scales(h, w, detector.size):
@@ -327,9 +331,9 @@ def scan_pyramid(frame: np.ndarray, detector, threshold: float, skip_boxes=None,
             fx1, fy1 = min(x0 + tile_w - pad, lw) / scale, min(y0 + tile_h - pad, lh) / scale
             if skip_boxes is not None and _covered(fx0, fy0, fx1, fy1, skip_boxes):
                 continue
-            if grey is not None and grey[int(fy0):int(fy1), int(fx0):int(fx1)].std() < FLAT_STD:
+            if grey is not None and grey[int(fy0):int(fy1), int(fx0):int(fx1)].std() < flat_std:
                 continue
-            tile = np.zeros((tile_h, tile_w, 3), np.uint8)
+            tile = np.zeros((tile_h, tile_w, 3), frame.dtype)
             part = level[y0:y0 + tile_h, x0:x0 + tile_w]
             tile[:part.shape[0], :part.shape[1]] = part
             kept.append((x0, y0))
@@ -354,12 +358,21 @@ def scan_pyramid(frame: np.ndarray, detector, threshold: float, skip_boxes=None,
 def edge_pass(frame: np.ndarray, detector, threshold: float):
     """Faces cut by the frame edge: the whole-frame pass on the frame mirror-padded by
     :data:`EDGE_PAD` of its longer side; only detections crossing the frame border and
-    centred inside it are kept (the rest are mirror images or found by the other passes)."""
+    centred inside it are kept (the rest are mirror images or found by the other passes).
+    The frame is shrunk to the detector's scale before it is padded (the padded frame at full
+    resolution would be 2.25x the frame's bytes, only to be shrunk)."""
     h, w = frame.shape[:2]
     pad = max(1, round(EDGE_PAD * max(h, w)))
-    padded = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    scale = min(1.0, detector.size / (max(h, w) + 2 * pad))
+    small_pad = max(1, round(pad * scale))
+    small = frame if scale == 1.0 else cv2.resize(
+        frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    padded = cv2.copyMakeBorder(small, small_pad, small_pad, small_pad, small_pad,
+                                cv2.BORDER_REFLECT_101)
     boxes, kps, scores = detector(padded, threshold)
-    boxes, kps = boxes - pad, kps - pad
+    sx, sy = w / small.shape[1], h / small.shape[0]
+    boxes = (boxes - small_pad) * np.array([sx, sy, sx, sy], np.float32)
+    kps = (kps - small_pad) * np.array([sx, sy], np.float32)
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     keep = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h) & \
            ((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > w) | (boxes[:, 3] > h)) & \
@@ -407,7 +420,7 @@ def parse_rotations(rotations: str) -> list[int]:
 def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive: bool = True,
                max_faces: int = 0, order: str = "largest", min_size: float = 0.0,
                scan: str = "auto", rotations: str = "0", verify=None):
-    """Detect faces in one ``uint8`` RGB frame ``[H, W, 3]``.
+    """Detect faces in one RGB frame ``[H, W, 3]`` (``uint8``, or float32 in ``0..1``).
 
     Args:
         detector: ``detector(frame, threshold) -> (boxes, keypoints, scores)`` (whole frame,
@@ -478,6 +491,7 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
         add(back(detector(view, threshold)), 2.0)
         if scan == "whole_frame":
             continue
+        view = as_uint8(view)  # the scan pads and resizes whole frames: a quarter of the bytes
         add(back(edge_pass(view, detector, threshold)), 1.0, SCAN_ACCEPT)
         skip = None
         if scan == "auto" and boxes:

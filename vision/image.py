@@ -20,8 +20,25 @@ import numpy as np
 import torch
 
 
-def check_image(image: torch.Tensor, name: str = "image") -> None:
-    """Raise ``ValueError`` unless ``image`` is a non-empty ``[B, H, W, C]`` tensor, C in 1..4."""
+class NonFinitePixels(ValueError):
+    """A model met NaN/inf values in its input: raised by :func:`ensure_finite`, turned into
+    :func:`check_finite`'s message (naming the input and frame) by the pipeline that called."""
+
+
+def ensure_finite(values: np.ndarray) -> np.ndarray:
+    """``values`` (a model's small input: a letterboxed frame, crops) unchanged; raises
+    :class:`NonFinitePixels` if it holds NaN or inf.  Detection and landmarks check what
+    their models read instead of a whole extra pass over every frame: a letterbox carries
+    every pixel of the frame into some input value (area and linear resampling propagate NaN),
+    and landmarks depend only on their crops."""
+    if not np.isfinite(values).all():
+        raise NonFinitePixels("non-finite pixels in a model input")
+    return values
+
+
+def check_image(image: torch.Tensor, name: str = "image", finite: bool = True) -> None:
+    """Raise ``ValueError`` unless ``image`` is a non-empty ``[B, H, W, C]`` tensor, C in 1..4
+    (and, with ``finite``, free of NaN/inf: :func:`check_finite`)."""
     if not isinstance(image, torch.Tensor):
         raise ValueError(f"{name}: expected an IMAGE tensor, got {type(image).__name__}")
     if image.ndim != 4 or image.shape[-1] not in (1, 2, 3, 4):
@@ -29,7 +46,8 @@ def check_image(image: torch.Tensor, name: str = "image") -> None:
                          f"got {tuple(image.shape)}")
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
         raise ValueError(f"{name}: the image batch is empty ({tuple(image.shape)})")
-    check_finite(image, name)
+    if finite:
+        check_finite(image, name)
 
 
 def check_mask(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
@@ -89,15 +107,32 @@ def frame_uint8(image: torch.Tensor, index: int) -> np.ndarray:
     clipped to 0..255).  One OpenCV pass over the frame (~2 ms at 1080p, a tenth of the
     float arithmetic it replaces); call it once per frame and reuse the result."""
     frame = np.ascontiguousarray(image[index].detach().to("cpu", torch.float32).numpy())
+    return np.ascontiguousarray(to_rgb(as_uint8(frame)))
+
+
+def as_uint8(frame: np.ndarray) -> np.ndarray:
+    """A float frame in ``0..1`` (any shape) as ``uint8`` (rounded, clipped to 0..255); a
+    ``uint8`` frame as it is.  One OpenCV pass."""
+    if frame.dtype == np.uint8:
+        return frame
     shape = frame.shape
-    frame = cv2.addWeighted(frame, 255.0, frame, 0.0, 0.0, dtype=cv2.CV_8U)  # rounds, saturates
-    return np.ascontiguousarray(to_rgb(frame.reshape(shape)))
+    frame = np.ascontiguousarray(frame, np.float32)
+    return cv2.addWeighted(frame, 255.0, frame, 0.0, 0.0, dtype=cv2.CV_8U).reshape(shape)  # rounds, saturates
 
 
 def frame_float(image: torch.Tensor, index: int) -> np.ndarray:
-    """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1``."""
+    """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1`` (for a
+    3-channel float32 IMAGE on the CPU a read-only view of its memory: no copy)."""
     frame = image[index].detach().to("cpu", torch.float32).numpy()
-    return np.ascontiguousarray(to_rgb(frame))
+    frame = np.ascontiguousarray(to_rgb(frame))
+    frame.flags.writeable = False
+    return frame
+
+
+def unit_scale(frame: np.ndarray) -> float:
+    """The factor taking ``frame``'s values to ``0..1``: 1/255 for ``uint8``, 1 for float
+    frames (already ``0..1``).  Lets the detectors and landmarkers take either."""
+    return 1 / 255 if frame.dtype == np.uint8 else 1.0
 
 
 def to_image(frames: list[np.ndarray]) -> torch.Tensor:
