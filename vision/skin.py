@@ -240,7 +240,8 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     shift = tgt.shading - src.shading
     inside = (shrink(mask) > 0.5) & (tgt.weight > 0.5)
     if stats is not None and inside.any():   # e.g. smoothed over the frames of a track
-        measured = np.stack([src.shading[inside].mean(0), tgt.shading[inside].mean(0)])
+        where = inside.view(np.uint8)
+        measured = np.array([cv2.mean(src.shading, where)[:3], cv2.mean(tgt.shading, where)[:3]])
         used = stats(measured)
         shift += ((used[1] - measured[1]) - (used[0] - measured[0])).astype(np.float32)
     if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
