@@ -182,9 +182,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     MASK ``[B, H, W]`` of warped pixels (0..1, soft toward kept eyes/mouth) and a report with
     one line per frame naming the faces swapped and skipped.  Frames without a selected face
     pass through bit-identical (RGB) with an empty mask.  ``checked``: the caller has already
-    checked both images' pixels (:func:`vision.image.check_image`).
+    checked the target's pixels for NaN/inf (:func:`vision.image.check_image`).
     """
-    check_faces(source_image, source_faces, "source_image", finite=not checked)
+    check_faces(source_image, source_faces, "source_image")   # small, and maybe restored
     check_faces(target_image, target_faces, "target_image", finite=not checked)
     _require_landmarks(source_faces, "Mesh-Warp Swap")
     _require_landmarks(target_faces, "Mesh-Warp Swap")
