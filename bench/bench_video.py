@@ -11,7 +11,10 @@ every 10 frames, mesh crops from the previous landmarks, smoothing).  Both use t
 MediaPipe detector: with the default short-range one, the 3-face clips lose two faces.  "swap" is the one-node
 mesh-warp Face Swap given those faces.  Peak memory is the process's peak RSS growth during
 the run (a rough high-water mark); the per-frame memory is measured separately in fresh
-processes.  The machine is shared by other jobs: read ratios, not absolute times.
+processes.  A longer 720p clip measures the tracked swap with every node default (the
+short-range detector finds all three faces since the detection scan work) in CPU time, and
+the stage profile splits it.  The machine is shared by other jobs: read ratios, not absolute
+times.
 """
 import pathlib
 import resource
