@@ -90,7 +90,7 @@ def mask_boxes(mask: np.ndarray, margin: int = 0) -> list[tuple[int, int, int, i
     if outer is None:
         return []
     ox, oy, ox1, oy1 = outer
-    count, _, stats, _ = cv2.connectedComponentsWithStats(
+    _, _, stats, _ = cv2.connectedComponentsWithStats(
         (np.asarray(mask[oy:oy1, ox:ox1]) > 0).view(np.uint8), connectivity=8)
     h, w = mask.shape
     boxes = [(max(ox + x - margin, 0), max(oy + y - margin, 0),
