@@ -86,10 +86,11 @@ def fit_skin_model(image_lab: np.ndarray, samples: np.ndarray) -> SkinModel | No
 
 
 def _distance(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
-    """float32 ``[H, W]`` Mahalanobis distance of each pixel's colour from ``model``."""
-    d = image_lab.reshape(-1, 3) - model.mean.astype(np.float32)
-    dist = np.sqrt(np.einsum("ni,ij,nj->n", d, model.inverse.astype(np.float32), d))
-    return dist.reshape(image_lab.shape[:2])
+    """float32 ``[H, W]`` Mahalanobis distance of each pixel's colour from ``model``:
+    ``|L^T d|`` with ``inverse = L L^T`` (Cholesky), as two per-pixel OpenCV transforms."""
+    whiten = np.linalg.cholesky(model.inverse).T.astype(np.float32)
+    y = cv2.transform(image_lab - model.mean.astype(np.float32), whiten)
+    return np.sqrt(cv2.transform(y * y, np.ones((1, 3), np.float32)))
 
 
 def skin_weight(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
@@ -114,7 +115,7 @@ def skin_shading(image_lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.
     low = num / np.maximum(den, 1e-4)[..., None]
     if (den < 1e-4).any():   # no skin nearby: the weighted mean of the whole image
         total = max(float(weight.sum()), 1e-6)
-        fallback = (image_lab * weight[..., None]).reshape(-1, 3).sum(0) / total
+        fallback = weight.reshape(-1) @ image_lab.reshape(-1, 3) / total
         low[den < 1e-4] = fallback
     return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -199,7 +200,7 @@ class SkinSwap:
 
 def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
               *, light: float = 0.8, exclude: bool = True, occlusion: bool = True,
-              keep_beard: bool = False) -> SkinSwap | None:
+              keep_beard: bool = False, stats=None) -> SkinSwap | None:
     """Skin tone, exclusions and occlusion for a source face already warped onto a target face.
 
     ``source``, ``target``: float32 ``[h, w, 3]`` RGB 0..1 of the target face's box (the
@@ -217,6 +218,10 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
       features (a hand, a microphone, thick hair) stay in front (:func:`occluders`); the
       target's facial hair (lower face, darker and greyer than the skin: :data:`BEARD_CHROMA`)
       is replaced by the source unless ``keep_beard``.
+    * ``stats``: optional hook ``[2, 3] -> [2, 3]`` given the mean skin shading (L*a*b*) of
+      the source and of the target over the target's skin inside the warp, returning those
+      to use (e.g. :class:`vision.tracking.StatsSmoother` per video track): the tone shift
+      moves by the difference, its shape across the face stays this frame's.
     """
     h, w = mask.shape
     scale = min(1.0, ANALYSIS_HEIGHT / max(face_height(landmarks), 1.0))
@@ -234,6 +239,11 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
         return None
     shift = tgt.shading - src.shading
     inside = (shrink(mask) > 0.5) & (tgt.weight > 0.5)
+    if stats is not None and inside.any():   # e.g. smoothed over the frames of a track
+        where = inside.view(np.uint8)
+        measured = np.array([cv2.mean(src.shading, where)[:3], cv2.mean(tgt.shading, where)[:3]])
+        used = stats(measured)
+        shift += ((used[1] - measured[1]) - (used[0] - measured[0])).astype(np.float32)
     if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
@@ -244,8 +254,11 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     before = lab_to_rgb(src.shading)
     fill = lab_to_rgb(src.shading + shift)   # the source's skin shading moved to the target's
     grey = lambda rgb: rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
-    full = grow(np.dstack([fill - before, fill, grey(before), keep]).astype(np.float32))
-    offset, fill, shading_grey, keep = full[..., :3], full[..., 3:6], full[..., 6], full[..., 7:]
+    if scale < 1:   # one resize for all the planes
+        full = grow(np.dstack([fill - before, fill, grey(before), keep]).astype(np.float32))
+        offset, fill, shading_grey, keep = full[..., :3], full[..., 3:6], full[..., 6], full[..., 7:]
+    else:
+        offset, shading_grey, keep = fill - before, grey(before), keep[..., None]
     dark = np.clip(grey(source) / np.maximum(shading_grey, 0.01), 0.0, 1.0)[..., None]
     out = source + offset * dark
     if exclude:
