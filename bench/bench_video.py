@@ -1,6 +1,8 @@
 """Benchmark: video face tracking against per-frame detection + landmarks, and the full swap.
 
-Run: python bench/bench_video.py   (writes bench/results_video.md)
+Run: python bench/bench_video.py [BASELINE_CHECKOUT]   (writes bench/results_video.md; with a
+second checkout of the pack, e.g. ``git worktree add /tmp/base main``, Face Swap's CPU time is
+also compared against it, alternating fresh processes)
 
 Clips of 720p and 1080p with 1 or 3 faces (the portraits seen by a slowly panning camera,
 tests/video_clips.py).  "per-frame" is Detect Faces + Face Landmarks on every frame (the
@@ -9,7 +11,10 @@ every 10 frames, mesh crops from the previous landmarks, smoothing).  Both use t
 MediaPipe detector: with the default short-range one, the 3-face clips lose two faces.  "swap" is the one-node
 mesh-warp Face Swap given those faces.  Peak memory is the process's peak RSS growth during
 the run (a rough high-water mark); the per-frame memory is measured separately in fresh
-processes.  The machine is shared by other jobs: read ratios, not absolute times.
+processes.  A longer 720p clip measures the tracked swap with every node default (the
+short-range detector finds all three faces since the detection scan work) in CPU time, and
+the stage profile splits it.  The machine is shared by other jobs: read ratios, not absolute
+times.
 """
 import pathlib
 import resource
@@ -38,8 +43,9 @@ DETECTOR = "mediapipe_face_full"  # the short-range default finds only the middl
 FACE_CENTRES = {"astronaut": ((225, 130), 95), "grace_hopper": ((250, 190), 130)}
 
 
-def clip(size, faces):
-    """uint8 frames: ``faces`` portraits side by side, each seen by a panning camera."""
+def clip(size, faces, frames: int = FRAMES):
+    """``frames`` float32 frames: ``faces`` portraits side by side, each seen by a panning
+    camera."""
     w, h = size
     names = ["astronaut", "grace_hopper", "astronaut"][:faces]
     part = (w // faces, h)
@@ -48,7 +54,7 @@ def clip(size, faces):
         image = clips.portrait(name)
         (cx, cy), radius = FACE_CENTRES[name]
         zoom = 0.35 * h / (2 * radius)  # faces of about a third of the frame height
-        path = [((2.0 * t + 5 * k, 0.0), 0.0, zoom) for t in range(FRAMES)]
+        path = [((2.0 * t + 5 * k, 0.0), 0.0, zoom) for t in range(frames)]
         mats = [clips.camera((cx, cy), s, a, z, part) for s, a, z in path]
         columns.append(clips.render(image, mats, part, noise=3, seed=k,
                                     border=cv2.BORDER_REPLICATE))
@@ -66,39 +72,125 @@ def timed(fn):
     return out, FRAMES / (time.perf_counter() - start)
 
 
-STAGES = [  # (label, function name as cProfile reports it, file suffix)
-    ("tracking: whole (Track Faces)", "track_faces", "pipeline/tracking.py"),
-    ("tracking: landmark models (ONNX)", "run", "onnxruntime_pybind11_state.run"),
-    ("tracking: frame -> uint8 around the crops", "frame_uint8", "vision/image.py"),
-    ("swap: whole (Face Swap, faces given)", "face_swap", "pipeline/swap.py"),
-    ("swap: mesh warp (engine, incl. output batch copy)", "mesh_warp_swap", "pipeline/swap_geometry.py"),
-    ("swap: output batch copy (clone)", "clone", "clone"),
-    ("swap: triangle map (rasterise)", "rasterise", "vision/meshwarp.py"),
-    ("swap: remap", "remap", "remap"),
-    ("swap: gated blend (all frames)", "gated_blend", "pipeline/blend.py"),
-    ("blend: colour transfer", "transfer_color", "vision/color.py"),
-    ("blend: RGB<->Lab conversions", "cvtColor", "cvtColor"),
-    ("blend: Laplacian bands (lowpass_stack)", "lowpass_stack", "vision/blend.py"),
-    ("blend: edge distance", "inner_distance", "vision/blend.py"),
+STAGES = [  # (label, kind, what): "cum" = cumulative time of a function (name, file
+    # suffix), "own" = time spent in the code of these files themselves (tottime)
+    ("tracking: detector (every 10 frames; includes waits on its tile threads)", "cum",
+     ("detect_faces", "pipeline/faces.py")),
+    ("tracking: landmark models (mesh + iris, with their pre/post-processing)", "cum",
+     ("__call__", "models/landmarkers.py")),
+    ("tracking: ... of which ONNX runs (all models)", "cum",
+     ("run", "onnxruntime_pybind11_state.run")),
+    ("tracking: bookkeeping (association, filters, cuts: vision/tracking.py, "
+     "pipeline/tracking.py)", "own", ("vision/tracking.py", "pipeline/tracking.py")),
+    ("tracking: frame -> uint8 around the crops", "cum", ("frame_uint8", "vision/image.py")),
+    ("swap: input checks (NaN/inf scans)", "cum", ("check_finite", "vision/image.py")),
+    ("swap: output batch copy", "cum", ("rgb_copy", "pipeline/swap_geometry.py")),
+    ("swap: mesh warp of each face (warp_face)", "cum", ("warp_face", "vision/meshwarp.py")),
+    ("swap: ... of which triangle map (rasterise)", "cum", ("rasterise", "vision/meshwarp.py")),
+    ("swap: skin tone of each face (skin_swap)", "cum", ("skin_swap", "vision/skin.py")),
+    ("swap: gated blend (each face's region)", "cum", ("gated_blend", "pipeline/blend.py")),
+    ("swap: watermark", "cum", ("mark_frames", "pipeline/provenance.py")),
 ]
 
 
+def cpu_ms(fn, frames: int) -> tuple[object, float]:
+    """``fn()`` and its CPU time (this process, all threads) in ms per frame."""
+    start = time.process_time()
+    out = fn()
+    return out, 1000 * (time.process_time() - start) / frames
+
+
 def stage_profile(source, source_faces, frames):
-    """ms per frame of each stage of tracking + swap on ``frames`` (cProfile, cumulative)."""
+    """Rows of CPU ms per frame: tracking and swap measured whole without a profiler, then
+    each stage under cProfile (CPU clock; its overhead inflates many small calls)."""
     import cProfile
     import pstats
-    profile = cProfile.Profile()
+    (tracked, _), track_ms = cpu_ms(lambda: track_faces(frames, detector=DETECTOR), len(frames))
+    _, swap_ms = cpu_ms(lambda: face_swap(source, frames, source_faces=source_faces,
+                                          target_faces=tracked), len(frames))
+    profile = cProfile.Profile(time.process_time)
     profile.enable()
     tracked, _ = track_faces(frames, detector=DETECTOR)
     face_swap(source, frames, source_faces=source_faces, target_faces=tracked)
     profile.disable()
     stats = pstats.Stats(profile).stats
-    rows = []
-    for label, name, where in STAGES:
-        total = sum(v[3] for (file, _, func), v in stats.items()
-                    if func == name and where in file) or sum(
-            v[3] for (file, _, func), v in stats.items() if where in func)
+    rows = [f"| tracking: whole (Track Faces, no profiler) | {track_ms:.1f} |",
+            f"| swap: whole (Face Swap given the tracked faces, no profiler) | {swap_ms:.1f} |"]
+    for label, kind, what in STAGES:
+        if kind == "cum":
+            name, where = what
+            total = sum(v[3] for (file, _, func), v in stats.items()
+                        if func == name and where in file) or sum(
+                v[3] for (file, _, func), v in stats.items() if where in func)
+        else:
+            total = sum(v[2] for (file, _, _), v in stats.items()
+                        if any(str(ROOT / w) in file for w in what))
         rows.append(f"| {label} | {1000 * total / len(frames):.1f} |")
+    return rows
+
+
+SWAP_AB = """
+import pickle, sys, time
+root, data = sys.argv[1], sys.argv[2]
+sys.path[:0] = [root, root + "/tests"]
+from run_workflow import load_pack
+load_pack()
+from face_pipeline.pipeline.swap import face_swap
+source, frames, source_faces, tracked = pickle.load(open(data, "rb"))
+face_swap(source, frames[:2], source_faces=source_faces,
+          target_faces=type(tracked)(tracked.frames[:2], tracked.image_sizes[:2]))
+best = float("inf")
+for _ in range(3):
+    start = time.process_time()
+    face_swap(source, frames, source_faces=source_faces, target_faces=tracked)
+    best = min(best, time.process_time() - start)
+print(1000 * best / len(frames))
+"""
+
+
+def swap_ab(other: pathlib.Path, source, source_faces, rounds: int = 2) -> list[str]:
+    """Face Swap given tracked faces, CPU ms per frame (best of 3 calls per process), this
+    checkout against ``other`` (e.g. the main branch before this work), in fresh processes
+    run alternately, on the same 720p clips and faces."""
+    import pickle
+    import tempfile
+    rows = []
+    for n in (1, 3):
+        frames = clip(SIZES["720p"], n)
+        tracked, _ = track_faces(frames, detector=DETECTOR)
+        with tempfile.NamedTemporaryFile(suffix=".pkl") as data:
+            pickle.dump((source, frames, source_faces, tracked), data)
+            data.flush()
+            times: dict[str, list[float]] = {"other": [], "this": []}
+            for _ in range(rounds):
+                for side, root in (("other", other), ("this", ROOT)):
+                    done = subprocess.run([sys.executable, "-c", SWAP_AB, str(root), data.name],
+                                          capture_output=True, text=True, check=True)
+                    times[side].append(float(done.stdout.strip().splitlines()[-1]))
+        before, after = min(times["other"]), min(times["this"])
+        rows.append(f"| 720p | {n} | {before:.1f} | {after:.1f} | {before / after:.1f}x |")
+        print(rows[-1], times, flush=True)
+    return rows
+
+
+STEADY_FRAMES = 60
+
+
+def steady_state(source, source_faces) -> list[str]:
+    """CPU ms per frame of Track Faces (default detector, default settings) and of Face Swap
+    given its faces on a longer 720p clip (the detector's first full scan amortised as in a
+    real video), and the fps the two make together on CPU time."""
+    rows = []
+    for n in (1, 3):
+        frames = clip(SIZES["720p"], n, STEADY_FRAMES)
+        track_faces(frames[:2])
+        (tracked, _), track_ms = cpu_ms(lambda: track_faces(frames), len(frames))
+        _, swap_ms = cpu_ms(lambda: face_swap(source, frames, source_faces=source_faces,
+                                              target_faces=tracked), len(frames))
+        found = sum(len(f) for f in tracked.frames)
+        rows.append(f"| 720p | {n} | {STEADY_FRAMES} | {track_ms:.1f} | {swap_ms:.1f} | "
+                    f"{1000 / (track_ms + swap_ms):.1f} | {found}/{n * STEADY_FRAMES} |")
+        print(rows[-1], flush=True)
     return rows
 
 
@@ -177,6 +269,9 @@ def main():
     frames = clip(SIZES["720p"], 1)
     profile = stage_profile(source, source_faces, frames)
     print("\n".join(profile), flush=True)
+    steady = steady_state(source, source_faces)
+    other = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    ab = swap_ab(other, source, source_faces) if other else []
     fps_full, fps_region = blend_ratio(source, source_faces, frames)
     print(f"blend fps full-frame {fps_full:.1f} region {fps_region:.1f}", flush=True)
     load = open("/proc/loadavg").read().split()[:3]
@@ -195,9 +290,25 @@ def main():
             f"(one float32 RGB 1080p frame is 24.9 MB, its mask 8.3 MB).", "",
             f"Load average during the run (1, 5, 15 min, 2 cores shared with other jobs): "
             f"{', '.join(load)}.", "",
-            "## Where the time goes (720p, 1 face, tracking + Face Swap, ms per frame, cProfile "
-            "cumulative: nested rows are part of the rows above)", "",
-            "| stage | ms / frame |", "|---|---|", *profile, "",
+            "## The full tracked swap on CPU time (longer clip, node defaults)", "",
+            "Track Faces with its defaults (short-range detector; every 10 frames its quick "
+            "whole-frame pass, every 30 its full scan) then Face Swap with its defaults (mesh "
+            "warp, skin tone, watermark) given those faces; fps = 1000 / (tracking + swap) in "
+            "CPU ms per frame of this process (all threads; on 2 cores the wall time can be "
+            "lower when the models use both, higher when other jobs compete).", "",
+            "| clip | faces | frames | Track Faces CPU ms/frame | Face Swap CPU ms/frame | "
+            "fps on CPU time | faces found |", "|---|---|---|---|---|---|---|", *steady, "",
+            "## Where the time goes (720p, 1 face, tracking + Face Swap, CPU ms per frame)", "",
+            "The two whole rows are measured without a profiler; the stages under cProfile on "
+            "the CPU clock (its overhead inflates stages made of many small calls); \"... of "
+            "which\" rows are part of the row above.", "",
+            "| stage | CPU ms / frame |", "|---|---|", *profile, "",
+            *(["## Face Swap given tracked faces: this checkout vs the baseline checkout "
+               f"`{other}` (same run)", "",
+               "CPU ms per frame, best of 3 calls in each of 2 fresh processes per side, run "
+               "alternately on the same clip and faces.", "",
+               "| clip | faces | baseline ms/frame | this ms/frame | speed-up |",
+               "|---|---|---|---|---|", *ab, ""] if ab else []),
             f"Gated blend alone on the same warped frames: {fps_region:.0f} fps working in the "
             f"region around each face (now) vs {fps_full:.0f} fps on whole frames (before): "
             f"{fps_region / fps_full:.1f}x.", ""]

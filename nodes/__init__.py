@@ -6,7 +6,7 @@ from .identity import (BuildFaceModel, CompareFaces, EditGallery, FaceEmbedding,
                        GalleryFromImages, LoadFaceModel, LoadGallery, SaveFaceModel, SaveGallery,
                        SearchGallery, SelectFacesByReference)
 from .masks import FaceRegionMask
-from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte
+from .matte import ChromaKey, Composite, PortraitMatte, RefineMatte, SaveWebMAlpha
 from .model_management import DownloadFaceModel, UnloadFaceModels
 from .surveillance import SurveillanceReport
 from .restore import EnhanceFaces, UpscaleFrames
@@ -49,6 +49,7 @@ _NODES = {
     "FacePipelinePortraitMatte": (PortraitMatte, "Portrait Matte"),
     "FacePipelineRefineMatte": (RefineMatte, "Refine Matte"),
     "FacePipelineComposite": (Composite, "Composite"),
+    "FacePipelineSaveWebMAlpha": (SaveWebMAlpha, "Save WebM (alpha)"),
     "FacePipelineEnhanceFaces": (EnhanceFaces, "Enhance Faces"),
     "FacePipelineUpscaleFrames": (UpscaleFrames, "Upscale Frames"),
 }

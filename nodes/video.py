@@ -1,6 +1,8 @@
 """Video nodes: face tracks with steady landmarks and no lost frames."""
 from __future__ import annotations
 
+import copy
+
 from ..models.registry import model_ids
 from ..pipeline import tracking as ops
 from ..vision.tracking import TrackerOptions
@@ -33,9 +35,10 @@ class TrackFaces:
                                     "or Load Video from VideoHelperSuite)."}),
                 "detect_every": ("INT", {"default": 10, "min": 1, "max": 1000, "tooltip":
                                  "Run the detector at least every this many frames to find new "
-                                 "faces (1: every frame). It also runs after a cut, when a face "
-                                 "is lost or its landmark confidence drops, and while no face "
-                                 "is tracked."}),
+                                 "faces (1: every frame): its quick whole-frame pass, and every "
+                                 "third time its full scan that also finds small faces. It also "
+                                 "runs, with the full scan, after a cut, when a face is lost or "
+                                 "its landmark confidence drops, and while no face is tracked."}),
                 "min_cutoff": ("FLOAT", {"default": _DEFAULTS.min_cutoff, "min": 0.001,
                                "max": 100.0, "step": 0.001, "tooltip": "One-Euro filter: "
                                "smoothing of a still head (cycles per frame; lower is steadier, "
@@ -60,17 +63,38 @@ class TrackFaces:
                           "Faces -> Face Landmarks): track and smooth these instead of running "
                           "the landmark tracker. Embedded faces (Face Embedding) also keep "
                           "their ids by identity."}),
+                "continue_tracks": ("BOOLEAN", {"default": False, "tooltip": "Carry the tracks "
+                                    "over from this node's previous run when these frames "
+                                    "continue the same video (the next chunk of a long video "
+                                    "queued run by run, e.g. with VideoHelperSuite's "
+                                    "skip_first_frames): ids, smoothing and gap filling go on "
+                                    "across the joint. Starts afresh when the frame size or a "
+                                    "setting changes or the first frame is a scene cut from "
+                                    "the previous run's last; the same chunk queued again "
+                                    "gives the same faces. Use fill 'extrapolate' for exactly "
+                                    "the result of one long batch."}),
             },
+            "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
     def track(self, image, detect_every, min_cutoff, beta, max_gap, fill, max_faces, detector,
-              device, faces=None):
+              device, faces=None, continue_tracks=False, unique_id=None):
         options = TrackerOptions(min_cutoff=min_cutoff, beta=beta, max_gap=max_gap)
+        settings = (faces is None, detect_every, options, fill, max_faces, detector, device)
+        key = f"{type(self).__name__}:{unique_id}"
+        start = ops.carried_state(key, image, settings) if continue_tracks else None
         if faces is not None:
-            tracked, _ = ops.track_face_set(faces, image, options=options, max_faces=max_faces,
-                                            fill=fill, loop=frames)
+            tracked, state = ops.track_face_set(faces, image, state=copy.deepcopy(start),
+                                                options=options, max_faces=max_faces,
+                                                fill=fill, loop=frames)
         else:
-            tracked, _ = ops.track_faces(image, options=options, detect_every=detect_every,
-                                         detector=detector, max_faces=max_faces, fill=fill,
-                                         device=device, loop=frames)
-        return tracked, ops.tracking_report(tracked)
+            tracked, state = ops.track_faces(image, state=copy.deepcopy(start), options=options,
+                                             detect_every=detect_every, detector=detector,
+                                             max_faces=max_faces, fill=fill, device=device,
+                                             loop=frames)
+        if continue_tracks:
+            ops.remember_run(key, image, settings, start, state)
+        report = ops.tracking_report(tracked)
+        if start is not None:
+            report = "tracks continued from the previous run\n" + report
+        return tracked, report

@@ -23,7 +23,8 @@ Loop = Callable[[int], Iterable[int]]
 def check_inputs(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Validate shapes (module docstring); returns the mask as ``[B or 1, H, W]``."""
     check_image(target, "target")
-    check_image(source, "source")
+    if source is not target:          # the same tensor is checked once
+        check_image(source, "source")
     mask = check_mask(mask)
     batch, size = target.shape[0], tuple(target.shape[1:3])
     hints = {"source": "warp the source onto the target first",
@@ -44,8 +45,8 @@ def _mask(mask: torch.Tensor, index: int) -> np.ndarray:
 
 def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, *,
                 quality: Optional[float] = None, in_place: bool = False,
-                color_stats: Optional[Sequence[Optional[Callable]]] = None,
-                target_patches: Optional[dict] = None,
+                color_stats: Optional[Callable[[int, tuple], Optional[Callable]]] = None,
+                target_patches: Optional[dict] = None, checked: bool = False,
                 loop: Loop = range, **options
                 ) -> tuple[torch.Tensor, torch.Tensor, list[float], list[float]]:
     """:func:`vision.blend.gated_blend` on every frame.
@@ -53,22 +54,28 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     ``quality`` overrides the estimate for all frames; without it the source's quality is
     estimated once per (source frame, mask frame) pair, so a single source with a single
     mask is measured once.  ``options``: strength, feather, color, target_light, sharpen.
-    ``color_stats``: per frame, a hook for the colour-transfer statistics (or None), see
-    :func:`vision.color.transfer_color` (Face Swap smooths them per video track).
+    ``color_stats(frame, box)``: the hook for the colour-transfer statistics of the region
+    ``box`` ``(x0, y0, x1, y1)`` of frame ``frame`` (or None), see
+    :func:`vision.color.transfer_color` (Face Swap smooths them per video track).  Each
+    separate part of a frame's mask (each face) is blended in its own region
+    (:func:`vision.blend.mask_boxes`).
     Returns the IMAGE, the final MASK, and the quality and applied strength per frame; the
     outputs are written frame by frame into tensors allocated once (peak memory: the inputs
-    plus one output batch), and only the region around each frame's mask is blended (the rest
-    of the frame is copied).  ``in_place``: ``source`` (float32 CPU ``[B, H, W, 3]``) and
+    plus one output batch), and only the regions around each frame's mask are blended (the
+    rest of the frame is copied).  ``in_place``: ``source`` (float32 CPU ``[B, H, W, 3]``) and
     ``mask`` (``[B, H, W]``) are the caller's own scratch batches (never a node's inputs) and
     the source already holds the target's pixels outside the mask (a swap engine's output):
     the IMAGE and MASK are written into them, only around each frame's mask (each region is
-    read before it is overwritten), so no batch is allocated and no whole frame copied; the
-    caller has validated ``target`` (no second scan of the frames for NaN).
-    ``target_patches``: per frame index, a list of ``(box, pixels)`` (``(x0, y0, x1, y1)``,
-    float32 ``[y1-y0, x1-x0, 3]``) that the blend reads in place of the target's pixels
-    there (Face Swap's target with its beard cleaned); the target itself is not changed.
+    read before it is overwritten), so no batch is allocated and no whole frame copied.
+    ``target_patches``: per frame index, ``((x0, y0, x1, y1), image)`` pairs (float32 RGB
+    ``[y1 - y0, x1 - x0, 3]``, laid in order) that replace the target's pixels for the blend
+    only, e.g. the target with its beard cleaned (:func:`swap_geometry.mesh_warp_swap`'s
+    ``cleaned_boxes``), so the beard does not come back in the coarse bands; where the final
+    mask is 0 the target's own pixels stay.  ``checked``: the caller has validated the inputs
+    (:func:`check_inputs`; Face Swap, whose source and mask are its own finite batches), so
+    they are not scanned again.
     """
-    mask = mask if in_place else check_inputs(target, source, mask)
+    mask = mask if checked else check_inputs(target, source, mask)
     if quality is not None and not 0.0 <= quality <= 1.0:   # also refuses NaN
         raise ValueError(f"quality must be in 0..1, got {quality}: connect Face Quality's "
                          "quality output, or leave the input unconnected to estimate it")
@@ -77,54 +84,53 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
     if in_place and (tuple(source.shape) != (batch, height, width, 3)
                      or tuple(mask.shape) != (batch, height, width)):
         raise ValueError("in_place needs a source and a mask with one frame per target frame")
-    images = source if in_place else torch.empty((batch, height, width, 3))
-    masks = mask if in_place else torch.zeros((batch, height, width))
+    images = source if in_place else torch.from_numpy(np.empty((batch, height, width, 3),
+                                                                np.float32))
+    masks = mask if in_place else torch.from_numpy(np.zeros((batch, height, width), np.float32))
     qualities, strengths = [], []
     for i in loop(target.shape[0]):
         m = _mask(mask, i)
-        box = blend.mask_box(m, blend.MARGIN)
+        boxes = blend.mask_boxes(m, blend.MARGIN)   # each face (or group of touching faces)
         tgt = _frame(target, i)
-        if box is None:
-            if not in_place:
-                np.clip(tgt, 0, 1, out=images[i].numpy())
-            qualities.append(1.0 if quality is None else float(quality))
-            strengths.append(0.0)
-            continue
-        x0, y0, x1, y1 = box
-        src = _frame(source, i % source.shape[0])
-        q = quality
-        if q is None:
-            key = (i % source.shape[0], i % mask.shape[0])
-            if key not in measured:
-                measured[key] = blend.source_quality(src, m)
-            q = measured[key]
-        region = tgt[y0:y1, x0:x1]
-        if target_patches and target_patches.get(i):
-            region = _patched(region, (x0, y0), target_patches[i])
-        result = blend.blend_region(region, src[y0:y1, x0:x1], m[y0:y1, x0:x1],
-                                    quality=q, color_stats=color_stats and color_stats[i],
-                                    **options)   # reads the source before out is written
         frame = images[i].numpy()
         if not in_place:
             np.clip(tgt, 0, 1, out=frame)
-        frame[y0:y1, x0:x1] = result.image
-        np.clip(result.mask, 0, 1, out=masks[i, y0:y1, x0:x1].numpy())
-        qualities.append(result.quality)
-        strengths.append(result.strength)
+        q, strength = (1.0 if quality is None else float(quality)), 0.0
+        if boxes:
+            src = _frame(source, i % source.shape[0])
+            if quality is None:
+                key = (i % source.shape[0], i % mask.shape[0])
+                if key not in measured:
+                    measured[key] = blend.source_quality(src, m)
+                q = measured[key]
+        for box in boxes:   # disjoint: each region is read before it is overwritten
+            x0, y0, x1, y1 = box
+            own = tgt[y0:y1, x0:x1]
+            seen = _patched(own, box, (target_patches or {}).get(i, ()))
+            result = blend.blend_region(seen, src[y0:y1, x0:x1], m[y0:y1, x0:x1], quality=q,
+                                        color_stats=color_stats and color_stats(i, box),
+                                        **options)
+            frame[y0:y1, x0:x1] = result.image if seen is own else \
+                np.where(result.mask[..., None] > 0, result.image, own)
+            np.clip(result.mask, 0, 1, out=masks[i, y0:y1, x0:x1].numpy())
+            strength = max(strength, result.strength)
+        qualities.append(q)
+        strengths.append(strength)
     return images, masks, qualities, strengths
 
 
-def _patched(region: np.ndarray, origin: tuple[int, int], patches: list) -> np.ndarray:
-    """A copy of ``region`` (whose pixel (0, 0) is frame pixel ``origin``) with the parts of
-    ``patches`` (``(box, pixels)`` in frame pixels) that fall inside it pasted in."""
-    out = region.copy()
-    ox, oy = origin
-    h, w = region.shape[:2]
-    for (x0, y0, x1, y1), pixels in patches:
-        a0, b0 = max(x0, ox), max(y0, oy)
-        a1, b1 = min(x1, ox + w), min(y1, oy + h)
-        if a1 > a0 and b1 > b0:
-            out[b0 - oy:b1 - oy, a0 - ox:a1 - ox] = pixels[b0 - y0:b1 - y0, a0 - x0:a1 - x0]
+def _patched(region: np.ndarray, box: tuple[int, int, int, int], patches) -> np.ndarray:
+    """``region`` (the frame's pixels in ``box``) with the parts of ``patches`` (``(box,
+    image)`` pairs in frame coordinates) inside it laid over a copy; ``region`` itself when
+    none overlaps."""
+    x0, y0, x1, y1 = box
+    out = region
+    for (px0, py0, px1, py1), patch in patches:
+        ix0, iy0, ix1, iy1 = max(px0, x0), max(py0, y0), min(px1, x1), min(py1, y1)
+        if ix0 < ix1 and iy0 < iy1:
+            out = region.copy() if out is region else out
+            out[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = \
+                patch[iy0 - py0:iy1 - py0, ix0 - px0:ix1 - px0]
     return out
 
 

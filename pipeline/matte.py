@@ -6,18 +6,19 @@ Every function works frame by frame through ``loop`` (the nodes pass ComfyUI's p
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Optional
 
 import cv2
 import numpy as np
 import torch
 
-from ..models.matting import load_matte_model
+from ..models.matting import RESOLUTION, load_matte_model
 from ..vision import chroma_key as keying
 from ..vision import composite as comp
 from ..vision import matte, poisson, regions
 from ..vision.face import FaceSet
-from ..vision.image import check_image, frame_float, to_image, to_mask
+from ..vision.image import check_image, empty_image, empty_mask, frame_float, to_image, to_mask
 from .blend import _mask, check_inputs
 from .faces import Loop, check_faces
 
@@ -36,20 +37,21 @@ def chroma_key(image: torch.Tensor, key_color: str = "auto", *,
     ``key_color="auto"`` the key is picked once, on the first frame, for the whole batch."""
     check_image(image)
     key = keying.parse_key_color(key_color)
-    images, masks, report = [], [], []
-    for i in loop(image.shape[0]):
+    b, h, w = image.shape[:3]
+    foreground, alpha = empty_image(b, h, w), empty_mask(b, h, w)   # written in place
+    report = []
+    for i in loop(b):
         result = keying.chroma_key(frame_float(image, i), key, tolerance=tolerance,
                                    softness=softness, clean_up=clean_up, despill_method=despill,
-                                   despill_amount=despill_strength)
+                                   despill_amount=despill_strength,
+                                   out=(foreground[i].numpy(), alpha[i].numpy()))
         key = result.key
-        images.append(result.foreground)
-        masks.append(result.alpha)
         hex_key = "#" + "".join(f"{round(float(v) * 255):02x}" for v in result.key)
         report.append(f"frame {i}: key {hex_key}, tolerance {result.tolerance:.2f}")
-    return to_image(images), to_mask(masks), "\n".join(report)
+    return foreground, alpha, "\n".join(report)
 
 
-def portrait_matte(image: torch.Tensor, model: str = "modnet", resolution: int = 512,
+def portrait_matte(image: torch.Tensor, model: str = "modnet", resolution: int = RESOLUTION,
                    device: str = "auto", allow_download: Optional[bool] = None,
                    loop: Loop = range) -> torch.Tensor:
     """Person alpha MASK of every frame from a ``matte`` model of the registry."""
@@ -81,16 +83,17 @@ def refine_matte(image: torch.Tensor, mask: torch.Tensor, *, band: int = 6,
     mask = check_inputs(image, image, mask)
     if faces is not None:
         check_faces(image, faces)
-    images, alphas, trimaps = [], [], []
-    for i in loop(image.shape[0]):
+    b, h, w = image.shape[:3]
+    images, alphas, trimaps = empty_image(b, h, w), empty_mask(b, h, w), empty_mask(b, h, w)
+    for i in loop(b):     # every result is in 0..1: written straight into the outputs
         frame = frame_float(image, i)
         wide = head_region(faces.frames[i], frame.shape[:2]) if faces is not None else None
         alpha, tri = matte.refine_alpha(frame, _mask(mask, i), band, radius=radius, eps=eps,
                                         wide=wide, wide_band=hair_band)
-        images.append(matte.estimate_foreground(frame, alpha))
-        alphas.append(alpha)
-        trimaps.append(tri)
-    return to_image(images), to_mask(alphas), to_mask(trimaps)
+        images[i] = torch.from_numpy(matte.estimate_foreground(frame, alpha))
+        alphas[i] = torch.from_numpy(alpha)
+        trimaps[i] = torch.from_numpy(tri)
+    return images, alphas, trimaps
 
 
 def composite(foreground: torch.Tensor, mask: torch.Tensor,
@@ -146,3 +149,50 @@ def composite(foreground: torch.Tensor, mask: torch.Tensor,
         images.append(out)
         rgba.append(np.concatenate([fg, alpha[..., None]], -1))
     return to_image(images), torch.from_numpy(np.stack(rgba)).clamp_(0, 1)
+
+
+WEBM_CRF = 24    # libvpx-vp9 constant quality (0 best .. 63 smallest); 24: alpha within ~1 level
+
+
+def save_webm_alpha(path: str, image: torch.Tensor, mask: Optional[torch.Tensor] = None, *,
+                    fps: float = 24.0, crf: int = WEBM_CRF, loop: Loop = range) -> int:
+    """Encode frames with alpha as a VP9 WebM video at ``path`` (``libvpx-vp9``, pixel format
+    ``yuva420p``: the alpha travels as WebM's alpha channel, which browsers, OBS and video
+    editors read).  The alpha is ``mask`` when given, else the 4th channel of an RGBA IMAGE
+    (Composite's ``rgba`` output); colours are straight (not premultiplied).  Needs PyAV
+    (``av``, a dependency of ComfyUI itself) with the libvpx encoder, as in PyAV's wheels.
+    Decoders must use ``libvpx-vp9`` to get the alpha back (FFmpeg's native ``vp9`` decoder
+    drops it).  Returns the number of frames written."""
+    check_image(image)
+    if mask is not None:
+        mask = check_inputs(image, image, mask)
+    elif image.shape[-1] != 4:
+        raise ValueError("Save WebM (alpha): the image has no alpha channel: connect "
+                         "Composite's rgba output, or give the alpha as mask")
+    if not 0 <= int(crf) <= 63:
+        raise ValueError(f"crf: {crf} is outside 0..63")
+    if not fps > 0:
+        raise ValueError(f"fps: {fps} must be above 0")
+    try:
+        import av
+    except ImportError as exc:
+        raise RuntimeError("Save WebM (alpha) needs PyAV (the 'av' package, which ComfyUI "
+                           "itself installs): pip install av") from exc
+    if "libvpx-vp9" not in av.codecs_available:
+        raise RuntimeError("this PyAV build has no libvpx-vp9 encoder: install PyAV's own "
+                           "wheel (pip install av), or save the rgba frames as a PNG "
+                           "sequence with Save Image")
+    b, h, w = image.shape[:3]
+    with av.open(str(path), mode="w", format="webm") as out:
+        stream = out.add_stream("libvpx-vp9", rate=Fraction(round(float(fps) * 1000), 1000))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuva420p"
+        stream.options = {"crf": str(int(crf)), "b:v": "0", "row-mt": "1"}
+        for i in loop(b):
+            rgba = np.empty((h, w, 4), np.uint8)
+            rgba[..., :3] = np.clip(frame_float(image, i) * 255.0 + 0.5, 0, 255)
+            alpha = (_mask(mask, i) if mask is not None
+                     else image[i, ..., 3].detach().to("cpu", torch.float32).numpy())
+            rgba[..., 3] = np.clip(alpha * 255.0 + 0.5, 0, 255)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgba, format="rgba")))
+        out.mux(stream.encode(None))
+    return b

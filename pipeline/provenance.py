@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
+import cv2
 import numpy as np
 import torch
 
@@ -26,19 +27,20 @@ def mark_frames(image: torch.Tensor, frames: Iterable[int]) -> torch.Tensor:
     place) with the watermark on ``frames``; returned."""
     if image.dtype != torch.float32 or image.device.type != "cpu":
         image = image.to("cpu", torch.float32)
+    mark = None
     for i in frames:
+        if mark is None:   # one mark per channel, laid out as the frame (a fast contiguous add)
+            mark = cv2.merge([watermark.field(image.shape[1], image.shape[2])] * 3)
         frame = image[i, ..., :3].numpy()
-        if image.shape[-1] == 3:   # contiguous frame: one flat pass (no broadcasting)
-            np.add(frame, watermark.field(image.shape[1], image.shape[2], channels=3), out=frame)
-        else:
-            frame += watermark.field(image.shape[1], image.shape[2])[..., None]
+        frame += mark
         np.clip(frame, 0.0, 1.0, out=frame)
     return image
 
 
 def marked_frames(mask: torch.Tensor) -> list[int]:
     """Indices of the frames whose MASK ``[B, H, W]`` is not empty (a face was swapped)."""
-    return torch.nonzero(mask.reshape(mask.shape[0], -1).amax(1) > 0).flatten().tolist()
+    frames = mask.detach().to("cpu", torch.float32).numpy()   # numpy: no torch thread pool
+    return [i for i in range(len(frames)) if frames[i].max() > 0]   # one pass, no temporary
 
 
 def detect_marks(image: torch.Tensor, loop: Loop = range) -> tuple[list[bool], list[float]]:

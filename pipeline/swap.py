@@ -2,7 +2,7 @@
 functions the individual nodes call (never a second implementation)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from . import blend, provenance
 from .faces import Loop, add_landmarks, check_faces, detect_faces
 from .restore import DEFAULT_SOURCE_ENHANCER, prepare_source
 from .swap_geometry import (MIN_FACE_CONFIDENCE, confident_faces, frame_report, mesh_warp_swap,
-                            rgb_copy, select_faces, source_face)
+                            select_faces, source_face)
 
 ENGINES = ["mesh_warp", "inswapper_128"]
 SWAP_EMBEDDER = "arcface_w600k_r50"  # inswapper's latent comes from this ArcFace
@@ -29,12 +29,13 @@ not matched by the skin model (other colour methods, the inswapper engine)."""
 
 def find_faces(image: torch.Tensor, faces: Optional[FaceSet], device: str, loop: Loop,
                name: str = "image") -> FaceSet:
-    """``faces`` if given (checked against ``image``, the input called ``name``), else detected
-    with 478 landmarks (two passes of ``loop`` over the frames)."""
+    """``faces`` if given (checked against ``image``, the input called ``name``, whose pixels
+    the caller has checked), else detected with 478 landmarks (two passes of ``loop`` over the
+    frames)."""
     if faces is None:
         return add_landmarks(image, detect_faces(image, device=device, loop=loop), device=device,
                              loop=loop)
-    check_faces(image, faces, name)
+    check_faces(image, faces, name, finite=False)
     return faces
 
 
@@ -80,17 +81,24 @@ def model_swap(source_image: torch.Tensor, source_faces: FaceSet, target_image: 
     return to_image(frames), to_mask(masks), "\n".join(report)
 
 
-def color_smoothers(faces: FaceSet, targets: str) -> Optional[list]:
-    """Per frame, the colour-statistics hook of the gated blend for tracked faces: frames
-    blending the same tracks share one :class:`vision.tracking.StatsSmoother` (so the
-    swapped region's colour is smoothed over time per track, a cut starting afresh with new
-    tracks); None for untracked faces (every frame measured alone)."""
+def color_smoothers(faces: FaceSet, targets: str) -> Optional[Callable]:
+    """The gated blend's ``color_stats(frame, box)`` for tracked faces: regions blending the
+    same set of tracks (the chosen faces whose centre lies in the region) share one
+    :class:`vision.tracking.StatsSmoother`, so each swapped face's colour is smoothed over
+    time per track (a cut starts afresh with new tracks); None for untracked faces (every
+    frame measured alone)."""
     if any(f.track_id is None for _, _, f in faces.items()):
         return None
     chosen = select_faces(faces, targets)
-    keys = [tuple(sorted(faces.frames[i][k].track_id for k in ks)) for i, ks in enumerate(chosen)]
     smoothers: dict[tuple, tracking.StatsSmoother] = {}
-    return [smoothers.setdefault(key, tracking.StatsSmoother()) if key else None for key in keys]
+
+    def hook(frame: int, box: tuple) -> Optional[tracking.StatsSmoother]:
+        x0, y0, x1, y1 = box
+        key = tuple(sorted(faces.frames[frame][k].track_id for k in chosen[frame]
+                           if x0 <= faces.frames[frame][k].center[0] < x1
+                           and y0 <= faces.frames[frame][k].center[1] < y1))
+        return smoothers.setdefault(key, tracking.StatsSmoother()) if key else None
+    return hook
 
 
 def face_swap_passes(target_faces: Optional[FaceSet]) -> int:
@@ -124,8 +132,9 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     source was enhanced, then the source quality and the blend strength applied.
     ``matte`` (a MASK of the targets, e.g. a person matte) multiplies the blend mask, so
     whatever the matte says is not the subject (background, loose hair) stays the target's.
-    Tracked faces (Track Faces) have their colour-transfer statistics smoothed over time per
-    track (:func:`color_smoothers`); the quality gate uses the source's quality, measured once.
+    Tracked faces (Track Faces) have their colour statistics smoothed over time per track
+    (the skin tone of ``color="skin"`` with the mesh warp, else the blend's colour transfer:
+    :func:`color_smoothers`); the quality gate uses the source's quality, measured once.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
     With ``watermark`` every swapped frame carries the invisible swap watermark
     (:mod:`vision.watermark`; it changes every pixel of those frames by up to 2 grey levels).
@@ -163,8 +172,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
             keep_beard=keep_beard, maskers=maskers,
             target_light=skin.TARGET_LIGHT if target_light is None else target_light,
-            cleaned_boxes=cleaned,
-            min_confidence=min_confidence, loop=loop)
+            cleaned_boxes=cleaned, skin_smoothers={}, min_confidence=min_confidence,
+            checked=True, loop=loop)
         if skin_tone:
             color, target_light = "none", 0.0
     else:
@@ -181,13 +190,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
         color=color, target_light=target_light, sharpen=sharpen,  # are ours and hold the target
         in_place=matte is None,  # outside the mask, unless a matte took part of it away
         color_stats=color_smoothers(target_faces, targets),
-        target_patches=cleaned,  # the coarse bands near the edge see no beard
-        loop=loop)
-    for i, boxes in cleaned.items():   # the beard cleaning never shows where nothing was blended
-        for (x0, y0, x1, y1), _ in boxes:
-            outside = final_mask[i, y0:y1, x0:x1] == 0
-            region = image[i, y0:y1, x0:x1]
-            region[outside] = rgb_copy(target_image[i:i + 1, y0:y1, x0:x1])[0][outside]
+        target_patches=cleaned,  # the blend's coarse bands near the edge: not the beard
+        checked=True, loop=loop)
     report += (f"\n{enhanced}" if enhanced else "") + \
         (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
          f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")

@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 import torch
 
-from ..vision import face_parsing, meshwarp, regions, skin
+from ..vision import face_parsing, meshwarp, regions, skin, tracking
 from ..vision.face import Face, FaceSet
 from ..vision.image import frame_float, to_mask
 from .faces import check_faces
@@ -161,7 +161,8 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
                    keep_beard: bool = False, target_light: float = skin.TARGET_LIGHT,
                    maskers: Sequence = (), cleaned_boxes: Optional[dict] = None,
-                   min_confidence: float = MIN_FACE_CONFIDENCE,
+                   skin_smoothers: Optional[dict] = None,
+                   min_confidence: float = MIN_FACE_CONFIDENCE, checked: bool = False,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
 
@@ -177,6 +178,10 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     target_light 0).  ``cleaned_boxes``, a dict, receives per frame index a list of
     ``(box, image)``: the target's face boxes with the facial hair replaced by skin shading
     (for the blend's target, so that the beard does not return as shading).
+    ``skin_smoothers``, a dict, holds one :class:`vision.tracking.StatsSmoother` per track
+    id (filled as tracks appear; pass it on to carry them over): the skin-tone statistics of
+    tracked faces are smoothed over time per track, so the face's tone does not pump with
+    noise or flicker (untracked faces, or None: every frame measured alone).
 
     Selected target faces whose :func:`face_confidence` is below ``min_confidence`` are not
     swapped (a mesh that does not fit mangles the face) and are listed in the report.
@@ -184,17 +189,18 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     Returns the IMAGE (target frames with the warped source laid in through the mask), the
     MASK ``[B, H, W]`` of warped pixels (0..1, soft toward kept eyes/mouth) and a report with
     one line per frame naming the faces swapped and skipped.  Frames without a selected face
-    pass through bit-identical (RGB) with an empty mask.
+    pass through bit-identical (RGB) with an empty mask.  ``checked``: the caller has already
+    checked the target's pixels for NaN/inf (:func:`vision.image.check_image`).
     """
-    check_faces(source_image, source_faces, "source_image")
-    check_faces(target_image, target_faces, "target_image")
+    check_faces(source_image, source_faces, "source_image")   # small, and maybe restored
+    check_faces(target_image, target_faces, "target_image", finite=not checked)
     _require_landmarks(source_faces, "Mesh-Warp Swap")
     _require_landmarks(target_faces, "Mesh-Warp Swap")
     frame_index, face = source_face(source_faces, source_index)
     source = meshwarp.prepare_source(frame_float(source_image, frame_index), face.landmarks)
     shape = (int(target_image.shape[1]), int(target_image.shape[2]))
     out = rgb_copy(target_image)
-    masks = torch.zeros(out.shape[:3])
+    masks = torch.from_numpy(np.zeros(out.shape[:3], np.float32))  # lazily zeroed pages
     frames, mask_frames = out.numpy(), masks.numpy()  # views: written in place
     report, chosen = [], select_faces(target_faces, targets)
     for i in loop(out.shape[0]):
@@ -208,8 +214,11 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
             if warped is None:
                 continue
             if match_skin:
+                track = target_faces.frames[i][k].track_id
+                hook = None if skin_smoothers is None or track is None else \
+                    skin_smoothers.setdefault(track, tracking.StatsSmoother())
                 warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
-                                    keep_beard, maskers, cleaned_boxes, i)
+                                    keep_beard, maskers, cleaned_boxes, i, hook)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -221,7 +230,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
 
 def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
                light: float, occlusion: bool, keep_beard: bool, maskers: Sequence,
-               cleaned_boxes: Optional[dict], index: int) -> meshwarp.WarpedFace:
+               cleaned_boxes: Optional[dict], index: int, stats=None) -> meshwarp.WarpedFace:
     """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
     target box added to ``cleaned_boxes[index]`` when given."""
     x0, y0, x1, y1 = warped.box
@@ -237,7 +246,7 @@ def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.nda
         target_visible = face_parsing.visible_face(frame, landmarks, maskers, warped.box)
     done = skin.skin_swap(warped.image, frame[y0:y1, x0:x1], warped.mask, local, light=light,
                           occlusion=occlusion, keep_beard=keep_beard, source_face=source_face,
-                          target_visible=target_visible)
+                          target_visible=target_visible, stats=stats)
     if done is None:
         return warped
     if cleaned_boxes is not None and done.target is not None:
@@ -247,7 +256,8 @@ def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.nda
 
 def rgb_copy(image: torch.Tensor) -> torch.Tensor:
     """A float32 RGB copy ``[B, H, W, 3]`` of an IMAGE on the CPU (grey repeated, alpha
-    dropped, as ``vision.image.to_rgb`` does per frame)."""
+    dropped, as ``vision.image.to_rgb`` does per frame).  Copied by numpy, several times
+    faster than torch's ``clone`` of a large batch on the 2-core benchmark machine."""
     x = image.detach().to("cpu", torch.float32)
     x = x[..., :1].expand(-1, -1, -1, 3) if x.shape[-1] in (1, 2) else x[..., :3]
-    return x.clone(memory_format=torch.contiguous_format)
+    return torch.from_numpy(np.array(x.numpy(), np.float32, order="C"))

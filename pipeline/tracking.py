@@ -11,9 +11,13 @@ frame by frame (Detect Faces -> Face Landmarks, or any other source of FACES).
 Both are causal and return a :class:`TrackingState`: feeding a long clip chunk by chunk with the
 state of the previous chunk gives the same faces as one call on the whole clip (with
 ``fill="extrapolate"``; with ``"interpolate"`` a gap that straddles two chunks is extrapolated).
+Across separate ComfyUI queue runs (a long video loaded chunk by chunk), :func:`carried_state`
+and :func:`remember_run` keep each node's last state, keyed by the node's id.
 """
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional
 
@@ -40,6 +44,7 @@ class TrackingState:
     tracker: tracking.FaceTracker
     signature: Optional[np.ndarray] = None
     since_detect: int = 1 << 30
+    routine: int = 0   # routine detections so far (every FULL_SCAN_EVERY-th is a full scan)
 
 
 def new_state(options: Optional[tracking.TrackerOptions] = None) -> TrackingState:
@@ -123,6 +128,12 @@ REDETECT_SCORE = 0.8
 """A followed face whose landmark confidence (mesh presence) falls below this makes the
 detector run on that frame (its mesh is then re-anchored when the detection's disagrees);
 below ``PRESENCE_THRESHOLD`` the face counts as lost."""
+FULL_SCAN_EVERY = 3
+"""Routine detections (every ``detect_every`` frames while every tracked face is fine) look
+for new faces with the detector's whole-frame pass only (``scan="whole_frame"``: faces wider
+than about 1/8 of the frame, ~10 ms at 720p), and every this many of them with its full scan
+(``scan="auto"``, also small faces, ~180 ms at 720p).  Detections for a reason (no face
+tracked, a cut, a face lost or unsure) always scan fully."""
 
 
 def _check_fill(fill: str) -> None:
@@ -145,8 +156,10 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
         state: from the previous chunk of the same video (None: a new video); ``options`` is
             only used for a new state.
         detect_every: run the detector at least every this many frames (1: every frame) to
-            pick up new faces; it also runs at cuts, on a lost face, when a face's landmark
-            confidence drops below :data:`REDETECT_SCORE` and while none is tracked.
+            pick up new faces (the whole-frame pass; every :data:`FULL_SCAN_EVERY`-th time
+            its full small-face scan); it also runs, with the full scan, at cuts, on a lost
+            face, when a face's landmark confidence drops below :data:`REDETECT_SCORE` and
+            while none is tracked.
         detector, threshold: the detector and its confidence threshold (Detect Faces').
         max_faces: track at most this many faces (0: all), the largest first.
         fill: how frames where a tracked face is briefly lost are filled, see :data:`FILLS`.
@@ -167,10 +180,14 @@ def track_faces(image: torch.Tensor, *, state: Optional[TrackingState] = None,
                 if t.missed == 0 and t.observed.landmarks is not None]
         followed = _follow(landmarker, image, i, live)
         state.since_detect += 1
-        if (state.since_detect >= detect_every or len(followed) < len(state.tracker.tracks)
-                or not followed or any(f.landmark_score < REDETECT_SCORE for f in followed)):
+        trouble = (len(followed) < len(state.tracker.tracks) or not followed
+                   or any(f.landmark_score < REDETECT_SCORE for f in followed))
+        if trouble or state.since_detect >= detect_every:
             state.since_detect = 0
-            found = detect_faces(image[i:i + 1], detector, threshold=threshold, device=device)
+            full = trouble or state.routine % FULL_SCAN_EVERY == FULL_SCAN_EVERY - 1
+            state.routine += 0 if trouble else 1   # (the first detection scanned fully)
+            found = detect_faces(image[i:i + 1], detector, threshold=threshold, device=device,
+                                 scan="auto" if full else "whole_frame")
             if found.frames[0]:
                 fresh = landmarker(frame_uint8(image, i), found.frames[0])
                 followed = _reanchor(followed, [_mesh_box(f) for f in fresh])
@@ -202,6 +219,57 @@ def track_face_set(faces: FaceSet, image: Optional[torch.Tensor] = None, *,
         found = sorted(faces.frames[i], key=lambda f: -f.area)[:max_faces or None]
         frames.append(state.tracker.update([f.with_(track_id=None) for f in found]))
     return FaceSet(_filled(frames, fill), faces.image_sizes), state
+
+
+@dataclass
+class _Run:
+    """One node's last run: frame size, settings, its first frame's signature, the state it
+    started from (None: afresh) and the state it ended with."""
+
+    size: tuple[int, int]
+    settings: tuple
+    first: np.ndarray
+    before: Optional[TrackingState]
+    after: TrackingState
+
+
+_RUNS: "OrderedDict[str, _Run]" = OrderedDict()
+MAX_REMEMBERED = 16
+"""Nodes whose last run is remembered (the oldest is forgotten first)."""
+
+
+def carried_state(key: str, image: torch.Tensor, settings: tuple) -> Optional[TrackingState]:
+    """The state to continue the previous run of node ``key`` with on the IMAGE ``image``, or
+    None to start afresh.
+
+    The previous run's final state carries over when ``image`` continues its video: the same
+    frame size and ``settings`` (every input that changes tracking), and no scene cut between
+    its last frame and this batch's first (:func:`vision.tracking.is_cut`; another video
+    starts afresh, its track ids from 0).  When ``image`` starts with the same frame as the
+    previous run (the same chunk queued again) that run's starting state is used again, so a
+    re-run gives the same faces.  Returns a copy: the remembered states are never changed.
+    """
+    run = _RUNS.get(key)
+    size = (int(image.shape[1]), int(image.shape[2]))
+    if run is None or run.size != size or run.settings != settings:
+        return None
+    first = _signature(image, 0)
+    if np.array_equal(first, run.first):
+        return copy.deepcopy(run.before)
+    if tracking.is_cut(run.after.signature, first):
+        return None
+    return copy.deepcopy(run.after)
+
+
+def remember_run(key: str, image: torch.Tensor, settings: tuple,
+                 before: Optional[TrackingState], after: TrackingState) -> None:
+    """Keep node ``key``'s run on ``image`` for :func:`carried_state`: the state it started
+    from (``before``, as :func:`carried_state` gave it) and the one it ended with."""
+    _RUNS[key] = _Run((int(image.shape[1]), int(image.shape[2])), settings,
+                      _signature(image, 0), copy.deepcopy(before), copy.deepcopy(after))
+    _RUNS.move_to_end(key)
+    while len(_RUNS) > MAX_REMEMBERED:
+        _RUNS.popitem(last=False)
 
 
 def tracking_report(faces: FaceSet) -> str:

@@ -62,3 +62,17 @@ def http_server(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+def read_webm_alpha(path):
+    """RGBA uint8 ``[B, H, W, 4]`` of a WebM, decoded with libvpx-vp9 (which keeps the alpha;
+    FFmpeg's native vp9 decoder drops it)."""
+    import av
+    import numpy as np
+
+    frames = []
+    with av.open(str(path)) as container:
+        decoder = av.CodecContext.create("libvpx-vp9", "r")
+        for packet in container.demux(container.streams.video[0]):
+            frames += [f.to_ndarray(format="rgba") for f in decoder.decode(packet)]
+    return np.stack(frames)

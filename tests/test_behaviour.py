@@ -286,6 +286,22 @@ def test_paste_back_equals_the_whole_frame_composite(angle, scale, shift):
 
 # --------------------------------------------------------------------------- blend details
 
+def test_separate_faces_are_blended_each_on_their_own():
+    """Two faces apart in one frame: the same as blending each alone (its own colour
+    statistics and band count), not one region spanning both."""
+    rng = np.random.default_rng(0)
+    target = cv2.GaussianBlur(rng.random((120, 200, 3)).astype(np.float32), (0, 0), 3)
+    source = cv2.GaussianBlur(rng.random((120, 200, 3)).astype(np.float32), (0, 0), 2)
+    left, right = np.zeros((120, 200), np.float32), np.zeros((120, 200), np.float32)
+    cv2.circle(left, (45, 60), 30, 1.0, -1)
+    cv2.circle(right, (150, 55), 20, 1.0, -1)
+    both = blend.gated_blend(target, source, left + right, quality=0.9)
+    first = blend.gated_blend(target, source, left, quality=0.9)
+    second = blend.gated_blend(first.image, source, right, quality=0.9)
+    assert np.array_equal(both.image, second.image)
+    assert np.array_equal(both.mask, first.mask + second.mask)
+
+
 def test_blend_helpers_follow_their_docstrings():
     mask = np.zeros((40, 50), np.float32)
     mask[10:20, 5:30] = 1.0
@@ -296,6 +312,12 @@ def test_blend_helpers_follow_their_docstrings():
     top = np.zeros((40, 50), np.float32)
     top[0:5, 0:5] = 1
     assert blend.mask_box(top, 3) == (0, 0, 8, 8)
+    two = mask.copy()
+    two[30:35, 40:45] = 0.5                                        # a second face, apart
+    assert blend.mask_boxes(mask, 3) == [blend.mask_box(mask, 3)]
+    assert sorted(blend.mask_boxes(two, 3)) == [(2, 7, 33, 23), (37, 27, 48, 38)]
+    assert blend.mask_boxes(two, 8) == [blend.mask_box(two, 8)]   # margins overlap: one
+    assert blend.mask_boxes(np.zeros((4, 4))) == []
     full = blend.inner_distance(np.ones((9, 9), np.float32))
     assert full.min() > 8                                          # the border is not outside
     inside = blend.inner_distance(mask)

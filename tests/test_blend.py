@@ -67,8 +67,9 @@ def test_outside_the_final_mask_is_bit_identical(pair):
 
 
 def test_target_patches_are_blended_as_if_the_target_held_them(pair):
-    """Face Swap hands its beard-cleaned boxes to the blend as patches: the result equals a
-    blend with a patched copy of the target, and the target itself is not touched."""
+    """Face Swap hands its beard-cleaned boxes to the blend as patches: inside the final mask
+    the result equals a blend with a patched copy of the target, outside it the target's own
+    pixels stay, and the target itself is not touched."""
     target, source, mask, _ = pair
     box = (150, 250, 330, 330)   # a band across the lower face, reaching past the mask
     x0, y0, x1, y1 = box
@@ -77,12 +78,16 @@ def test_target_patches_are_blended_as_if_the_target_held_them(pair):
     patched[y0:y1, x0:x1] = pixels
     t, s, m = (torch.from_numpy(a)[None] for a in (target, source, mask))
     kept = t.clone()
-    got = batch_ops.gated_blend(t, s.clone(), m.clone(), in_place=True,
-                                target_patches={0: [(box, pixels)]})[0]
-    want = batch_ops.gated_blend(torch.from_numpy(patched)[None], s.clone(), m.clone(),
-                                 in_place=True)[0]
-    assert torch.equal(got, want) and torch.equal(t, kept)
-    assert not torch.equal(got, batch_ops.gated_blend(t, s.clone(), m.clone(), in_place=True)[0])
+    got, got_mask = batch_ops.gated_blend(t, s.clone(), m.clone(),
+                                          target_patches={0: [(box, pixels)]})[:2]
+    want, want_mask = batch_ops.gated_blend(torch.from_numpy(patched)[None], s.clone(),
+                                            m.clone())[:2]
+    inside = got_mask > 0
+    assert torch.equal(got_mask, want_mask) and torch.equal(got[inside], want[inside])
+    outside = ~inside[0, y0:y1, x0:x1]
+    assert torch.equal(got[0, y0:y1, x0:x1][outside], t[0, y0:y1, x0:x1][outside])
+    assert torch.equal(t, kept)
+    assert not torch.equal(got, batch_ops.gated_blend(t, s.clone(), m.clone())[0])
 
 
 def test_seam_is_smoother_than_a_hard_paste(pair):

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, as_image, load_rgb, save_onnx
+from conftest import ROOT, as_image, load_rgb, read_webm_alpha, save_onnx
 from matte_synthetic import green_screen, mse, sad
 from onnx import TensorProto, helper, numpy_helper
 
@@ -178,6 +178,13 @@ def test_clean_up_fills_holes_and_removes_specks_but_keeps_the_screen():
     assert ops.chroma_key(tiny, "#00cc00")[1].max() == 0.0
 
 
+def test_tiny_frames_key_without_error():
+    """Frames down to 1 px on a side key (all screen) instead of failing in a resize."""
+    for h, w in ((1, 1), (2, 2), (2, 300), (300, 2)):
+        frame = np.zeros((h, w, 3), np.float32) + np.float32([0.1, 0.8, 0.1])
+        assert keying.chroma_key(frame, np.float32([0.1, 0.8, 0.1])).alpha.max() == 0.0
+
+
 def test_bad_key_inputs_raise_clear_errors():
     grey = torch.full((1, 32, 32, 3), 0.5)
     with pytest.raises(ValueError, match="key_color 'auto'"):
@@ -342,3 +349,33 @@ def test_rgba_batch_saves_as_a_png_sequence_with_alpha(tmp_path, monkeypatch):
         with Image.open(tmp_path / "seq" / entry["filename"]) as png:
             assert png.mode == "RGBA"
             assert np.array_equal(np.asarray(png)[..., 3], (mask[i].numpy() * 255).astype(np.uint8))
+
+
+def test_save_webm_alpha_keeps_colours_and_alpha(tmp_path, monkeypatch):
+    """Save WebM (alpha): VP9 yuva420p whose decoded alpha is the mask within a level or two,
+    from an RGBA batch (Composite's rgba) or from RGB + mask; odd sizes work; no alpha is a
+    clear error."""
+    pytest.importorskip("av")
+    from face_pipeline.nodes.matte import SaveWebMAlpha
+    from face_pipeline.runner.core_nodes import FOLDERS
+
+    monkeypatch.setattr(FOLDERS, "output_dir", str(tmp_path))
+    h, w = 35, 47
+    yy, xx = np.mgrid[:h, :w]
+    alpha = np.stack([np.clip(1.2 - np.hypot(yy - h / 2, xx - w / 2 - 4 * i) / 15, 0, 1)
+                      for i in range(3)]).astype(np.float32)
+    colours = np.stack([np.dstack([np.full((h, w), 0.8), xx / w, np.full((h, w), 0.1 + 0.2 * i)])
+                        for i in range(3)]).astype(np.float32)
+    rgba = torch.from_numpy(np.concatenate([colours, alpha[..., None]], -1))
+    node = SaveWebMAlpha()
+    for images, mask in ((rgba, None), (rgba[..., :3], torch.from_numpy(alpha))):
+        entry = node.save(images, "clip/matte", 24.0, 24, mask)["ui"]["images"][0]
+        decoded = read_webm_alpha(tmp_path / "clip" / entry["filename"]).astype(np.float32) / 255
+        assert decoded.shape == (3, h, w, 4)
+        assert np.abs(decoded[..., 3] - alpha).mean() < 1.5 / 255
+        assert np.abs(decoded[..., 3] - alpha).max() < 12 / 255
+        opaque = alpha > 0.5
+        assert np.abs(decoded[..., :3] - colours)[opaque].mean() < 4 / 255
+    assert len(list((tmp_path / "clip").glob("matte_*_.webm"))) == 2      # numbered, not overwritten
+    with pytest.raises(ValueError, match="no alpha channel"):
+        node.save(rgba[..., :3], "clip/matte", 24.0, 24)

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, read_webm_alpha
 from PIL import Image
 
 import face_pipeline
@@ -125,9 +125,12 @@ def test_api_workflow_runs_on_the_server(server, client, path, tmp_path, capsys)
 
 
 def pixels(path) -> np.ndarray:
-    """An output file's pixels as float 0..255: ``[H, W, 3]`` for images, ``[F, H, W, 3]`` for videos."""
+    """An output file's pixels as float 0..255: ``[H, W, 3]`` for images, ``[F, H, W, 3]`` for videos,
+    ``[F, H, W, 4]`` for WebM with alpha (Save WebM (alpha))."""
     if str(path).endswith(".mp4"):
         return Video(str(path)).get_components().images.numpy() * 255.0
+    if str(path).endswith(".webm"):
+        return read_webm_alpha(path).astype(np.float32)
     return np.asarray(Image.open(path).convert("RGB"), np.float32)
 
 

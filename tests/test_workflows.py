@@ -3,7 +3,7 @@ conventions. The same workflows in a real ComfyUI: tests/test_real_comfyui.py.""
 import json
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, read_webm_alpha
 from PIL import Image
 
 import face_pipeline
@@ -22,10 +22,16 @@ def test_workflow_runs_and_saves_images(path, tmp_path):
                         output_dir=str(tmp_path))
     saves = [k for k, v in prompt.items() if v["class_type"] in ("SaveImage", "SaveVideo")]
     assert saves and len(result["files"]) >= len(saves)
+    videos = [v["inputs"]["file"] for v in prompt.values() if v["class_type"] == "LoadVideo"]
     for file in result["files"]:
-        if file.endswith(".mp4"):  # frames, frame rate and audio of the input video kept
+        if file.endswith((".mp4", ".webm")):  # frames, frame rate and audio of the input video kept
+            loaded = Video(str(ROOT / "workflows" / "inputs" / videos[0])).get_components()
+            if file.endswith(".webm"):  # Save WebM (alpha): the subject opaque, the rest clear
+                alpha = read_webm_alpha(file)[..., 3]
+                assert alpha.shape == loaded.images.shape[:3]
+                assert (alpha == 255).mean() > 0.05 and (alpha == 0).mean() > 0.3
+                continue
             made = Video(file).get_components()
-            loaded = Video(str(ROOT / "workflows" / "inputs" / "astronaut_pan.mp4")).get_components()
             assert made.images.shape == loaded.images.shape and made.frame_rate == loaded.frame_rate
             assert made.audio is not None and made.audio["sample_rate"] == loaded.audio["sample_rate"]
             continue

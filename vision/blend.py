@@ -36,8 +36,10 @@ measured quality.  Calibrated on the ``lowres`` set enlarged onto
 the full-size frame (what a warped source looks like), quality -> trust: hr_gt 1.00 ->
 1.00; lr_x4_bicubic 0.57 -> 0.55; mixed_blur2_x4_noise8_jpeg30 0.42 -> 0.18.
 
-Only the mask's bounding box (plus a small margin) is processed; pixels where the final mask
-is 0 are bit-identical to the target.
+Only the box around each separate part of the mask (each face; plus a small margin) is
+processed, each part on its own (band count and colour statistics of that face; parts whose
+boxes overlap are blended together); pixels where the final mask is 0 are bit-identical to
+the target.
 """
 from __future__ import annotations
 
@@ -78,6 +80,36 @@ def mask_box(mask: np.ndarray, margin: int = 0) -> Optional[tuple[int, int, int,
         return None
     h, w = mask.shape
     return (max(x - margin, 0), max(y - margin, 0), min(x + bw + margin, w), min(y + bh + margin, h))
+
+
+def mask_boxes(mask: np.ndarray, margin: int = 0) -> list[tuple[int, int, int, int]]:
+    """:func:`mask_box` of each separate part (8-connected) of ``mask > 0``; boxes that
+    overlap are merged, so the boxes never overlap.  One part, or parts whose boxes all
+    overlap, give ``[mask_box(mask, margin)]``; an empty mask ``[]``."""
+    outer = mask_box(mask)
+    if outer is None:
+        return []
+    ox, oy, ox1, oy1 = outer
+    _, _, stats, _ = cv2.connectedComponentsWithStats(
+        (np.asarray(mask[oy:oy1, ox:ox1]) > 0).view(np.uint8), connectivity=8)
+    h, w = mask.shape
+    boxes = [(max(ox + x - margin, 0), max(oy + y - margin, 0),
+              min(ox + x + bw + margin, w), min(oy + y + bh + margin, h))
+             for x, y, bw, bh, _ in stats[1:].tolist()]
+    merged = True
+    while merged and len(boxes) > 1:
+        merged = False
+        for a in range(len(boxes)):
+            for b in range(a + 1, len(boxes)):
+                (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes[a], boxes[b]
+                if ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1:
+                    boxes[a] = (min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1))
+                    del boxes[b]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
 
 
 def inner_distance(mask: np.ndarray) -> np.ndarray:
@@ -154,16 +186,15 @@ def gated_blend(target: np.ndarray, source: np.ndarray, mask: np.ndarray, *,
     """
     out = np.array(target, np.float32)
     final = np.zeros(target.shape[:2], np.float32)
-    box = mask_box(mask, MARGIN)
-    if box is None:
-        return BlendResult(out, final, 1.0 if quality is None else float(quality), 0.0)
-    x0, y0, x1, y1 = box
-    region = blend_region(out[y0:y1, x0:x1], source[y0:y1, x0:x1], mask[y0:y1, x0:x1],
-                          quality=quality, strength=strength, feather=feather, color=color,
-                          target_light=target_light, sharpen=sharpen)
-    out[y0:y1, x0:x1] = region.image
-    final[y0:y1, x0:x1] = region.mask
-    return BlendResult(out, final, region.quality, region.strength)
+    result = BlendResult(out, final, 1.0 if quality is None else float(quality), 0.0)
+    for x0, y0, x1, y1 in mask_boxes(mask, MARGIN):
+        region = blend_region(out[y0:y1, x0:x1], source[y0:y1, x0:x1], mask[y0:y1, x0:x1],
+                              quality=quality, strength=strength, feather=feather, color=color,
+                              target_light=target_light, sharpen=sharpen)
+        out[y0:y1, x0:x1] = region.image
+        final[y0:y1, x0:x1] = region.mask
+        result = BlendResult(out, final, region.quality, region.strength)
+    return result
 
 
 def blend_region(target: np.ndarray, source: np.ndarray, mask: np.ndarray, *,

@@ -157,35 +157,60 @@ def screen_plate(small: np.ndarray, key: np.ndarray, channel: int
     return _fill(small, screen, key), screen
 
 
-def remove_small(alpha: np.ndarray, area: int) -> np.ndarray:
+def remove_small(alpha: np.ndarray, area: int, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Islands of ``alpha > 0.5`` smaller than ``area`` px set to 0, holes (``<= 0.5``) smaller
-    than ``area`` px inside the subject (not touching the frame border) set to 1.  Components are found at half resolution
-    (areas counted there) when ``area`` >= 16, which is 4x faster and the same up to
-    islands within a pixel of the limit.  Returns a new array."""
-    out = alpha.copy()
+    than ``area`` px inside the subject (not touching the frame border) set to 1.  Components
+    are found at half resolution (areas counted there) when ``area`` >= 16, which is 4x faster
+    and the same up to islands within a pixel of the limit.  Returns ``out`` (may be
+    ``alpha`` itself), or a new array when it is not given."""
+    if out is None:
+        out = alpha.copy()
+    elif out is not alpha:
+        np.copyto(out, alpha)
     if area <= 0:
         return out
     step = 2 if area >= 16 else 1
     coarse = alpha[::step, ::step]
+    marks = []
     for value, region in ((0.0, coarse > 0.5), (1.0, coarse <= 0.5)):
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(region.view(np.uint8), 8)
-        small = stats[:, cv2.CC_STAT_AREA] * step * step < area
+        count, labels = cv2.connectedComponents(region.view(np.uint8), connectivity=8)
+        small = np.bincount(labels.ravel(), minlength=count) * step * step < area
+        small[0] = False                    # label 0: the other region
         if value == 1.0:   # a hole is enclosed by the subject: never one touching the border
-            x, y, w, h = (stats[:, k] for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP,
-                                                cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
-            small &= (x > 0) & (y > 0) & (x + w < region.shape[1]) & (y + h < region.shape[0])
-        small = np.flatnonzero(small)
-        small = small[small > 0]
-        if len(small):
-            lut = np.zeros(count, np.uint8)
-            lut[small] = 1
-            marked = lut[labels]
-            if step > 1:
-                marked = cv2.dilate(cv2.resize(marked, (alpha.shape[1], alpha.shape[0]),
-                                               interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8))
-            full = (alpha > 0.5) if value == 0.0 else (alpha <= 0.5)
-            out[(marked > 0) & full] = value
+            small[labels[0]] = small[labels[-1]] = False
+            small[labels[:, 0]] = small[labels[:, -1]] = False
+        if small.any():
+            marks.append((value, np.flatnonzero(small[labels])))
+    h, w = alpha.shape
+    for value, coarse_index in marks:
+        # the full-resolution pixels of each marked coarse pixel, grown by one pixel
+        y, x = np.divmod(coarse_index, coarse.shape[1])
+        offsets = np.arange(-1, step + 1) if step > 1 else np.zeros(1, np.int64)
+        ys = np.clip(y[:, None] * step + offsets, 0, h - 1)[:, :, None]
+        xs = np.clip(x[:, None] * step + offsets, 0, w - 1)[:, None, :]
+        index = (ys * w + xs).ravel()
+        flat = out.reshape(-1)
+        index = index[flat[index] > 0.5] if value == 0.0 else index[flat[index] <= 0.5]
+        flat[index] = value
     return out
+
+
+def _despill_key(key: np.ndarray, a: np.ndarray, b: np.ndarray, method: str, amount: float,
+                 limit: Optional[np.ndarray] = None) -> np.ndarray:
+    """The despilled key plane: ``key`` limited to the ``average`` or ``max`` of planes ``a``
+    and ``b`` (or the given ``limit``), blended by ``amount``.  uint8 or float32 planes."""
+    if limit is None:      # uint8 average: rounded, still <= max(a, b)
+        limit = cv2.addWeighted(a, 0.5, b, 0.5, 0.0) if method == "average" else cv2.max(a, b)
+    if amount >= 1.0:
+        return cv2.min(key, limit)
+    # c - amount * max(c - limit, 0)
+    over = cv2.subtract(key, limit)
+    return cv2.scaleAdd(np.maximum(over, 0, out=over), -float(amount), key)
+
+
+def _check_despill(method: str) -> None:
+    if method not in DESPILL:
+        raise ValueError(f"despill: unknown method {method!r}; choose one of {DESPILL}")
 
 
 def despill(frame: np.ndarray, channel: int, method: str = "average",
@@ -193,45 +218,55 @@ def despill(frame: np.ndarray, channel: int, method: str = "average",
     """Limit the key channel to the ``average`` or ``max`` of the other two (``none``: a
     copy), blended by ``amount`` 0..1.  float32 or uint8 ``[H, W, 3]``; written into ``out``
     (a C-contiguous array of the same dtype, may be ``frame`` itself) when given."""
-    if method not in DESPILL:
-        raise ValueError(f"despill: unknown method {method!r}; choose one of {DESPILL}")
+    _check_despill(method)
     if out is None:
         out = np.array(frame, np.uint8 if frame.dtype == np.uint8 else np.float32)
     elif out is not frame:
         np.copyto(out, frame)
     if method == "none" or amount <= 0:
         return out
-    a, b = (k for k in range(3) if k != channel)
-    if method == "average":
-        weights = np.zeros((1, 3), np.float32)      # uint8: rounded, still <= max(a, b)
-        weights[0, [a, b]] = 0.5
-        limit = cv2.transform(out, weights)
-    else:
-        limit = cv2.max(cv2.extractChannel(out, a), cv2.extractChannel(out, b))
-    key = cv2.extractChannel(out, channel)
-    if amount >= 1.0:
-        key = cv2.min(key, limit)
-    else:      # c - amount * max(c - limit, 0)
-        key = cv2.scaleAdd(cv2.max(cv2.subtract(key, limit), 0.0), -float(amount), key)
-    cv2.insertChannel(key, out, channel)
+    a, b = (cv2.extractChannel(out, k) for k in range(3) if k != channel)
+    cv2.insertChannel(_despill_key(cv2.extractChannel(out, channel), a, b, method, amount),
+                      out, channel)
     return out
 
 
-def _up(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return cv2.resize(np.ascontiguousarray(field, np.float32), (shape[1], shape[0]),
+def _up(field: np.ndarray, shape: tuple[int, int], dst: Optional[np.ndarray] = None) -> np.ndarray:
+    """Bilinear resize of a low-resolution float32 field to ``shape`` (into ``dst`` if given)."""
+    return cv2.resize(np.ascontiguousarray(field, np.float32), (shape[1], shape[0]), dst,
                       interpolation=cv2.INTER_LINEAR)
+
+
+def _unmix(frame: np.ndarray, e8: np.ndarray, index: np.ndarray, plate_small: np.ndarray,
+           e_screen: np.ndarray) -> np.ndarray:
+    """``F = S + (I - S) / share`` at the flat pixel ``index`` of ``frame`` (float32 RGB), with
+    ``share = 1 - e8 / (255 e_screen)`` (at least ``UNMIX_MIN``): uint8 ``[N, 1, 3]``."""
+    h, w = e8.shape
+    fields = np.dstack([plate_small, 1.0 / (255.0 * e_screen)]).astype(np.float32)
+    at = sample_field(fields, index, (h, w))
+    inverse_share = 1.0 / np.clip(1.0 - e8.ravel()[index] * at[:, 3], UNMIX_MIN, 1.0)
+    plate_at = at[:, :3]
+    unmixed = np.take(frame.reshape(-1, 3), index, axis=0)      # I, then F in place
+    unmixed -= plate_at
+    unmixed *= inverse_share[:, None]
+    unmixed += plate_at
+    unmixed *= 255.0
+    unmixed += 0.5
+    return np.clip(unmixed, 0, 255, out=unmixed).astype(np.uint8).reshape(-1, 1, 3)
 
 
 def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
                tolerance: float = TOLERANCE, softness: float = SOFTNESS,
                clean_up: int = CLEAN_UP, despill_method: str = "average",
-               despill_amount: float = 1.0) -> KeyResult:
+               despill_amount: float = 1.0,
+               out: Optional[tuple[np.ndarray, np.ndarray]] = None) -> KeyResult:
     """Key ``frame`` against its screen (module docstring).
 
     Speed: everything smooth (key colour, screen plate, noise, spill level) is computed at
     ``PLATE_SIZE`` px; at full resolution only the uint8 screen excess is measured and the
-    alpha is one multiply-add with two upsampled fields, ``alpha = A - B * excess``; the
-    unmix and despill are OpenCV plane operations (vectorised, multithreaded).
+    alpha is one multiply-add with two upsampled fields, ``alpha = A - B * excess``, written
+    in place; the unmix is evaluated only where it changes anything, the despill on uint8
+    planes.  Full-resolution temporaries are few and reused in place.
 
     Args:
         frame: float32 RGB ``[H, W, 3]`` 0..1.
@@ -241,32 +276,34 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
         softness: 0..1, width of the ramp from transparent to opaque.
         clean_up: remove opaque specks and fill holes smaller than this many px (0: off).
         despill_method, despill_amount: see :func:`despill`.
+        out: optional C-contiguous float32 arrays ``([H, W, 3], [H, W])`` (e.g. views of
+            the output IMAGE and MASK tensors) that receive the foreground and the alpha.
     Returns:
         :class:`KeyResult`.
     """
     frame = np.ascontiguousarray(frame, np.float32)
+    _check_despill(despill_method)
     h, w = frame.shape[:2]
+    frame8 = cv2.convertScaleAbs(frame, alpha=255.0)
     scale = PLATE_SIZE / max(h, w)
     small_shape = (max(1, round(h * scale)), max(1, round(w * scale)))
     small = _small(frame, small_shape)
     key = border_key_color(small) if key is None else np.asarray(key, np.float32)
     channel = key_channel(key)
-    others = [k for k in range(3) if k != channel]
     plate_small, screen_small = screen_plate(small, key, channel)
     e_screen = np.maximum(excess(plate_small, channel), 0.02)
     # full resolution: the screen excess in uint8 (negative excess -> 0: opaque either way)
-    frame8 = cv2.convertScaleAbs(frame, alpha=255.0)
     planes = cv2.split(frame8)
-    e8 = cv2.subtract(planes[channel], cv2.max(planes[others[0]], planes[others[1]]))
+    c8, a8, b8 = planes[channel], *(planes[k] for k in range(3) if k != channel)
+    most = cv2.max(a8, b8)
+    e8 = cv2.subtract(c8, most)
     if DENOISE > 0:
         e8 = cv2.GaussianBlur(e8, (0, 0), DENOISE)
     # screen noise: spread of the ratio on plate pixels, every 4th pixel of each row / column
-    rows, cols = np.arange(0, h, 4), np.arange(0, w, 4)
-    index = (rows[:, None] * w + cols[None, :]).ravel()
-    at = sample_field(np.dstack([e_screen, screen_small]).astype(np.float32), index, (h, w))
-    on_screen = at[:, 1] >= 0.999
-    ratio_sub = e8.ravel()[index[on_screen]].astype(np.float32) / (255.0 * at[on_screen, 0])
-    sample = ratio_sub
+    grid = e8[min(2, h - 1)::4, min(2, w - 1)::4]
+    at = _up(np.dstack([e_screen, screen_small]), grid.shape)
+    on_screen = at[..., 1] >= 0.999
+    sample = grid[on_screen].astype(np.float32) / (255.0 * at[..., 0][on_screen])
     noise = float(np.std(sample)) if sample.size else 0.0
     tol = float(np.clip(max(tolerance, NOISE_FACTOR * noise), 0.0, 0.95))
     # spill level: the screen ratio of nearby clearly opaque pixels, 0..SPILL_MAX
@@ -275,25 +312,30 @@ def chroma_key(frame: np.ndarray, key: Optional[np.ndarray] = None, *,
     spill = np.clip(_fill(ratio_small[..., None], opaque, 0.0)[..., 0], 0.0, SPILL_MAX)
     # alpha = clip(((1 - e / e_screen) / (1 - spill) - tol) / ramp) = clip(A - B * e8)
     ramp = max(softness * (1.0 - 2.0 * tol), 1e-3)
-    field_a = _up((1.0 / (1.0 - spill) - tol) / ramp, (h, w))
-    field_b = _up(1.0 / (255.0 * e_screen * (1.0 - spill) * ramp), (h, w))
-    alpha = cv2.subtract(field_a, cv2.multiply(e8, field_b, dtype=cv2.CV_32F))
-    alpha = cv2.min(cv2.max(alpha, 0.0), 1.0)
-    alpha = remove_small(alpha, clean_up)
+    foreground, alpha = out if out is not None else (np.empty((h, w, 3), np.float32),
+                                                      np.empty((h, w), np.float32))
+    _up(1.0 / (255.0 * e_screen * (1.0 - spill) * ramp), (h, w), alpha)
+    cv2.multiply(e8, alpha, dst=alpha, dtype=cv2.CV_32F)
+    cv2.subtract(_up((1.0 / (1.0 - spill) - tol) / ramp, (h, w)), alpha, dst=alpha)
+    np.clip(alpha, 0.0, 1.0, out=alpha)     # (cv2 takes a 1x1 array for a scalar)
+    remove_small(alpha, clean_up, out=alpha)
     # unmix with the measured screen share 1 - r (I = (1 - r) F + r S), not the clipped alpha:
     # F = S + (I - S) / share, only where it changes anything (screen excess > 0, alpha > 0);
-    # the screen stays as shot, a subject without excess is its own foreground
-    foreground8 = frame8.copy()
-    index = np.flatnonzero(cv2.min(e8, (alpha > 0).view(np.uint8)))      # both > 0
-    if index.size:
-        fields = np.dstack([plate_small, 1.0 / (255.0 * e_screen)]).astype(np.float32)
-        at = sample_field(fields, index, (h, w))
-        share = np.clip(1.0 - e8.ravel()[index] * at[:, 3], UNMIX_MIN, 1.0)
-        plate_at = at[:, :3]
-        unmixed = plate_at + (frame.reshape(-1, 3)[index] - plate_at) / share[:, None]
-        foreground8.reshape(-1, 3)[index] = np.clip(unmixed * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    despill(foreground8, channel, despill_method, despill_amount, out=foreground8)
-    foreground = cv2.LUT(foreground8, _TO_FLOAT)
+    # the screen stays as shot, a subject without excess is its own foreground.  Then despill:
+    # the whole frame on its uint8 planes, the unmixed pixels on their own.
+    both = cv2.min(e8, (alpha > 0).view(np.uint8))          # 1 where both, else 0
+    index = np.flatnonzero(both.view(bool))
+    unmixed = _unmix(frame, e8, index, plate_small, e_screen) if index.size else None
+    if despill_method != "none" and despill_amount > 0:
+        limit = most if despill_method == "max" else None
+        cv2.insertChannel(_despill_key(c8, a8, b8, despill_method, despill_amount, limit),
+                          frame8, channel)
+        if unmixed is not None:
+            despill(unmixed, channel, despill_method, despill_amount, out=unmixed)
+    if unmixed is not None:      # scattered as 3-byte pixels
+        pixel = np.dtype((np.void, 3))
+        frame8.reshape(-1).view(pixel)[index] = unmixed.reshape(-1).view(pixel)
+    cv2.LUT(frame8, _TO_FLOAT, dst=foreground)
     return KeyResult(foreground, alpha, plate_small, key, tol)
 
 

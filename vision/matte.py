@@ -66,12 +66,21 @@ def trimap(mask: np.ndarray, band: int, wide: np.ndarray | None = None,
     limit: np.ndarray | float = float(band)
     if wide is not None and wide_band > band and wide.any():
         limit = np.where(wide, np.float32(wide_band), np.float32(band))
-    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_5)      # px to background
-    outside = cv2.distanceTransform(1 - hard, cv2.DIST_L2, cv2.DIST_MASK_5)
-    out = np.full(mask.shape, UNKNOWN, np.float32)
-    soft = (mask > 0.02) & (mask < 0.98)
-    out[(inside > limit) & ~soft] = 1.0
-    out[(outside > limit) & ~soft] = 0.0
+    out = np.zeros(mask.shape, np.float32)
+    # distances only within the subject's box grown by the band: beyond it all is background
+    x, y, w, h = cv2.boundingRect(hard)
+    if w > 0:
+        m = int(np.ceil(np.max(limit))) + 2
+        roi = (slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m))
+        sub = hard[roi]
+        inside = cv2.distanceTransform(sub, cv2.DIST_L2, cv2.DIST_MASK_5)     # px to background
+        outside = cv2.distanceTransform(1 - sub, cv2.DIST_L2, cv2.DIST_MASK_5)
+        lim = limit[roi] if isinstance(limit, np.ndarray) else limit
+        part = np.full(sub.shape, UNKNOWN, np.float32)
+        part[inside > lim] = 1.0
+        part[outside > lim] = 0.0
+        out[roi] = part
+    out[(mask > 0.02) & (mask < 0.98)] = UNKNOWN
     return out
 
 

@@ -103,8 +103,9 @@ def rasterise(points: np.ndarray, triangles: np.ndarray, box: tuple[int, int, in
     canvas = np.zeros((y1 - y0, x1 - x0), np.uint16)
     corners = np.round((points[:, :2] - (x0 + 0.5, y0 + 0.5)) * (1 << SUBPIXEL_BITS)).astype(np.int32)
     depth = points[triangles, 2].mean(1)
-    for k in np.argsort(-depth, kind="stable"):
-        cv2.fillConvexPoly(canvas, corners[triangles[k]], int(k) + 1, cv2.LINE_8, SUBPIXEL_BITS)
+    order = np.argsort(-depth, kind="stable")
+    for k, poly in zip((order + 1).tolist(), corners[triangles[order]]):
+        cv2.fillConvexPoly(canvas, poly, k, cv2.LINE_8, SUBPIXEL_BITS)
     return canvas
 
 
@@ -112,10 +113,16 @@ def _planes(dst: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per-triangle linear interpolants ``[T, 3 K]``: for each of ``K`` values given at the
     corners (``values`` ``[T, 3, K]``), the coefficients ``(a, b, c)`` of ``a x + b y + c``
     over the ``dst`` triangles ``[T, 3, 2]`` (non-degenerate).  With the source corners as
-    values these are the rows of the affine maps onto the source."""
-    a = np.concatenate([dst, np.ones(dst.shape[:2] + (1,))], axis=2)  # [T, 3, 3]
-    coeffs = np.linalg.solve(a, values)  # a @ coeffs = values, [T, 3, K]
-    return coeffs.transpose(0, 2, 1).reshape(len(dst), -1).astype(np.float32)
+    values these are the rows of the affine maps onto the source.  Closed form: with the
+    edges ``u = p1 - p0``, ``v = p2 - p0`` and a value's changes ``fu``, ``fv`` along them,
+    ``(a, b) = (fu v_y - fv u_y, fv u_x - fu v_x) / (u x v)``."""
+    p0, u, v = dst[:, 0], dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]
+    det = (u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])[:, None]
+    fu, fv = values[:, 1] - values[:, 0], values[:, 2] - values[:, 0]
+    a = (fu * v[:, 1:2] - fv * u[:, 1:2]) / det
+    b = (fv * u[:, 0:1] - fu * v[:, 0:1]) / det
+    c = values[:, 0] - a * p0[:, 0:1] - b * p0[:, 1:2]
+    return np.stack([a, b, c], axis=2).reshape(len(dst), -1).astype(np.float32)
 
 
 @dataclass(frozen=True)

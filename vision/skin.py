@@ -95,10 +95,11 @@ def fit_skin_model(image_lab: np.ndarray, samples: np.ndarray) -> SkinModel | No
 
 
 def _distance(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
-    """float32 ``[H, W]`` Mahalanobis distance of each pixel's colour from ``model``."""
-    d = image_lab.reshape(-1, 3) - model.mean.astype(np.float32)
-    root = np.linalg.cholesky(model.inverse).astype(np.float32)   # inverse = root @ root.T
-    return np.sqrt(np.square(d @ root).sum(1)).reshape(image_lab.shape[:2])
+    """float32 ``[H, W]`` Mahalanobis distance of each pixel's colour from ``model``:
+    ``|L^T d|`` with ``inverse = L L^T`` (Cholesky), as two per-pixel OpenCV transforms."""
+    whiten = np.linalg.cholesky(model.inverse).T.astype(np.float32)
+    y = cv2.transform(image_lab - model.mean.astype(np.float32), whiten)
+    return np.sqrt(cv2.transform(y * y, np.ones((1, 3), np.float32)))
 
 
 def skin_weight(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
@@ -133,7 +134,7 @@ def skin_shading(image_lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.
     low = coarse + (low - coarse) * trust
     if (coarse_den < 1e-4).any():   # no skin nearby at all: the image's weighted mean
         total = max(float(weight.sum()), 1e-6)
-        fallback = (image_lab * weight[..., None]).reshape(-1, 3).sum(0) / total
+        fallback = weight.reshape(-1) @ image_lab.reshape(-1, 3) / total
         low[coarse_den < 1e-4] = fallback
     return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -265,7 +266,7 @@ class SkinSwap:
 def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
               *, light: float = TARGET_LIGHT, exclude: bool = True, occlusion: bool = True,
               keep_beard: bool = False, source_face: np.ndarray | None = None,
-              target_visible: np.ndarray | None = None) -> SkinSwap | None:
+              target_visible: np.ndarray | None = None, stats=None) -> SkinSwap | None:
     """Skin tone, exclusions and occlusion for a source face already warped onto a target face.
 
     ``source``, ``target``: float32 ``[h, w, 3]`` RGB 0..1 of the target face's box (the
@@ -289,6 +290,10 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
       (replaces its skin model in ``exclude``; eyes, brows, lips and nose always travel), and
       where the target's face is visible (what covers the face oval elsewhere is the
       occluder, in place of the skin-colour one).
+    * ``stats``: optional hook ``[2, 3] -> [2, 3]`` given the mean skin shading (L*a*b*) of
+      the source and of the target over the target's skin inside the warp, returning those
+      to use (e.g. :class:`vision.tracking.StatsSmoother` per video track): the tone shift
+      moves by the difference, its shape across the face stays this frame's.
     """
     h, w = mask.shape
     scale = min(1.0, ANALYSIS_HEIGHT / max(face_height(landmarks), 1.0))
@@ -306,6 +311,11 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
         return None
     shift = tgt.shading - src.shading
     inside = (shrink(mask) > 0.5) & (tgt.weight > 0.5)
+    if stats is not None and inside.any():   # e.g. smoothed over the frames of a track
+        where = inside.view(np.uint8)
+        measured = np.array([cv2.mean(src.shading, where)[:3], cv2.mean(tgt.shading, where)[:3]])
+        used = stats(measured)
+        shift += ((used[1] - measured[1]) - (used[0] - measured[0])).astype(np.float32)
     if inside.any():   # the tone (mean lightness) always follows the target, the shading by light
         offset = float(shift[..., 0][inside].mean())
         shift[..., 0] = offset + float(light) * (shift[..., 0] - offset)
@@ -321,8 +331,11 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     before = lab_to_rgb(src.shading)
     fill = lab_to_rgb(src.shading + shift)   # the source's skin shading moved to the target's
     grey = lambda rgb: rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
-    full = grow(np.dstack([fill - before, fill, grey(before), keep]).astype(np.float32))
-    offset, fill, shading_grey, keep = full[..., :3], full[..., 3:6], full[..., 6], full[..., 7:]
+    if scale < 1:   # one resize for all the planes
+        full = grow(np.dstack([fill - before, fill, grey(before), keep]).astype(np.float32))
+        offset, fill, shading_grey, keep = full[..., :3], full[..., 3:6], full[..., 6], full[..., 7:]
+    else:
+        offset, shading_grey, keep = fill - before, grey(before), keep[..., None]
     dark = np.clip(grey(source) / np.maximum(shading_grey, 0.01), 0.0, 1.0)[..., None]
     out = source + offset * dark
     if exclude:

@@ -47,21 +47,18 @@ def _highpass(cells: np.ndarray) -> np.ndarray:
     return cells - cv2.blur(cells, (3, 3), borderType=cv2.BORDER_REFLECT)
 
 
-@lru_cache(maxsize=2)
-def field(height: int, width: int, strength: float = STRENGTH, channels: int = 1) -> np.ndarray:
-    """The mark for a ``height x width`` frame: float32 ``[H, W]`` in +-``strength``, or
-    ``[H, W, channels]`` (the same value in each channel: added to a whole RGB frame in one
-    contiguous pass) (cached: a video's frames share it)."""
+@lru_cache(maxsize=4)
+def field(height: int, width: int, strength: float = STRENGTH) -> np.ndarray:
+    """The mark for a ``height x width`` frame: float32 ``[H, W]`` in +-``strength``
+    (cached: a video's frames share it)."""
     out = cv2.resize(_pattern(), (width, height), interpolation=cv2.INTER_LINEAR) * strength
-    if channels > 1:
-        out = np.repeat(out[..., None], channels, axis=-1)
     out.setflags(write=False)
     return out
 
 
 def embed(image: np.ndarray, strength: float = STRENGTH) -> np.ndarray:
     """``image`` float32 ``[H, W, C]`` 0..1 with the mark added (clipped to 0..1)."""
-    out = image + field(*image.shape[:2], strength, image.shape[2])
+    out = image + field(*image.shape[:2], strength)[..., None]
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
