@@ -227,6 +227,9 @@ the padded frame) for faces too large for the scan, e.g. a selfie's foreground f
 EDGE_MIN_WIDTH = 0.1
 """Edge-pass faces narrower than this fraction of the longer side are dropped (smaller cut
 faces are the scan's; mirror symmetry makes small false faces)."""
+NMS_OVERLAP = 0.3
+"""Detections of the passes overlapping more than this (intersection over the smaller box) are
+one face: the higher-priority pass's (whole frame, then edge, then scan) is kept."""
 PRESENCE_THRESHOLD = 0.5
 """Verified candidates need at least this face-presence probability."""
 SCAN_ACCEPT = 0.6
@@ -472,6 +475,11 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
         else:
             accept = np.zeros(len(s), np.float32)
         firm = s >= accept  # presence <= 1: a weaker candidate cannot reach ``accept``
+        # a candidate that a kept face of a higher-priority pass covers loses the final NMS to
+        # it whatever its presence: no need to verify it (a large face yields many such parts)
+        outranking = [box for box, r in zip(boxes, rank) if r >= priority + 1]
+        for i in np.flatnonzero(firm) if outranking else ():
+            firm[i] = (iou(b[i], np.array(outranking), containment=True) <= NMS_OVERLAP).all()
         b, k, s, accept = b[firm], k[firm], s[firm], accept[firm]
         if not len(s):
             return
@@ -502,7 +510,7 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
         return np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), \
             np.zeros(0, np.float32), []
     boxes, kps, scores, rank = np.array(boxes), np.array(kps), np.array(scores), np.array(rank)
-    idx = nms_indices(boxes, rank, 0.3, containment=True)
+    idx = nms_indices(boxes, rank, NMS_OVERLAP, containment=True)
     idx = idx[(boxes[idx, 2] - boxes[idx, 0]) >= min_size]
     idx = idx[order_indices(boxes[idx], scores[idx], order)]
     if max_faces > 0:
