@@ -90,7 +90,8 @@ class DetectFaces:
 class FaceLandmarks:
     DESCRIPTION = ("Place 478 landmarks (468-point face mesh + 2 x 5 iris points) on every "
                    "face, in image pixels, with a confidence, mesh-derived keypoints and head "
-                   "pose (yaw, pitch, roll).")
+                   "pose (yaw, pitch, roll). NaN/inf pixels inside a face's crops are refused "
+                   "(the error names the frame); elsewhere they do not affect the landmarks.")
     CATEGORY = CATEGORY
     FUNCTION = "landmarks"
     RETURN_TYPES = ("FACES",)
