@@ -16,6 +16,8 @@ short-range detector finds all three faces since the detection scan work) in CPU
 the stage profile splits it.  The machine is shared by other jobs: read ratios, not absolute
 times.
 """
+import dataclasses
+import json
 import pathlib
 import resource
 import subprocess
@@ -137,15 +139,26 @@ def stage_profile(source, source_faces, frames):
 
 
 SWAP_AB = """
-import pickle, sys, time
+import dataclasses, json, sys, time
+import numpy as np, torch
 root, data = sys.argv[1], sys.argv[2]
 sys.path[:0] = [root, root + "/tests"]
 from run_workflow import load_pack
 load_pack()
 from face_pipeline.pipeline.swap import face_swap
-source, frames, source_faces, tracked = pickle.load(open(data, "rb"))
+from face_pipeline.vision.face import Face, FaceSet
+arrays = np.load(data + ".npz", allow_pickle=False)
+meta = json.loads(open(data + ".json").read())
+names = {f.name for f in dataclasses.fields(Face)}
+def face(fields):
+    return Face(**{k: arrays[v] if k in meta["array_fields"] else v
+                   for k, v in fields.items() if k in names})
+source, frames = torch.from_numpy(arrays["source"]), torch.from_numpy(arrays["frames"])
+source_faces, tracked = (FaceSet([tuple(face(f) for f in fs) for fs in meta[key]],
+                                 [tuple(s) for s in meta[key + "_sizes"]])
+                         for key in ("source_faces", "tracked"))
 face_swap(source, frames[:2], source_faces=source_faces,
-          target_faces=type(tracked)(tracked.frames[:2], tracked.image_sizes[:2]))
+          target_faces=FaceSet(tracked.frames[:2], tracked.image_sizes[:2]))
 best = float("inf")
 for _ in range(3):
     start = time.process_time()
@@ -155,23 +168,49 @@ print(1000 * best / len(frames))
 """
 
 
+def save_swap_inputs(path: str, source, frames, source_faces, tracked) -> None:
+    """The A/B's inputs as ``path``.npz (arrays) + ``path``.json (the rest): no pickles, and
+    readable by another checkout whose Face has other fields."""
+    arrays = {"source": source.numpy(), "frames": frames.numpy()}
+    meta = {"array_fields": []}
+    for key, faces in (("source_faces", source_faces), ("tracked", tracked)):
+        meta[key + "_sizes"] = [list(map(int, s)) for s in faces.image_sizes]
+        meta[key] = []
+        for i, frame in enumerate(faces.frames):
+            entries = []
+            for j, f in enumerate(frame):
+                fields = {}
+                for field in dataclasses.fields(f):
+                    value = getattr(f, field.name)
+                    if isinstance(value, np.ndarray):
+                        arrays[f"{key}_{i}_{j}_{field.name}"] = value
+                        fields[field.name] = f"{key}_{i}_{j}_{field.name}"
+                        meta["array_fields"].append(field.name)
+                    else:
+                        fields[field.name] = value.item() if isinstance(value, np.generic) else value
+                entries.append(fields)
+            meta[key].append(entries)
+    meta["array_fields"] = sorted(set(meta["array_fields"]))
+    np.savez(path + ".npz", **arrays)
+    pathlib.Path(path + ".json").write_text(json.dumps(meta))
+
+
 def swap_ab(other: pathlib.Path, source, source_faces, rounds: int = 2) -> list[str]:
     """Face Swap given tracked faces, CPU ms per frame (best of 3 calls per process), this
     checkout against ``other`` (e.g. the main branch before this work), in fresh processes
     run alternately, on the same 720p clips and faces."""
-    import pickle
     import tempfile
     rows = []
     for n in (1, 3):
         frames = clip(SIZES["720p"], n)
         tracked, _ = track_faces(frames, detector=DETECTOR)
-        with tempfile.NamedTemporaryFile(suffix=".pkl") as data:
-            pickle.dump((source, frames, source_faces, tracked), data)
-            data.flush()
+        with tempfile.TemporaryDirectory() as folder:
+            data = str(pathlib.Path(folder) / "inputs")
+            save_swap_inputs(data, source, frames, source_faces, tracked)
             times: dict[str, list[float]] = {"other": [], "this": []}
             for _ in range(rounds):
                 for side, root in (("other", other), ("this", ROOT)):
-                    done = subprocess.run([sys.executable, "-c", SWAP_AB, str(root), data.name],
+                    done = subprocess.run([sys.executable, "-c", SWAP_AB, str(root), data],
                                           capture_output=True, text=True, check=True)
                     times[side].append(float(done.stdout.strip().splitlines()[-1]))
         before, after = min(times["other"]), min(times["this"])
