@@ -15,12 +15,10 @@ import importlib.util
 import io
 import pathlib
 import platform
-import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 
 import numpy as np
 import torch
@@ -31,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
-from bench_faces import frame_with_face  # noqa: E402
+from common import frame_with_face, median_ms  # noqa: E402
 from scenes import crowd_frame, face_free, hits  # noqa: E402
 
 from face_pipeline.models.onnx import cpu_cores  # noqa: E402
@@ -62,16 +60,6 @@ def as_image(frame):
     return torch.from_numpy(frame[None].astype(np.float32) / 255)
 
 
-def median_ms(fn) -> float:
-    fn()
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--fp-frames", type=int, default=100)
@@ -86,7 +74,7 @@ def main():
             image = as_image(frame)
             for scan in scans:
                 for impl, mod in impls.items():
-                    timing[(label, name, scan, impl)] = median_ms(lambda: mod.detect_faces(image, scan=scan))
+                    timing[(label, name, scan, impl)] = median_ms(lambda: mod.detect_faces(image, scan=scan), RUNS)
             print(label, name, {k[2:]: round(v) for k, v in timing.items() if k[:2] == (label, name)})
     rates = {}
     for impl, mod in impls.items():

@@ -22,12 +22,12 @@ import sys
 import tempfile
 import time
 
-import cv2
 import numpy as np
 import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from common import frame_with_face  # noqa: E402
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
@@ -47,16 +47,6 @@ MP_VERSION = "0.10.14"
 MP_VENV = pathlib.Path.home() / ".cache" / "face_pipeline_bench" / f"mediapipe-{MP_VERSION}"
 MP_DEPS = ["absl-py", "attrs", "flatbuffers", "numpy<2", "protobuf<5",
            "opencv-python-headless", "matplotlib"]
-
-
-def frame_with_face(width: int, height: int) -> np.ndarray:
-    portrait = cv2.imread(str(ROOT / "workflows/inputs/grace_hopper.jpg"))[:, :, ::-1]
-    h = height // 1.6
-    face = cv2.resize(portrait, (int(h * 512 / 600), int(h)), interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 120, np.uint8)
-    y, x = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
-    canvas[y:y + face.shape[0], x:x + face.shape[1]] = face
-    return canvas
 
 
 def mediapipe_python() -> pathlib.Path | None:

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+from common import frame_with_face, median_ms  # noqa: E402  (no pack imports)
+
 if "--pack" in sys.argv:   # measure another checkout's pack
     import importlib.util
     _pack = pathlib.Path(sys.argv[sys.argv.index("--pack") + 1]).resolve()
@@ -49,33 +51,11 @@ from face_pipeline.vision import meshwarp as mw  # noqa: E402
 from face_pipeline.vision.image import frame_float, frame_uint8  # noqa: E402
 
 SIZES = {"512x512": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080)}
-
-
 RUNS = 5
 
 
-def frame_with_face(width: int, height: int) -> torch.Tensor:
-    """IMAGE ``[1, H, W, 3]``: Grace Hopper's portrait, 1/1.6 of the frame's height, on grey
-    (bench_faces' frame; not imported from there, because bench_faces imports modules that
-    the previous release measured with ``--pack`` does not have)."""
-    portrait = cv2.imread(str(ROOT / "workflows/inputs/grace_hopper.jpg"))[:, :, ::-1]
-    h = height // 1.6
-    face = cv2.resize(portrait, (int(h * 512 / 600), int(h)), interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 120, np.uint8)
-    y, x = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
-    canvas[y:y + face.shape[0], x:x + face.shape[1]] = face
-    return torch.from_numpy(canvas[None].astype(np.float32) / 255)
-
-
-def median_ms(fn) -> float:
-    """Median wall ms of ``fn`` over ``RUNS`` runs (after one warm-up)."""
-    fn()
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+def as_image(frame: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(frame[None].astype(np.float32) / 255)
 
 
 def hard_paste(source, source_box, target, target_box):
@@ -150,7 +130,7 @@ def cpu_swap_ms(rounds: int = 7) -> dict:
     source_image, source_faces = astronaut()
     found = {}
     for label, (w, h) in SIZES.items():
-        target = frame_with_face(w, h)
+        target = as_image(frame_with_face(w, h))
         target_faces = ops.add_landmarks(target, ops.detect_faces(target))
         call = lambda: face_swap(source_image, target, source_faces=source_faces,  # noqa: E731
                                  target_faces=target_faces)
@@ -167,7 +147,7 @@ def cpu_swap_ms(rounds: int = 7) -> dict:
 
 def astronaut():
     rgb = cv2.cvtColor(cv2.imread(str(ROOT / "workflows/inputs/astronaut.png")), cv2.COLOR_BGR2RGB)
-    image = torch.from_numpy(rgb[None].astype(np.float32) / 255)
+    image = as_image(rgb)
     return image, ops.add_landmarks(image, ops.detect_faces(image))
 
 
@@ -196,19 +176,20 @@ def main():
         return
     previous, current = compare(args.previous) if args.previous else ({}, {})
     rgb = cv2.cvtColor(cv2.imread(str(ROOT / "workflows/inputs/astronaut.png")), cv2.COLOR_BGR2RGB)
-    source_image = torch.from_numpy(rgb[None].astype(np.float32) / 255)
+    source_image = as_image(rgb)
     source_faces = ops.add_landmarks(source_image, ops.detect_faces(source_image))
     rows = []
     for label, (w, h) in SIZES.items():
-        target = frame_with_face(w, h)
+        target = as_image(frame_with_face(w, h))
         target_faces = ops.add_landmarks(target, ops.detect_faces(target))
         s_box, t_box = source_faces.frames[0][0].box, target_faces.frames[0][0].box
         s_np, t_np = frame_uint8(source_image, 0), frame_uint8(target, 0)
         t = {
-            "paste": median_ms(lambda: hard_paste(s_np, s_box, t_np, t_box)),
+            "paste": median_ms(lambda: hard_paste(s_np, s_box, t_np, t_box), RUNS),
             "swap": median_ms(lambda: face_swap(source_image, target, source_faces=source_faces,
-                                                target_faces=target_faces)),
-            "full": median_ms(lambda: face_swap(source_image, target, source_faces=source_faces)),
+                                                target_faces=target_faces), RUNS),
+            "full": median_ms(lambda: face_swap(source_image, target, source_faces=source_faces),
+                              RUNS),
         }
         rows.append((label, t))
         print(label, {k: round(v, 1) for k, v in t.items()})

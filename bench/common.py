@@ -1,0 +1,33 @@
+"""Inputs and timing shared by the benchmark scripts.  No pack imports: a script that measures
+another checkout of the pack (``bench_swap.py --pack``) uses it too."""
+import pathlib
+import statistics
+import time
+
+import cv2
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def frame_with_face(width: int, height: int) -> np.ndarray:
+    """uint8 RGB ``[H, W, 3]``: Grace Hopper's portrait, 1/1.6 of the frame's height, centred
+    on grey."""
+    portrait = cv2.imread(str(ROOT / "workflows/inputs/grace_hopper.jpg"))[:, :, ::-1]
+    h = height // 1.6
+    face = cv2.resize(portrait, (int(h * 512 / 600), int(h)), interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 120, np.uint8)
+    y, x = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
+    canvas[y:y + face.shape[0], x:x + face.shape[1]] = face
+    return canvas
+
+
+def median_ms(fn, runs: int) -> float:
+    """Median wall ms of ``fn`` over ``runs`` runs (after one warm-up)."""
+    fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
