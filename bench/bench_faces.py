@@ -194,7 +194,7 @@ def write_results(results: dict, mp_version):
         "Frames hold one portrait (face ~45% of the frame height). MediaPipe: `FaceDetection` "
         "(short / full range) and `FaceMesh(static_image_mode=True, refine_landmarks=True)` "
         "(detection + 478 points every call). Pack: `detect_faces` and `add_landmarks` from the "
-        "IMAGE tensor (its NaN check included, once per node); whole_frame = "
+        "IMAGE tensor (NaN/inf checked in the models' inputs); whole_frame = "
         "`scan='whole_frame'`.",
         "",
         "## Per frame, pack vs MediaPipe",
@@ -213,7 +213,7 @@ def write_results(results: dict, mp_version):
             f"{ms(r, 'detect_whole_verified')} | {ms(r, 'mp_mesh478')} | {ms(r, 'detect478')} | "
             f"{ratio(r, 'detect478', 'mp_mesh478')} | {ms(r, 'detect_default')} / "
             f"{ms(r, 'detect478_default')} |")
-    stages = [("s_check_finite", "NaN/inf check of the IMAGE (once per node)"),
+    stages = [("s_check_finite", "NaN/inf check of a whole IMAGE (other nodes; not on this path)"),
               ("s_to_frame", "IMAGE tensor -> float frame view (no copy)"),
               ("s_letterbox", "letterbox resize to the detector input"),
               ("s_detector_onnx", "short-range detector, ONNX Runtime"),

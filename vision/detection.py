@@ -477,9 +477,9 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
         firm = s >= accept  # presence <= 1: a weaker candidate cannot reach ``accept``
         # a candidate that a kept face of a higher-priority pass covers loses the final NMS to
         # it whatever its presence: no need to verify it (a large face yields many such parts)
-        outranking = [box for box, r in zip(boxes, rank) if r >= priority + 1]
-        for i in np.flatnonzero(firm) if outranking else ():
-            firm[i] = (iou(b[i], np.array(outranking), containment=True) <= NMS_OVERLAP).all()
+        outranking = np.array([box for box, r in zip(boxes, rank) if r >= priority + 1])
+        for i in np.flatnonzero(firm) if len(outranking) else ():
+            firm[i] = (iou(b[i], outranking, containment=True) <= NMS_OVERLAP).all()
         b, k, s, accept = b[firm], k[firm], s[firm], accept[firm]
         if not len(s):
             return
