@@ -275,8 +275,8 @@ def test_onnx_restorer_slots(models_dir, model_id, size):
 
 
 def test_codeformer_fidelity_reaches_the_model(models_dir):
-    with pytest.raises(registry.ModelUnavailableError, match="no sha256"):   # never unverified
-        enhancers.load_enhancer("codeformer", allow_download=True)
+    with pytest.raises(registry.ModelUnavailableError, match="Put it at"):
+        enhancers.load_enhancer("codeformer")
     tiny_face_restorer(models_dir / "codeformer.onnx", 512, weight_input=True)
     crop = np.random.default_rng(2).random((512, 512, 3)).astype(np.float32)
     assert np.allclose(enhancers.load_enhancer("codeformer", fidelity=1.0)(crop), crop, atol=1e-5)
