@@ -147,16 +147,31 @@ def test_enhanced_results_say_so(gallery, probes, embedded):
     assert all(h["enhanced"] for h in id_ops.hits_json(hits))
 
 
-def test_face_model_built_with_photos_joins_the_gallery_with_layers(gallery):
+def test_face_model_built_with_photos_joins_the_gallery_with_layers(gallery, tmp_path):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+    from face_pipeline.vision import gallery as store
     photo = load_rgb("faces/obama/1.jpg")
     image = as_image(photo)
     faces, _ = id_ops.embed_faces(image, face_ops.detect_faces(image, max_faces=1))
-    model, report = id_ops.build_face_model(faces, "obama", image=image)
+    built, report = id_ops.build_face_model(faces, "obama", image=image)
+    model = store.load_face_model(store.save_face_model(built, tmp_path / "o.safetensors"))
     assert model.widths == id_ops.GALLERY_WIDTHS and "also at face widths" in report
+    assert np.array_equal(model.member_layers, built.member_layers)   # layers round-trip
     merged = gallery.remove("obama").add_face_model(model)
     row = merged.names.index("obama")
-    assert np.allclose(merged.scaled[:, row], model.scaled, atol=1e-6)
+    assert np.allclose(merged.scaled[:, row], built.scaled, atol=1e-6)
     assert (merged.scaled[:, row] @ merged.embeddings[row]).min() < 0.99  # real layers
-    plain = merged.add_face_model(id_ops.build_face_model(faces, "obama_plain")[0])
-    row = plain.names.index("obama_plain")
-    assert np.allclose(plain.scaled[:, row], plain.embeddings[row])  # full stands in
+    plain = store.load_face_model(store.save_face_model(
+        id_ops.build_face_model(faces, "obama_plain")[0], tmp_path / "p.safetensors"))
+    merged = merged.add_face_model(plain)
+    row = merged.names.index("obama_plain")
+    assert plain.member_layers is None and np.allclose(merged.scaled[:, row],
+                                                       merged.embeddings[row])  # full stands in
+    tensors = load_file(str(tmp_path / "o.safetensors"))
+    tensors["member_layers"] = tensors["member_layers"][:2]
+    with safe_open(str(tmp_path / "o.safetensors"), framework="np") as f:
+        save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=f.metadata())
+    with pytest.raises(ValueError, match="bad.safetensors is damaged: 'member_layers'"):
+        store.load_face_model(tmp_path / "bad.safetensors")
+
