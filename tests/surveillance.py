@@ -104,7 +104,8 @@ def detect_and_enhance(frames) -> Probes:
     image = as_image(*frames)
     faces = DetectFaces().detect(image, **settings("FacePipelineDetectFaces"))[0]
     clean = Denoise().denoise(image, **settings("FacePipelineDenoise"))[0]
-    enhanced = UpscaleFrames().upscale(clean, **settings("FacePipelineUpscaleFrames"))[0]
+    enhanced = UpscaleFrames().upscale(clean, faces=faces,
+                                       **settings("FacePipelineUpscaleFrames"))[0]
     return Probes(image, faces, enhanced)
 
 
