@@ -23,7 +23,7 @@ from face_pipeline.vision import identity
 SEEDS = 3
 MARGIN = 4
 """Full chain top-1 must beat the bicubic baseline by at least this many of the 18 probes
-(22 points; measured 16 vs 9; bench/results_surveillance.md has 16 / 20 / 28 px, 4 seeds)."""
+(22 points; measured 16 vs 9; bench/results_surveillance.md, 4 seeds: 20 vs 11 of 24)."""
 
 
 @pytest.fixture(scope="module")
