@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from .quality import noise_sigma
+from .restore import tiled_upscale
 
 H_PER_SIGMA = 0.7
 """OpenCV's ``h`` (and ``hColor``) per grey level of measured noise sigma (calibrated above)."""
@@ -97,7 +98,6 @@ def denoise(frame: np.ndarray, method: str = "nlmeans", strength: float = 1.0,
         return Denoised(frame, measured, measured, "none")
     level = measured * float(strength)
     if network is not None:
-        from .restore import tiled_upscale
         x = frame.astype(np.float32) / 255.0
         x += min(float(strength), 1.0) * (tiled_upscale(x, network, 1) - x)
         out = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
