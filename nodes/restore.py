@@ -23,7 +23,7 @@ UPSCALE_MODEL = ("UPSCALE_MODEL", {"tooltip": "Optional: a model from ComfyUI's 
 ENHANCE_SOURCE = (ops.SOURCE_POLICIES, {"default": "auto", "tooltip": "Restore the source "
                   "face once before swapping: auto when it is at most 64 px wide, always, or "
                   "off. A restored source brings the network's detail on top of its own "
-                  "structure; with off a source of at most 64 px is still enlarged sharply "
+                  "structure; with off a source under 48 px is still enlarged sharply "
                   "(its own pixels, no network). Either way its structure replaces the "
                   "target's."})
 KEEP_STRUCTURE = ("BOOLEAN", {"default": True, "tooltip": "Upscalers only: the face keeps its "

@@ -37,8 +37,14 @@ BLEND = 0.8
 """FaceFusion's default face-enhancer blend: 80% restored, 20% the original pixels."""
 SOURCE_POLICIES = ["auto", "always", "off"]
 """``enhance_source``: ``auto`` follows the size policy (faces under 64 px), ``always``
-restores any source, ``off`` never (a small source is still enlarged sharply:
-:func:`prepare_source`)."""
+restores any source, ``off`` never (a source under :data:`SHARP_SOURCE_BELOW` is still
+enlarged sharply: :func:`prepare_source`)."""
+SHARP_SOURCE_BELOW = 48.0
+"""Face width (px) under which an unrestored swap source is still enlarged sharply on its
+aligned crop.  Calibration (the 8 pairs of :data:`SOURCE_SHARPEN`): at 32 px the sharp
+enlargement brings the swap closer to the source than to the target in 7 of 8 pairs instead
+of 4; at 64 px it changes nothing (7 of 8 either way), so 64 px sources stay as captured and
+``enhance_source`` alone decides whether they are restored."""
 SOURCE_SHARPEN = 1.0
 """:func:`vision.restore.sharpened`'s amount for a small swap source's enlargement, under the
 restorer's detail or alone.  Calibration (swaps among Obama 2/3, Biden, astronaut, Grace
@@ -214,14 +220,14 @@ def prepare_source(source_image: torch.Tensor, source_faces: FaceSet, source_ind
 
     When ``enhance_source`` asks for it (:func:`wants_source_enhancement`), the chosen source
     face is restored once (:func:`restore_source`) and the swap uses the restored 512 px crop
-    (face index 0) for every target frame.  A source face of at most ``small`` px that is not
-    restored (``off``) is still prepared on that crop, enlarged sharply without a network, so
+    (face index 0) for every target frame.  A source face under :data:`SHARP_SOURCE_BELOW` px
+    that is not restored is still prepared on that crop, enlarged sharply without a network, so
     the warp does not stretch its few pixels bilinearly.  Otherwise the inputs come back
     unchanged and the note is empty.
     """
     frame_index, face = source_face(source_faces, source_index)
     restore = wants_source_enhancement(enhance_source, face.width, small)
-    if not restore and not should_enhance(face.width, "auto", small):
+    if not restore and not round(face.width) < SHARP_SOURCE_BELOW:
         return source_image, source_faces, source_index, ""
     enhancer = get_enhancer(model, upscale_model, device, allow_download) if restore else None
     image, faces, note = restore_source(source_image, source_faces, frame_index, face, enhancer,
