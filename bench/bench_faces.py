@@ -43,6 +43,9 @@ from face_pipeline.vision.image import check_finite, frame_float, unit_scale  # 
 LOAD = os.getloadavg()
 SIZES = {"512x512": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080)}
 ROUNDS, RUNS = 7, 5  # rounds alternate pack and MediaPipe; runs per round per measurement
+PEER_TASKS = {"detect_whole": "detect_short", "detect_full_whole": "detect_full",
+              "detect478": "mesh478"}
+"""Pack measurement -> the MediaPipe task timed right after it (same load, a ratio's two sides)."""
 MP_VERSION = "0.10.14"
 MP_VENV = pathlib.Path.home() / ".cache" / "face_pipeline_bench" / f"mediapipe-{MP_VERSION}"
 MP_DEPS = ["absl-py", "attrs", "flatbuffers", "numpy<2", "protobuf<5",
@@ -167,11 +170,10 @@ def main():
                 wall, used = timed(fn)
                 times[name] += wall
                 cpu[name] += used
-            if peer:
-                for task in ("detect_short", "detect_full", "mesh478"):
-                    answer = peer.ask(f"{task} {label} {RUNS}")
-                    times.setdefault("mp_" + task, []).extend(answer["wall"])
-                    cpu.setdefault("mp_" + task, []).extend(answer["cpu"])
+                if peer and name in PEER_TASKS:  # the peer right after its pack counterpart
+                    answer = peer.ask(f"{PEER_TASKS[name]} {label} {RUNS}")
+                    times.setdefault("mp_" + PEER_TASKS[name], []).extend(answer["wall"])
+                    cpu.setdefault("mp_" + PEER_TASKS[name], []).extend(answer["cpu"])
         results[label] = {k: 1000 * statistics.median(v) for k, v in times.items()}
         results[label].update({"cpu_" + k: 1000 * statistics.median(v) for k, v in cpu.items()})
         print(label, {k: round(v, 2) for k, v in results[label].items()})
@@ -194,7 +196,8 @@ def write_results(results: dict, mp_version):
         f"Machine: {platform.processor() or platform.machine()}, {cpu_cores()} cores usable; "
         f"pack sessions: {SMALL_GRAPH_THREADS} intra-op thread for single inputs of the MediaPipe "
         f"networks, small-face scan tiles one per call over {cpu_cores()} workers; medians of {ROUNDS} rounds x {RUNS} "
-        f"runs, pack and MediaPipe {mp_version or '(not installed)'} alternating round by round; "
+        f"runs, pack and MediaPipe {mp_version or '(not installed)'} alternating (each MediaPipe task "
+        "runs right after its pack counterpart, in every round); "
         "`python bench/bench_faces.py`. Load average (1 min) at the start and end of the run: "
         f"{LOAD[0]:.1f} / {os.getloadavg()[0]:.1f}; the machines are shared, so absolute times "
         "swing with other work, the ratios less.",
