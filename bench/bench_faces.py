@@ -38,6 +38,7 @@ from face_pipeline.models.onnx import SMALL_GRAPH_THREADS, cpu_cores  # noqa: E4
 from face_pipeline.pipeline import faces as ops  # noqa: E402
 from face_pipeline.vision import detection as det  # noqa: E402
 from face_pipeline.vision import landmarks as lmk  # noqa: E402
+from face_pipeline.vision.face import Face  # noqa: E402
 from face_pipeline.vision.image import check_finite, frame_float, unit_scale  # noqa: E402
 
 LOAD = os.getloadavg()
@@ -146,6 +147,52 @@ def pack_measurements(image: torch.Tensor) -> dict:
     }
 
 
+def sequence_profile(image: torch.Tensor, frames: int = 100) -> dict[str, float]:
+    """CPU ms per step of detect + 478 on one face, the steps run in the pipeline's order (so
+    each finds the caches as the step before left them: the frame, network weights and
+    activations evicted in turn) and timed with the process's CPU clock; the eye crops go
+    through the iris network in one call on this thread (its CPU time is then all counted)."""
+    detector = load_detector(ops.DEFAULT_DETECTOR)
+    marker = load_landmarker(ops.DEFAULT_LANDMARKER)
+    spent: dict[str, list[float]] = {}
+
+    def step(name, fn):
+        start = time.process_time()
+        out = fn()
+        spent.setdefault(name, []).append(time.process_time() - start)
+        return out
+
+    def one_frame():
+        frame = step("IMAGE -> float frame view", lambda: frame_float(image, 0))
+        square, box = step("letterbox", lambda: det.letterbox(frame, detector.size))
+        blob = step("detector input (scale to -1..1)",
+                    lambda: square[None].astype(np.float32) * np.float32(2 * unit_scale(frame)) - 1)
+        raw, logits = step("short-range detector, ONNX Runtime",
+                           lambda: detector.session.run(None, {detector.input_name: blob}))
+        boxes, kps, scores = step("anchor decoding + weighted NMS", lambda: detector._decode(
+            raw[0], logits[0], detector.size, detector.size, 0.5))
+        roi = step("face + mesh crop region", lambda: lmk.mesh_roi_from_face(Face(
+            box=box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4)[0], score=float(scores[0]),
+            keypoints=box.to_frame(kps)[0])))
+        crops, back = step("mesh crop (192 px)", lambda: lm._crops(frame, [roi], lm.MESH_SIZE))
+        points, _ = step("face mesh, ONNX Runtime",
+                         lambda: marker.mesh_session.run(None, {marker._mesh_input: crops}))
+        mesh = step("mesh -> frame pixels", lambda: lm._to_frame(points.reshape(1, 468, 3), back))
+        eyes, eye_back = step("two eye crops (64 px)", lambda: lm._crops(
+            frame, lmk.iris_rois(mesh[0]), lm.IRIS_SIZE, flips=[False, True]))
+        contours, _ = step("iris model, both eyes in one call, ONNX Runtime",
+                           lambda: marker.iris_session.run(None, {marker._iris_input: eyes}))
+        step("eyes -> frame pixels, head pose", lambda: (
+            lm._to_frame(contours.reshape(2, 71, 3), eye_back), lmk.head_pose(mesh[0])))
+
+    for _ in range(10):
+        one_frame()
+    spent.clear()
+    for _ in range(frames):
+        one_frame()
+    return {name: 1000 * statistics.median(v) for name, v in spent.items()}
+
+
 def main():
     frames = {label: frame_with_face(w, h) for label, (w, h) in SIZES.items()}
     python = mediapipe_python()
@@ -176,7 +223,8 @@ def main():
                     cpu.setdefault("mp_" + PEER_TASKS[name], []).extend(answer["cpu"])
         results[label] = {k: 1000 * statistics.median(v) for k, v in times.items()}
         results[label].update({"cpu_" + k: 1000 * statistics.median(v) for k, v in cpu.items()})
-        print(label, {k: round(v, 2) for k, v in results[label].items()})
+        results[label]["sequence"] = sequence_profile(image)
+        print(label, {k: round(v, 2) for k, v in results[label].items() if k != "sequence"})
     if peer:
         version = peer.version
         peer.close()
@@ -261,7 +309,21 @@ def write_results(results: dict, mp_version):
             f"{ms(r, key)} / {ms(r, 'cpu_' + key)}" for r in results.values()) + " |")
     lines += ["", "Stages are timed alone (warm caches); the last row is the end-to-end detect + "
               "478 time minus the stages on its path, so it also holds what running them in "
-              "sequence costs (caches refilled between networks).", "",
+              "sequence costs (caches refilled between networks)."]
+    lines += ["", "## In sequence (pack, CPU ms per frame, steps in the pipeline's order)", "",
+              "Each step finds the caches as the step before left them (the whole frame read by the "
+              "letterbox, then each network's weights and activations in turn); the iris network "
+              "takes both eye crops in one call on the same thread, so all its CPU time is "
+              "counted. The end-to-end run adds the pack's bookkeeping around these steps (FACES, "
+              "verification, model lookup).", "",
+              "| step | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+    first = next(iter(results.values()))["sequence"]
+    for name in first:
+        lines.append(f"| {name} | " + " | ".join(
+            f"{r['sequence'][name]:.2f}" for r in results.values()) + " |")
+    lines.append("| **sum** | " + " | ".join(
+        f"**{sum(r['sequence'].values()):.1f}**" for r in results.values()) + " |")
+    lines += ["",
               "Network sizes (multiply-accumulates of the convolutions, counted in the TFLite "
               "graphs): short-range detector 31 M, face mesh 35 M, iris 54 M per eye; the pack "
               "runs 31 + 35 + 2 x 54 = 173 M per face, MediaPipe's detect + 478 runs the detector "
