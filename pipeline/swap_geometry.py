@@ -161,7 +161,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
                    keep_beard: bool = False, target_light: float = skin.TARGET_LIGHT,
                    maskers: Sequence = (), cleaned_boxes: Optional[dict] = None,
-                   skin_smoothers: Optional[dict] = None,
+                   kept_boxes: Optional[dict] = None, skin_smoothers: Optional[dict] = None,
                    min_confidence: float = MIN_FACE_CONFIDENCE, checked: bool = False,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
@@ -178,6 +178,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     target_light 0).  ``cleaned_boxes``, a dict, receives per frame index a list of
     ``(box, image)``: the target's face boxes with the facial hair replaced by skin shading
     (for the blend's target, so that the beard does not return as shading).
+    ``kept_boxes``, a dict, receives per frame index a list of ``(box, mask)``: the target
+    pixels kept exactly in front (bool ``mask`` over the face ``box``: occluders, a kept
+    beard), which the watermark leaves alone (:func:`pipeline.provenance.mark_frames`).
     ``skin_smoothers``, a dict, holds one :class:`vision.tracking.StatsSmoother` per track
     id (filled as tracks appear; pass it on to carry them over): the skin-tone statistics of
     tracked faces are smoothed over time per track, so the face's tone does not pump with
@@ -218,7 +221,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                 hook = None if skin_smoothers is None or track is None else \
                     skin_smoothers.setdefault(track, tracking.StatsSmoother())
                 warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
-                                    keep_beard, maskers, cleaned_boxes, i, hook)
+                                    keep_beard, maskers, cleaned_boxes, kept_boxes, i, hook)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -230,9 +233,11 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
 
 def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
                light: float, occlusion: bool, keep_beard: bool, maskers: Sequence,
-               cleaned_boxes: Optional[dict], index: int, stats=None) -> meshwarp.WarpedFace:
+               cleaned_boxes: Optional[dict], kept_boxes: Optional[dict], index: int,
+               stats=None) -> meshwarp.WarpedFace:
     """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
-    target box added to ``cleaned_boxes[index]`` when given."""
+    target box added to ``cleaned_boxes[index]`` and the pixels kept in front to
+    ``kept_boxes[index]`` when given."""
     x0, y0, x1, y1 = warped.box
     local = landmarks.copy()
     local[:, :2] -= (x0, y0)
@@ -251,6 +256,8 @@ def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.nda
         return warped
     if cleaned_boxes is not None and done.target is not None:
         cleaned_boxes.setdefault(index, []).append((warped.box, done.target))
+    if kept_boxes is not None and done.occlusion.max() >= 1:
+        kept_boxes.setdefault(index, []).append((warped.box, done.occlusion >= 1))
     return meshwarp.WarpedFace(warped.box, done.image, warped.mask * (1.0 - done.occlusion))
 
 

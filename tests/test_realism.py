@@ -167,9 +167,10 @@ def test_occluder_stays_in_front(portraits):
     src, tgt = portraits["astronaut"], portraits["hopper"]
     covered, blob = paint_occluder(tgt[0], landmarks(tgt))
     out, mask, _ = face_swap(src[0], covered, source_faces=src[1], target_faces=tgt[1],
-                             occlusion=True, watermark=False)
+                             occlusion=True)   # defaults otherwise: the watermark is on
     inner = cv2.erode(blob.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     assert np.abs(out[0].numpy()[inner] - covered[0].numpy()[inner]).max() <= 1 / 255
+    assert DetectSwapWatermark().detect(jpeg_half(out))[0]
     # the Face Region Mask option outputs the occluder (inside the face oval)
     found = FaceRegionMask().mask(covered, tgt[1], "occluders", "", 0, 0.0, 0.15, "image")[0]
     face = region_mask(landmarks(tgt), blob.shape, ["face"], grow=-2) > 0.99
@@ -214,6 +215,13 @@ def test_swaps_carry_a_watermark_that_survives_jpeg_and_resizing(portraits, tmp_
         assert not detect(original)[0] and not detect(jpeg_half(original))[0], path
     off, _, _ = face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1], watermark=False)
     assert not detect(off)[0]
+    # at most one grey level anywhere, whether 8-bit output rounds (PIL) or truncates (Save
+    # Image), and exactly one on most pixels (the mark is not weaker than it can be)
+    on = face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1])[0][0].numpy()
+    for to8 in (lambda f: np.clip(f * 255 + 0.5, 0, 255).astype(np.int16),
+                lambda f: np.clip(255. * f, 0, 255).astype(np.uint8).astype(np.int16)):
+        change = np.abs(to8(on) - to8(off[0].numpy()))
+        assert change.max() == 1 and (change == 1).mean() > 0.9
 
 
 KEY = (0.1, 0.2, 0.9)
@@ -239,7 +247,7 @@ def test_learned_occlusion_masks_keep_occluders_in_front(portraits, tmp_path, mo
     inner = cv2.erode(square.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     change = lambda model: np.abs(face_swap(  # noqa: E731
         src[0], covered, source_faces=src[1], target_faces=tgt[1], occlusion=True,
-        mask_model=model, watermark=False)[0][0].numpy()[inner] - covered[0].numpy()[inner]).max()
+        mask_model=model)[0][0].numpy()[inner] - covered[0].numpy()[inner]).max()
     # the skin-colour model misses an occluder this small: it is swapped over
     monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
     assert change("skin colour") > 0.1 and change("auto") > 0.1   # auto: no file, skin colour
