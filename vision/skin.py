@@ -31,7 +31,7 @@ import numpy as np
 from . import mesh_topology as topo
 from .color import MIN_PIXELS, lab, lab_to_rgb, skin_inliers
 from .face_parsing import visible_face
-from .meshwarp import face_height
+from .meshwarp import face_height, smoothstep
 from .regions import region_mask
 
 SAMPLE_POINTS = (50, 280, 205, 425, 151, 108, 337, 9, 6, 197)
@@ -104,10 +104,7 @@ def _distance(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
 
 def skin_weight(image_lab: np.ndarray, model: SkinModel) -> np.ndarray:
     """float32 ``[H, W]``: 1 where the colour fits ``model``, 0 beyond (:data:`SKIN_DISTANCE`)."""
-    dist = _distance(image_lab, model)
-    lo, hi = SKIN_DISTANCE
-    t = np.clip((hi - dist) / (hi - lo), 0.0, 1.0)
-    return (t * t * (3 - 2 * t)).astype(np.float32)
+    return smoothstep(_distance(image_lab, model), SKIN_DISTANCE[::-1]).astype(np.float32)
 
 
 def skin_shading(image_lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -212,9 +209,7 @@ def fringe(skin: FaceSkin, landmarks: np.ndarray) -> np.ndarray:
     clear = skin.weight * (1.0 - skin.features) * (light > skin.shading[..., 0]
                                                    - FRINGE_DARKER[0])
     shading = skin_shading(skin.lab, clear, SHADING_SCALE * h)[..., 0]
-    t = np.clip((shading - light - FRINGE_DARKER[0]) / (FRINGE_DARKER[1] - FRINGE_DARKER[0]),
-                0.0, 1.0)
-    found = (t * t * (3 - 2 * t)) * upper * (1.0 - skin.features)
+    found = smoothstep(shading - light, FRINGE_DARKER) * upper * (1.0 - skin.features)
     # feathered (never below itself), so the fill does not end in a hard line under the strands
     return np.maximum(found, cv2.GaussianBlur(found, (0, 0), max(FRINGE_FEATHER * h, 0.5)))
 
@@ -225,6 +220,77 @@ FRINGE_DARKER = (8.0, 14.0)
 """L* units below the skin shading over which :func:`fringe` rises from 0 to 1.  Checked on
 the White House photos (calibration, not asserted on): their bare foreheads' wrinkles and
 shadows stay below it (at most 1.3 % of the forehead flagged), their hairlines are flagged."""
+
+
+def glasses_bridge(image_lab: np.ndarray, landmarks: np.ndarray) -> float:
+    """How strongly a line crosses the nose bridge between the eyes (the bridge of a pair of
+    glasses), in CIEDE76 units: the L*a*b* profile of the bridge's middle (half the distance
+    between the inner eye corners wide, from between the brows down to the nose, read along
+    the eye line) minus the same profile smoothed at 0.04 face heights; the largest row's
+    length.  A bare bridge's creases and shadows stay a few units."""
+    right, left = landmarks[133, :2], landmarks[362, :2]
+    axis = left - right
+    span = float(np.hypot(*axis))
+    if span < 4:
+        return 0.0
+    across, down = axis / span, np.array([-axis[1], axis[0]]) / span
+    centre = (right + left) / 2
+    top, bottom = (float((landmarks[k, :2] - centre) @ down) for k in (9, 197))
+    rows, cols = int(bottom - top), max(int(span / 2), 2)
+    if rows < 8:
+        return 0.0
+    corners = np.float32([centre - across * span / 4 + down * top,
+                          centre + across * span / 4 + down * top,
+                          centre - across * span / 4 + down * bottom])
+    strip = cv2.warpAffine(image_lab, cv2.getAffineTransform(
+        corners, np.float32([[0, 0], [cols, 0], [0, rows]])), (cols, rows),
+        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    profile = strip.mean(1, keepdims=True)   # [rows, 1, 3]
+    smooth = cv2.GaussianBlur(profile, (1, 0), sigmaX=0.1,
+                              sigmaY=0.04 * face_height(landmarks), borderType=cv2.BORDER_REFLECT)
+    return float(np.linalg.norm(profile - smooth, axis=-1).max())
+
+
+GLASSES_BRIDGE = 6.0
+""":func:`glasses_bridge` above which a face wears glasses.  Calibration (not asserted on):
+bare bridges of the astronaut, Biden and Obama 1-3 photos 1.7-4.0 (a frown crease); Grace
+Hopper's glasses 16; frames painted onto copies of the astronaut, Obama 1 and Biden (dark,
+amber, thin grey) 6.6-50, except amber on Obama's skin (3.2: not found, and nearly the skin's
+own colour)."""
+GLASSES_LINE = (6.0, 14.0)
+"""Colour distance from the skin shading (CIEDE76) over which a pixel of the glasses ring
+rises from 0 to 1 as frame in :func:`glasses_frames`."""
+
+
+def glasses_frames(skin: FaceSkin, landmarks: np.ndarray) -> np.ndarray:
+    """float32 ``[h, w]`` 0..1: the frames of the face's glasses, or 0 everywhere when
+    :func:`glasses_bridge` finds none (:data:`GLASSES_BRIDGE`): pixels of the ring around
+    each eye and the bridge between them that stand out of the skin shading by
+    :data:`GLASSES_LINE`, the eyes and brows themselves excluded (a frame along the brows
+    stays: without it the face has no brows)."""
+    shape = skin.weight.shape
+    if glasses_bridge(skin.lab, landmarks) < GLASSES_BRIDGE:
+        return np.zeros(shape, np.float32)
+    h = face_height(landmarks)
+    ring = np.zeros(shape, np.uint8)
+    centres = []
+    for eye, (inner, outer) in ((topo.RIGHT_EYE, (133, 33)), (topo.LEFT_EYE, (362, 263))):
+        centre = landmarks[list(eye), :2].mean(0)
+        width = float(np.hypot(*(landmarks[inner, :2] - landmarks[outer, :2])))
+        angle = float(np.degrees(np.arctan2(*(landmarks[263, 1::-1] - landmarks[33, 1::-1]))))
+        cv2.ellipse(ring, (int(centre[0]), int(centre[1])),
+                    (int(GLASSES_RING[0] * width), int(GLASSES_RING[1] * width)), angle, 0, 360, 1, -1)
+        centres.append(centre)
+    cv2.line(ring, tuple(int(v) for v in centres[0]), tuple(int(v) for v in centres[1]), 1,
+             max(int(GLASSES_RING[1] * width), 1))
+    grow = FEATURE_GROW * h   # as feature_mask draws them
+    kept = region_mask(landmarks, shape, ["eyes", "brows"], grow=grow, blur=grow)
+    distance = np.linalg.norm(skin.lab - skin.shading, axis=-1)
+    return smoothstep(distance, GLASSES_LINE) * ring * (1.0 - kept)
+
+
+GLASSES_RING = (1.15, 1.0)
+"""Half width and half height of the ring searched around each eye, in eye widths."""
 
 
 TARGET_LIGHT = 0.9
@@ -323,8 +389,11 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     if exclude:
         own = src.weight if source_face is None else shrink(source_face)
         if source_face is None:   # a fringe's dark strands pass a colour model: not its shading
-            own = own * (1.0 - fringe(src, lm))
-        keep = np.maximum(own, src.features)
+            frames = glasses_frames(src, lm)   # light frames too, over the nose (not brows)
+            own = own * (1.0 - fringe(src, lm)) * (1.0 - frames)
+            keep = np.maximum(own, src.features * (1.0 - frames))
+        else:
+            keep = np.maximum(own, src.features)
     # the change is smooth: computed as an RGB offset at the analysis size, applied at full
     # size; dark pixels (pupils, shadows, frames) take it in proportion to their lightness,
     # so a big change of skin chroma does not tint them
