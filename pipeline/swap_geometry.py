@@ -168,8 +168,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
 
     With ``match_skin`` (:func:`vision.skin.skin_swap`) the warped face takes the target's
     skin tone and shading from skin-only pixels (``target_light``: the share of the target's
-    lightness shading), source pixels that are not skin (hair, glasses frames) take the
-    target's skin shading, and with ``occlusion`` whatever covers the target's face (a hand,
+    lightness shading), source pixels that are not skin (hair, glasses frames; light frames
+    too when the source wears glasses: :func:`vision.skin.wears_glasses`, decided once per
+    source) take the target's skin shading, and with ``occlusion`` whatever covers the target's face (a hand,
     hair strands) stays in front -- the target's beard too when ``keep_beard``.  Learned
     ``maskers`` (``models.maskers.load_maskers``) take over from the skin colour: a face
     parser (BiSeNet) says what of the warped source is its own face, and every model says
@@ -200,7 +201,10 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     _require_landmarks(source_faces, "Mesh-Warp Swap")
     _require_landmarks(target_faces, "Mesh-Warp Swap")
     frame_index, face = source_face(source_faces, source_index)
-    source = meshwarp.prepare_source(frame_float(source_image, frame_index), face.landmarks)
+    source_frame = frame_float(source_image, frame_index)
+    source = meshwarp.prepare_source(source_frame, face.landmarks)
+    glasses = None if not match_skin or any(m.kind == "parsing" for m in maskers) else \
+        skin.wears_glasses(source_frame, face.landmarks)   # (a parser finds glasses itself)
     shape = (int(target_image.shape[1]), int(target_image.shape[2]))
     out = rgb_copy(target_image)
     masks = torch.from_numpy(np.zeros(out.shape[:3], np.float32))  # lazily zeroed pages
@@ -221,7 +225,8 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                 hook = None if skin_smoothers is None or track is None else \
                     skin_smoothers.setdefault(track, tracking.StatsSmoother())
                 warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
-                                    keep_beard, maskers, cleaned_boxes, kept_boxes, i, hook)
+                                    keep_beard, glasses, maskers, cleaned_boxes, kept_boxes,
+                                    i, hook)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -232,7 +237,8 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
 
 
 def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
-               light: float, occlusion: bool, keep_beard: bool, maskers: Sequence,
+               light: float, occlusion: bool, keep_beard: bool, glasses: Optional[np.ndarray],
+               maskers: Sequence,
                cleaned_boxes: Optional[dict], kept_boxes: Optional[dict], index: int,
                stats=None) -> meshwarp.WarpedFace:
     """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
@@ -250,7 +256,8 @@ def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.nda
     if occlusion and maskers:
         target_visible = face_parsing.visible_face(frame, landmarks, maskers, warped.box)
     done = skin.skin_swap(warped.image, frame[y0:y1, x0:x1], warped.mask, local, light=light,
-                          occlusion=occlusion, keep_beard=keep_beard, source_face=source_face,
+                          occlusion=occlusion, keep_beard=keep_beard, glasses=glasses,
+                          source_face=source_face,
                           target_visible=target_visible, stats=stats)
     if done is None:
         return warped

@@ -23,7 +23,7 @@ Images are float32 ``[H, W, 3]`` RGB 0..1; landmarks ``[478, 2+]`` pixels of the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -222,75 +222,121 @@ the White House photos (calibration, not asserted on): their bare foreheads' wri
 shadows stay below it (at most 1.3 % of the forehead flagged), their hairlines are flagged."""
 
 
-def glasses_bridge(image_lab: np.ndarray, landmarks: np.ndarray) -> float:
+def glasses_bridge(image_lab: np.ndarray, landmarks: np.ndarray) -> tuple[float, np.ndarray]:
     """How strongly a line crosses the nose bridge between the eyes (the bridge of a pair of
     glasses), in CIEDE76 units: the L*a*b* profile of the bridge's middle (half the distance
     between the inner eye corners wide, from between the brows down to the nose, read along
-    the eye line) minus the same profile smoothed at 0.04 face heights; the largest row's
-    length.  A bare bridge's creases and shadows stay a few units."""
+    the eye line) minus its running median (:data:`GLASSES_WINDOW`); the largest row's
+    length, and that row's L*a*b* offset ``[3]`` (the frame's colour against the skin).  A
+    bare bridge's creases and shadows stay a few units."""
+    none = (0.0, np.zeros(3, np.float32))
     right, left = landmarks[133, :2], landmarks[362, :2]
     axis = left - right
     span = float(np.hypot(*axis))
     if span < 4:
-        return 0.0
+        return none
     across, down = axis / span, np.array([-axis[1], axis[0]]) / span
     centre = (right + left) / 2
     top, bottom = (float((landmarks[k, :2] - centre) @ down) for k in (9, 197))
     rows, cols = int(bottom - top), max(int(span / 2), 2)
     if rows < 8:
-        return 0.0
+        return none
     corners = np.float32([centre - across * span / 4 + down * top,
                           centre + across * span / 4 + down * top,
                           centre - across * span / 4 + down * bottom])
     strip = cv2.warpAffine(image_lab, cv2.getAffineTransform(
         corners, np.float32([[0, 0], [cols, 0], [0, rows]])), (cols, rows),
         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    profile = strip.mean(1, keepdims=True)   # [rows, 1, 3]
-    smooth = cv2.GaussianBlur(profile, (1, 0), sigmaX=0.1,
-                              sigmaY=0.04 * face_height(landmarks), borderType=cv2.BORDER_REFLECT)
-    return float(np.linalg.norm(profile - smooth, axis=-1).max())
+    profile = strip.mean(1)   # [rows, 3]
+    window = int(GLASSES_WINDOW * face_height(landmarks)) | 1
+    padded = np.pad(profile, ((window // 2, window // 2), (0, 0)), mode="reflect")
+    baseline = np.median(np.lib.stride_tricks.sliding_window_view(padded, window, axis=0), -1)
+    offsets = profile - baseline
+    strongest = int(np.linalg.norm(offsets, axis=-1).argmax())
+    return float(np.linalg.norm(offsets[strongest])), offsets[strongest].astype(np.float32)
 
 
-GLASSES_BRIDGE = 6.0
-""":func:`glasses_bridge` above which a face wears glasses.  Calibration (not asserted on):
-bare bridges of the astronaut, Biden and Obama 1-3 photos 1.7-4.0 (a frown crease); Grace
-Hopper's glasses 16; frames painted onto copies of the astronaut, Obama 1 and Biden (dark,
-amber, thin grey) 6.6-50, except amber on Obama's skin (3.2: not found, and nearly the skin's
-own colour)."""
-GLASSES_LINE = (6.0, 14.0)
-"""Colour distance from the skin shading (CIEDE76) over which a pixel of the glasses ring
-rises from 0 to 1 as frame in :func:`glasses_frames`."""
+GLASSES_WINDOW = 0.12
+"""Running-median window of :func:`glasses_bridge`'s profile, in face heights (wider than
+a frame's bridge, so the median is the skin around it)."""
+GLASSES_BRIDGE = 5.0
+""":func:`glasses_bridge` above which a face wears glasses.  Calibration (not asserted on;
+the face scaled to :data:`ANALYSIS_HEIGHT`): bare bridges of the Biden and Obama 1-3 photos
+1.6-2.9 (the astronaut's, asserted on: 2.6); Grace Hopper's glasses 17.8; frames painted on
+copies of the White House photos (dark, amber and thin grey ellipses, light, pale and dark
+rectangles) 6.6-63, except two whose bridge is nearly the skin's own colour (3.4 and 3.9:
+not found)."""
 
 
-def glasses_frames(skin: FaceSkin, landmarks: np.ndarray) -> np.ndarray:
-    """float32 ``[h, w]`` 0..1: the frames of the face's glasses, or 0 everywhere when
-    :func:`glasses_bridge` finds none (:data:`GLASSES_BRIDGE`): pixels of the ring around
-    each eye and the bridge between them that stand out of the skin shading by
-    :data:`GLASSES_LINE`, the eyes and brows themselves excluded (a frame along the brows
-    stays: without it the face has no brows)."""
+def wears_glasses(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """The colour of the glasses the face with ``landmarks`` ``[478, 2+]`` in ``image``
+    (float32 ``[H, W, 3]`` RGB 0..1, e.g. a swap's source) wears -- their frame's L*a*b*
+    offset from the skin ``[3]`` where :func:`glasses_bridge` of the face scaled to
+    :data:`ANALYSIS_HEIGHT` is at least :data:`GLASSES_BRIDGE` -- or None (no glasses)."""
+    h = face_height(landmarks)
+    scale = min(1.0, ANALYSIS_HEIGHT / max(h, 1.0))
+    points = landmarks[:, :2]
+    x0, y0 = np.maximum(np.floor(points.min(0) - 0.1 * h), 0).astype(int)
+    x1, y1 = np.ceil(points.max(0) + 0.1 * h).astype(int)
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1, :3], np.float32)
+    if crop.size == 0:
+        return None
+    small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) \
+        if scale < 1 else crop
+    local = (points - (x0, y0) + 0.5) * scale - 0.5
+    strength, colour = glasses_bridge(lab(small), local)
+    return colour if strength >= GLASSES_BRIDGE else None
+
+
+def glasses_frames(skin: FaceSkin, landmarks: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """float32 ``[h, w]`` 0..1: the frames of the glasses a face is known to wear, ``colour``
+    their L*a*b* offset from the skin (:func:`wears_glasses`), searched only in a ring around
+    each eye and the band between the eyes (:data:`GLASSES_RING`): lines of the frame's
+    colour (each pixel's offset from its surroundings at :data:`GLASSES_SCALE`, projected on
+    ``colour``, as a share of it: :data:`GLASSES_LINE`; grown by a pixel for their soft
+    edges) and anything far from the skin shading (:data:`GLASSES_CONTRAST`).  The eyes and
+    brows themselves are not frames (a frame along the brows stays: without it the face
+    would have no brows)."""
     shape = skin.weight.shape
-    if glasses_bridge(skin.lab, landmarks) < GLASSES_BRIDGE:
-        return np.zeros(shape, np.float32)
     h = face_height(landmarks)
     ring = np.zeros(shape, np.uint8)
-    centres = []
+    centres, widths = [], []
+    angle = float(np.degrees(np.arctan2(*(landmarks[263, 1::-1] - landmarks[33, 1::-1]))))
     for eye, (inner, outer) in ((topo.RIGHT_EYE, (133, 33)), (topo.LEFT_EYE, (362, 263))):
         centre = landmarks[list(eye), :2].mean(0)
         width = float(np.hypot(*(landmarks[inner, :2] - landmarks[outer, :2])))
-        angle = float(np.degrees(np.arctan2(*(landmarks[263, 1::-1] - landmarks[33, 1::-1]))))
-        cv2.ellipse(ring, (int(centre[0]), int(centre[1])),
-                    (int(GLASSES_RING[0] * width), int(GLASSES_RING[1] * width)), angle, 0, 360, 1, -1)
-        centres.append(centre)
-    cv2.line(ring, tuple(int(v) for v in centres[0]), tuple(int(v) for v in centres[1]), 1,
-             max(int(GLASSES_RING[1] * width), 1))
+        axes = (int(GLASSES_RING[0] * width), int(GLASSES_RING[1] * width))
+        cv2.ellipse(ring, (int(centre[0]), int(centre[1])), axes, angle, 0, 360, 1, -1)
+        centres.append(tuple(int(v) for v in centre))
+        widths.append(width)
+    cv2.line(ring, *centres, 1, max(int(GLASSES_RING[1] * min(widths)), 1))   # the bridge
     grow = FEATURE_GROW * h   # as feature_mask draws them
     kept = region_mask(landmarks, shape, ["eyes", "brows"], grow=grow, blur=grow)
-    distance = np.linalg.norm(skin.lab - skin.shading, axis=-1)
-    return smoothstep(distance, GLASSES_LINE) * ring * (1.0 - kept)
+    around = cv2.GaussianBlur(skin.lab, (0, 0), max(GLASSES_SCALE * h, 0.5))
+    strength = float(np.linalg.norm(colour))
+    along = cv2.transform(skin.lab - around, (colour / strength)[None].astype(np.float32))
+    lines = cv2.dilate(smoothstep(along / strength, GLASSES_LINE), np.ones((3, 3), np.uint8))
+    contrast = smoothstep(np.linalg.norm(skin.lab - skin.shading, axis=-1), GLASSES_CONTRAST)
+    return np.maximum(lines, contrast) * ring * (1.0 - kept)
 
 
 GLASSES_RING = (1.15, 1.0)
-"""Half width and half height of the ring searched around each eye, in eye widths."""
+"""Half width and half height of the ring searched around each eye, in eye widths (the
+band between the eyes is as high)."""
+GLASSES_SCALE = 0.04
+"""Gaussian sigma (face heights) of the surroundings a frame's line stands out of."""
+GLASSES_LINE = (0.1, 0.35)
+"""Share of the frame's colour (its offset from the skin, measured on the bridge) over which a
+pixel's offset from its surroundings along that colour rises from 0 to 1 as frame.
+Calibration (not asserted on): round glasses painted on the White House photos, swapped
+onto Grace Hopper (the frames' landing below the eyes: 1.7-3.4 CIEDE2000 from the swap
+without them, 2.9-11.9 when they travel).  Price: the identity margin of Grace Hopper ->
+astronaut (embedding distance to the target minus to the source) is 0.046 (0.100 with her
+glasses travelling; 0.076 without growing the lines by a pixel, which leaves a ghost of
+painted frames)."""
+GLASSES_CONTRAST = (6.0, 14.0)
+"""Colour distance (CIE76) from the skin shading over which a pixel in the ring rises from 0
+to 1 as frame (dark or strongly coloured frames, e.g. Grace Hopper's rims)."""
 
 
 TARGET_LIGHT = 0.9
@@ -331,8 +377,9 @@ class SkinSwap:
 
 def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
               *, light: float = TARGET_LIGHT, exclude: bool = True, occlusion: bool = True,
-              keep_beard: bool = False, source_face: np.ndarray | None = None,
-              target_visible: np.ndarray | None = None, stats=None) -> SkinSwap | None:
+              keep_beard: bool = False, glasses: np.ndarray | None = None,
+              source_face: np.ndarray | None = None, target_visible: np.ndarray | None = None,
+              stats=None) -> SkinSwap | None:
     """Skin tone, exclusions and occlusion for a source face already warped onto a target face.
 
     ``source``, ``target``: float32 ``[h, w, 3]`` RGB 0..1 of the target face's box (the
@@ -346,7 +393,8 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
       the face by ``light`` (0 keeps the source's own shading, 1 takes the target's).
     * ``exclude``: source pixels its own skin model rejects outside the features (hair over
       the forehead, dark glasses frames) and a :func:`fringe` take the target's skin shading
-      instead.
+      instead; with ``glasses`` (the source wears them: :func:`wears_glasses`) so do its
+      frames around the eyes and over the nose, light ones too (:func:`glasses_frames`).
     * ``occlusion``: target pixels inside the face that its skin model rejects outside the
       features (a hand, a microphone, thick hair) stay in front (:func:`occluders`); the
       target's facial hair (lower face, darker and greyer than the skin: :data:`BEARD_CHROMA`)
@@ -375,6 +423,12 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     tgt = face_skin(shrink(target), lm, features=features)
     if not src.found or not tgt.found:
         return None
+    frames = None
+    if glasses is not None and exclude and source_face is None:   # frames are not skin, light
+        frames = glasses_frames(src, lm, glasses)   # ones too: out of weight and shading
+        weight = src.weight * (1.0 - frames)
+        src = replace(src, weight=weight, shading=skin_shading(
+            src.lab, weight * (1.0 - features), SHADING_SCALE * face_height(lm)))
     shift = tgt.shading - src.shading
     inside = (shrink(mask) > 0.5) & (tgt.weight > 0.5)
     if stats is not None and inside.any():   # e.g. smoothed over the frames of a track
@@ -388,12 +442,12 @@ def skin_swap(source: np.ndarray, target: np.ndarray, mask: np.ndarray, landmark
     keep = np.ones(shift.shape[:2], np.float32)
     if exclude:
         own = src.weight if source_face is None else shrink(source_face)
+        features = src.features
         if source_face is None:   # a fringe's dark strands pass a colour model: not its shading
-            frames = glasses_frames(src, lm)   # light frames too, over the nose (not brows)
-            own = own * (1.0 - fringe(src, lm)) * (1.0 - frames)
-            keep = np.maximum(own, src.features * (1.0 - frames))
-        else:
-            keep = np.maximum(own, src.features)
+            own = own * (1.0 - fringe(src, lm))
+            if frames is not None:   # over the nose too (not the eyes and brows)
+                features = features * (1.0 - frames)
+        keep = np.maximum(own, features)
     # the change is smooth: computed as an RGB offset at the analysis size, applied at full
     # size; dark pixels (pupils, shadows, frames) take it in proportion to their lightness,
     # so a big change of skin chroma does not tint them
