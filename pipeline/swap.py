@@ -173,8 +173,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
             keep_beard=keep_beard, maskers=maskers,
             target_light=skin.TARGET_LIGHT if target_light is None else target_light,
-            cleaned_boxes=cleaned, kept_boxes=kept, skin_smoothers={}, min_confidence=min_confidence,
-            checked=True, loop=loop)
+            cleaned_boxes=cleaned, kept_boxes=kept, skin_smoothers={},
+            min_confidence=min_confidence, checked=True, loop=loop)
         if skin_tone:
             color, target_light = "none", 0.0
     else:

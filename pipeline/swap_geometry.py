@@ -170,8 +170,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     skin tone and shading from skin-only pixels (``target_light``: the share of the target's
     lightness shading), source pixels that are not skin (hair, glasses frames; light frames
     too when the source wears glasses: :func:`vision.skin.wears_glasses`, decided once per
-    source) take the target's skin shading, and with ``occlusion`` whatever covers the target's face (a hand,
-    hair strands) stays in front -- the target's beard too when ``keep_beard``.  Learned
+    source) take the target's skin shading, and with ``occlusion`` whatever covers the
+    target's face (a hand, hair strands) stays in front -- the target's beard too when
+    ``keep_beard``.  Learned
     ``maskers`` (``models.maskers.load_maskers``) take over from the skin colour: a face
     parser (BiSeNet) says what of the warped source is its own face, and every model says
     what covers the target's face (with ``occlusion``).  Blend the

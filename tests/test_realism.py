@@ -387,7 +387,8 @@ def test_light_glasses_frames_of_the_source_stay_behind(portraits, monkeypatch):
     lands[y0:y1, x0:x1] = warped.image[..., 0] * warped.mask > 0.5
     lands[:int(tgt_lm[[33, 133, 362, 263], 1].mean() + 0.1 * mw.face_height(tgt_lm))] = False
     clean = face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1])[0]
-    swap = lambda: face_swap(wearing, tgt[0], source_faces=src[1], target_faces=tgt[1])[0]  # noqa: E731
+    swap = lambda: face_swap(wearing, tgt[0], source_faces=src[1],  # noqa: E731
+                             target_faces=tgt[1])[0]
     change = lambda out: delta_e2000(lab(out[0].numpy()[lands][None]),  # noqa: E731
                                      lab(clean[0].numpy()[lands][None])).mean()
     out = swap()
