@@ -325,18 +325,19 @@ GLASSES_RING = (1.15, 1.0)
 band between the eyes is as high)."""
 GLASSES_SCALE = 0.04
 """Gaussian sigma (face heights) of the surroundings a frame's line stands out of."""
-GLASSES_LINE = (0.1, 0.35)
+GLASSES_LINE = (0.25, 0.6)
 """Share of the frame's colour (its offset from the skin, measured on the bridge) over which a
 pixel's offset from its surroundings along that colour rises from 0 to 1 as frame.
 Calibration (not asserted on): round glasses painted on the White House photos, swapped
 onto Grace Hopper (the frames' landing below the eyes: 1.7-3.4 CIEDE2000 from the swap
 without them, 2.9-11.9 when they travel).  Price: the identity margin of Grace Hopper ->
-astronaut (embedding distance to the target minus to the source) is 0.046 (0.100 with her
-glasses travelling; 0.076 without growing the lines by a pixel, which leaves a ghost of
-painted frames)."""
-GLASSES_CONTRAST = (6.0, 14.0)
+astronaut (embedding distance to the target minus to the source) is 0.071 (0.100 with her
+glasses travelling; 0.046 at 0.1-0.35 with contrast 6-14, whose noise also flickered in
+video; without growing the lines by a pixel painted frames leave a ghost)."""
+GLASSES_CONTRAST = (10.0, 20.0)
 """Colour distance (CIE76) from the skin shading over which a pixel in the ring rises from 0
-to 1 as frame (dark or strongly coloured frames, e.g. Grace Hopper's rims)."""
+to 1 as frame (dark or strongly coloured frames, e.g. Grace Hopper's rims; above a noisy
+video's grain)."""
 
 
 TARGET_LIGHT = 0.9
