@@ -17,8 +17,9 @@ from ..models.registry import get_spec, model_ids
 from ..vision import geometry, regions
 from ..vision.face import Face, FaceSet
 from ..vision.image import check_image, frame_float, to_image, to_mask
-from ..vision.restore import FACE_SIZE, enhance_face, should_enhance, tiled_upscale
-from .faces import Loop, add_landmarks, check_faces
+from ..vision.restore import (FACE_SIZE, enhance_face, should_enhance, tiled_upscale,
+                              upscale_face_regions)
+from .faces import Loop, add_landmarks, check_faces, faces_on_frames
 from .swap_geometry import source_face
 
 ENHANCE_MODELS = model_ids("enhance")
@@ -92,16 +93,26 @@ def enhance_faces(image: torch.Tensor, faces: FaceSet, enhancer: Enhancer, *,
 
 
 def upscale_image(image: torch.Tensor, enhancer: Enhancer, *, tile: int = 256,
-                  overlap: int = 32, loop: Loop = range) -> torch.Tensor:
+                  overlap: int = 32, faces: Optional[FaceSet] = None,
+                  loop: Loop = range) -> torch.Tensor:
     """Every frame upscaled by ``enhancer.scale`` (:func:`vision.restore.tiled_upscale`), one
-    frame in memory at a time besides the output batch."""
+    frame in memory at a time besides the output batch.  With ``faces`` (of these frames or a
+    resized copy) only the regions around the faces go through the network and the rest is
+    bicubic (:func:`vision.restore.upscale_face_regions`); a frame without faces is all
+    bicubic."""
     check_image(image)
     if enhancer.face_only:
         raise ValueError(f"{enhancer.id} restores aligned faces only; for whole frames choose "
                          f"an upscaler ({', '.join(UPSCALERS)}) "
                          "or connect a non-face upscale model")
-    frames = [tiled_upscale(frame_float(image, i), enhancer, enhancer.scale, tile, overlap)
-              for i in loop(image.shape[0])]
+    if faces is not None:
+        faces = faces_on_frames(image, faces)
+        frames = [upscale_face_regions(frame_float(image, i), [f.box for f in faces.frames[i]],
+                                       enhancer, enhancer.scale, tile=tile, overlap=overlap)
+                  for i in loop(image.shape[0])]
+    else:
+        frames = [tiled_upscale(frame_float(image, i), enhancer, enhancer.scale, tile, overlap)
+                  for i in loop(image.shape[0])]
     return to_image(frames)
 
 

@@ -27,7 +27,8 @@ from face_pipeline.pipeline.swap import face_swap
 from face_pipeline.runner import CORE_NODE_CLASS_MAPPINGS, run_prompt
 from face_pipeline.runner.core_nodes import UpscaleModelLoader
 from face_pipeline.vision import geometry
-from face_pipeline.vision.restore import enhance_face, tile_starts, tiled_upscale
+from face_pipeline.vision.restore import (enhance_face, tile_starts, tiled_upscale,
+                                           upscale_face_regions)
 
 ASTRONAUT = "faces/nasa_astronaut/1.png"
 HOPPER = "faces/grace_hopper/1.jpg"
@@ -212,6 +213,20 @@ def test_tiled_upscale_shows_no_seam(engine):
     feathered, out = worst_seam(64, 16)
     assert feathered <= 1.1 and np.abs(out - whole).mean() < 0.001
     assert worst_seam(64, 0)[0] > 1.15                       # the measure does see hard seams
+
+
+def test_face_region_upscale_uses_the_model_only_around_faces():
+    """Near the box: the model's pixels; beyond the margin: exactly bicubic; in between a
+    blend.  The 'model' is nearest-neighbour x2, unlike bicubic everywhere on noise."""
+    image = np.random.default_rng(0).random((60, 80, 3)).astype(np.float32)
+    nearest = lambda im: np.repeat(np.repeat(im, 2, 0), 2, 1)
+    out = upscale_face_regions(image, [(30, 20, 50, 40)], nearest, 2)   # 20 px box, 15 px margin
+    bicubic = np.clip(cv2.resize(image, (160, 120), interpolation=cv2.INTER_CUBIC), 0, 1)
+    assert np.allclose(out[60:80, 60:100], nearest(image)[60:80, 60:100], atol=1e-6)  # the box
+    outside = np.ones((120, 160), bool)
+    outside[2 * 5:2 * 55, 2 * 15:2 * 65] = False
+    assert np.array_equal(out[outside], bicubic[outside])
+    assert 0 < np.abs(out[12:20, 80] - bicubic[12:20, 80]).max()   # the fade starts in the margin
 
 
 def tiny_compact_state(scale=2):
