@@ -11,7 +11,7 @@ process may use, or as many as the backend asks for: the embedded MediaPipe netw
 per call) run on one thread, since splitting such small graphs costs more in thread
 synchronisation than it saves, and on a busy machine a call would wait for its slowest,
 preempted worker (measured on 2 shared cores: mesh 1.9 ms on one thread, 3.9 ms on two).
-Several inputs of one such network (the small-face scan's tiles, the eye crops of a frame)
+Several inputs of one such network (the small-face scan's tiles, the mesh crops of a frame)
 instead run as separate one-thread calls side by side, one per core (:func:`run_split`).
 """
 from __future__ import annotations
