@@ -354,8 +354,8 @@ def write_results(results: dict, mp_version):
               "| iris network int8 (ONNX Runtime `quantize_static`, per-channel int8 weights, uint8 "
               "activations, QDQ, MinMax calibration on 144 jittered eye crops of the green-screen "
               "stills and `greenscreen_pan.mp4`, images no test asserts on) | 1.66-2.31 ms per eye "
-              "against fp32 1.46-2.06 ms (4 alternating rounds, load 6.6-6.8; AVX512-VNNI CPU): no "
-              "gain | 1.59% (percentile 99.99 calibration: 2.00%; QOperator format: 13.0%) | "
+              "against fp32 1.46-2.03 ms (7 alternating rounds in two runs, load 4.0-6.8; "
+              "AVX512-VNNI CPU): no gain | 1.59% (percentile 99.99 calibration: 2.00%; QOperator format: 13.0%) | "
               "dropped: 3x over the 0.5% limit, and no faster |",
               "| iris: both eye crops as two one-thread calls side by side (`run_split`) instead "
               "of one batched call | see the stage rows above; detect + 478 end to end, 8 "
