@@ -120,7 +120,7 @@ def _helpers() -> ThreadPoolExecutor:
 def run_split(session: ort.InferenceSession, name: str, batch: np.ndarray) -> list[np.ndarray]:
     """``session``'s outputs for the input ``name`` = ``batch`` ``[N, ...]``.  On the CPU the
     N items run as separate calls side by side, one per core (the calling thread takes items
-    too, so two eye crops cost one hand-off to another thread), and the outputs are
+    too, so two items cost one hand-off to another thread), and the outputs are
     concatenated: a one-thread session's calls scale with the cores where its intra-op threads
     do not, and a batch of large tiles outgrows the CPU caches (448x512 tiles: 132 against 90
     ms of one core per megapixel, measured here).  On other devices: one batched call."""
