@@ -72,13 +72,13 @@ class DetectFaces:
 
     def detect(self, image, model, threshold, adaptive_threshold, max_faces, order, min_size,
                scan, verify, device, rotations="0", allow_download=False, enhance_retry="off"):
-        def detect(batch):   # the node's progress bar follows the first (whole-batch) pass
+        def detect(batch, **retry):   # the progress bar follows the first (whole-batch) pass
             return ops.detect_faces(batch, model, threshold=threshold,
                                     adaptive_threshold=adaptive_threshold, max_faces=max_faces,
                                     order=order, min_size=min_size, scan=scan,
                                     rotations=rotations, verify=verify, device=device,
                                     allow_download=allow_download,
-                                    loop=frames if batch is image else range)
+                                    loop=frames if batch is image else range, **retry)
         if enhance_retry == "off":
             faces = detect(image)
         else:
