@@ -136,6 +136,18 @@ def test_best_frame_ranking_puts_the_sharp_large_face_first(gallery):
     assert not any(p["enhanced"] for p in people) and "not evidence" not in text
 
 
+def test_tiny_faces_of_different_people_are_not_grouped(probes, embedded):
+    """Grouping limits for degraded sightings (GROUP_THRESHOLDS, lfw_subset-calibrated) keep
+    every group of the 18 20-px probes to one person."""
+    from face_pipeline.pipeline import surveillance
+    found, truth = probes
+    people = surveillance.group_people(surveillance.sightings(found.image, embedded["full"]),
+                                       None)
+    names = [{truth[s.frame] for s in p.sightings} for p in people]
+    print([sorted(n) for n in names], [len(p.sightings) for p in people])
+    assert all(len(n) == 1 for n in names)
+
+
 def test_enhanced_results_say_so(gallery, probes, embedded):
     from face_pipeline.pipeline import surveillance
     found, _ = probes
