@@ -62,8 +62,8 @@ per model: calibrated by ``tools/calibrate_layers.py`` with the same rule as
 :data:`LAYER_THRESHOLDS` (1 % false accepts per impostor pair) on pairs of degraded probes
 (two noise seeds) instead of probe and clean layer.  Two noisy tiny faces look more alike than a
 noisy one and a clean one: with the layer limits 5 % of impostor pairs would be grouped.  The
-cost: about a quarter of two degraded copies of one photo fall apart (same-photo median
-0.035-0.039).  Interpolated like the layer limits."""
+cost: 12-24 % of pairs of two degraded copies of one photo fall apart (median distance
+0.035-0.039), more for different photos of one person.  Interpolated like the layer limits."""
 
 
 def layer_threshold(model_id: str, width: float, table: Optional[dict] = None) -> float:

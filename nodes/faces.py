@@ -64,8 +64,11 @@ class DetectFaces:
                                    "a missing model file (verified by sha256)."}),
                 "enhance_retry": (RETRY_MODELS, {"default": "off", "tooltip": "When a small "
                                   "image (up to 512 px) yields no face or only weak ones, "
-                                  "enlarge it x4 with this upscaler and detect again; boxes "
-                                  "are mapped back to the original pixels. "
+                                  "enlarge it x4 with this upscaler and detect again (there "
+                                  f"faces under {retry.RETRY_SMALL_FACE:.0f} px need a "
+                                  "face-presence score of only "
+                                  f"{retry.RETRY_PRESENCE_THRESHOLD}); "
+                                  "boxes are mapped back to the original pixels. "
                                   "realesr_animevideov3_x4 recovers the most faces."}),
             },
         }
