@@ -22,8 +22,16 @@ UPSCALE_MODEL = ("UPSCALE_MODEL", {"tooltip": "Optional: a model from ComfyUI's 
                  "it replaces enhance_model and runs on ComfyUI's device."})
 ENHANCE_SOURCE = (ops.SOURCE_POLICIES, {"default": "auto", "tooltip": "Restore the source "
                   "face once before swapping: auto when it is at most 64 px wide, always, or "
-                  "off. A restored source brings real detail; an unrestored small one is "
-                  "blended smooth (its structure still replaces the target's)."})
+                  "off. A restored source brings the network's detail on top of its own "
+                  "structure; with off a source under 48 px is still enlarged sharply "
+                  "(its own pixels, no network). Either way its structure replaces the "
+                  "target's."})
+KEEP_STRUCTURE = ("BOOLEAN", {"default": True, "tooltip": "Upscalers only: the face keeps its "
+                  "own structure (shape, features, shading: everything coarser than its "
+                  "pixels) and the network adds only finer detail, which keeps the person "
+                  "recognisable. Off: the network redraws the whole face (cleans heavy blur, "
+                  "noise or JPEG blocks, but moves the face away from the person). Face "
+                  "restorers (GPEN, GFPGAN, CodeFormer) always redraw it."})
 ALLOW_DOWNLOAD = ("BOOLEAN", {"default": False, "tooltip": "Allow downloading a missing model "
                   "file (verified by sha256)."})
 
@@ -67,12 +75,13 @@ class EnhanceFaces:
                           "paste mask); detected here when not connected."}),
                 "upscale_model": UPSCALE_MODEL,
                 "allow_download": ALLOW_DOWNLOAD,
+                "keep_structure": KEEP_STRUCTURE,
             },
         }
 
     def enhance(self, image, enhance_model, blend, size_policy, small_face, large_face,
                 codeformer_fidelity, device, faces=None, upscale_model=None,
-                allow_download=False):
+                allow_download=False, keep_structure=True):
         loop = Progress(1 if faces is not None else 3)   # (detect, landmarks,) enhance
         if faces is None:
             faces = face_ops.add_landmarks(image, face_ops.detect_faces(image, device=device,
@@ -81,7 +90,8 @@ class EnhanceFaces:
         enhancer = ops.get_enhancer(enhance_model, upscale_model, device, allow_download,
                                     codeformer_fidelity)
         return ops.enhance_faces(image, faces, enhancer, blend=blend, size_policy=size_policy,
-                                 small=small_face, large=large_face, loop=loop)
+                                 small=small_face, large=large_face,
+                                 keep_structure=keep_structure, loop=loop)
 
 
 class UpscaleFrames:
