@@ -7,30 +7,12 @@ downscales, JPEG quality 10, blur 2 + x4 + noise 8 + JPEG 30).
 import cv2
 import numpy as np
 import pytest
-from conftest import as_image, load_rgb
+from conftest import HELD_OUT, as_image, degraded, jpeg, load_rgb
 
 from face_pipeline.nodes.blend import FaceQuality
 from face_pipeline.pipeline import faces as ops
 from face_pipeline.vision import quality
 from face_pipeline.vision.geometry import Template
-
-HELD_OUT = ["faces/biden/1.jpg", "faces/obama/3.jpg"]
-
-
-def jpeg(frame, level):
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]),
-                            [cv2.IMWRITE_JPEG_QUALITY, level])
-    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
-
-
-def degraded(frame):
-    """The lowres recipes applied to ``frame`` (downscales anti-aliased, as image editors do)."""
-    h, w = frame.shape[:2]
-    down = lambda image, k: cv2.resize(image, (w // k, h // k), interpolation=cv2.INTER_AREA)
-    noisy = down(cv2.GaussianBlur(frame, (0, 0), 2.0), 4).astype(np.float32)
-    noisy += np.random.default_rng(0).normal(0, 8, noisy.shape)
-    return {"hr": frame, "x4": down(frame, 4), "x8": down(frame, 8), "jpeg10": jpeg(frame, 10),
-            "mixed": jpeg(np.clip(noisy, 0, 255).astype(np.uint8), 30)}
 
 
 def face_of(frame):
