@@ -436,9 +436,11 @@ def test_batch_blend_reports_quality_and_strength_per_frame(two_frames):
     """A given quality is used and reported for every frame; a frame without a mask gets
     strength 0 and its target back; measured qualities stay in 0..1."""
     target, source, mask = two_frames
-    image, final, qualities, strengths = blend_ops.gated_blend(target, source, mask, quality=0.1)
-    assert qualities == [0.1, 0.1] and strengths == [1.0, 0.0]
-    single = blend.gated_blend(target[0].numpy(), source[0].numpy(), mask[0].numpy(), quality=0.1)
+    measured = blend.source_quality(source[0].numpy(), mask[0].numpy())
+    assert blend.detail_gate(measured) < 0.5   # the noise source measures low ...
+    image, final, qualities, strengths = blend_ops.gated_blend(target, source, mask, quality=0.9)
+    assert qualities == [0.9, 0.9] and strengths == [1.0, 0.0]   # ... the given 0.9 is used
+    single = blend.gated_blend(target[0].numpy(), source[0].numpy(), mask[0].numpy(), quality=0.9)
     assert np.array_equal(image[0].numpy(), single.image)
     assert torch.equal(image[1], target[1]) and not final[1].any()
     _, _, measured, strengths = blend_ops.gated_blend(target, source, mask)
@@ -470,8 +472,8 @@ def test_batch_blend_in_place_writes_into_the_scratch_batches(two_frames):
     assert torch.equal(image, want_image) and torch.equal(final, want_mask)
     for bad_source, bad_mask in ((scratch[:1].clone(), mask.clone()),
                                  (scratch.clone(), mask[:1].clone())):
-        with pytest.raises(ValueError, match="in_place needs a source and a mask with one frame "
-                                             "per target frame"):
+        with pytest.raises(ValueError, match="^in_place needs a source and a mask with one "
+                                             "frame per target frame$"):
             blend_ops.gated_blend(target, bad_source, bad_mask, in_place=True)
 
 
