@@ -10,7 +10,8 @@ average 5-20 on 2 cores), that comparison is in CPU time of the process
 rounds, then the median over 5 alternations.
 The realism steps are also timed one by one at 720p on one face: the blended mirror fill (a
 turned source against a frontal one), the skin match with beard cleaning, the occluder mask,
-and the watermark (embed and detect).
+the glasses test of the source and the skin match of a source wearing glasses, and the
+watermark (embed and detect).
 
 Target frames of 512x512, 1280x720 and 1920x1080 hold Grace Hopper's portrait; the source is
 the astronaut, prepared once.  "swap" is warp + gated blend with the target's faces known (as
@@ -85,6 +86,11 @@ def cpu_ms(fn, rounds: int = 9) -> float:
     return 1000 * statistics.median(times)
 
 
+GLASSES = np.array([-8.5, 4.0, 7.6], np.float32)
+"""A frame colour (L*a*b* offset from the skin: Grace Hopper's amber rims) for the step of a
+source that wears glasses."""
+
+
 def realism_steps(source_image, source_faces, target, target_faces) -> dict:
     """CPU ms per face at the target's size for each realism step (module docstring), on
     one thread."""
@@ -113,6 +119,10 @@ def realism_steps(source_image, source_faces, target, target_faces) -> dict:
             warped.image, box, warped.mask, local, occlusion=False)),
         "... with the occluder mask": cpu_ms(lambda: skin.skin_swap(
             warped.image, box, warped.mask, local, occlusion=True)),
+        "glasses test on the source (once per source)": cpu_ms(
+            lambda: skin.wears_glasses(src, src_lm)),
+        "skin match, source with glasses (frames left behind)": cpu_ms(lambda: skin.skin_swap(
+            warped.image, box, warped.mask, local, occlusion=False, glasses=GLASSES)),
         "watermark embed (whole frame)": cpu_ms(lambda: watermark.embed(tgt)),
         "watermark detect (whole frame)": cpu_ms(lambda: watermark.score(marked)),
     }

@@ -4,7 +4,8 @@
 wheel without its dependencies + absl-py attrs flatbuffers numpy<2 protobuf<5
 opencv-python-headless matplotlib, as tools/mediapipe_reference.py documents) and starts this
 script with the path of an ``.npz`` of uint8 RGB frames.  Protocol, one line each way:
-``<task> <frame> <runs>`` -> JSON list of seconds per call, where task is ``detect_short``,
+``<task> <frame> <runs>`` -> JSON ``{"wall": [...], "cpu": [...]}``, seconds per call (wall
+clock, and the process's CPU time: all of MediaPipe's threads), where task is ``detect_short``,
 ``detect_full`` (FaceDetection, model_selection 0 / 1) or ``mesh478`` (FaceMesh in static-image
 mode with refine_landmarks: detection + 478 landmarks on every call).  ``count <frame>`` answers
 how many faces each task finds.
@@ -40,9 +41,10 @@ for line in sys.stdin:
         print(json.dumps({t: found(t, frames[words[1]]) for t in solutions}), flush=True)
         continue
     task, frame, runs = words[0], frames[words[1]], int(words[2])
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         solutions[task].process(frame)
-        times.append(time.perf_counter() - start)
-    print(json.dumps(times), flush=True)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    print(json.dumps({"wall": wall, "cpu": cpu}), flush=True)

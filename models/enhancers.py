@@ -58,7 +58,8 @@ class Enhancer:
     dtype: torch.dtype = torch.float32
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(np.asarray(image, np.float32)[..., :3]))
+        # "W": a read-only view (e.g. of a frame's tensor) is copied; torch warns on those
+        x = torch.from_numpy(np.require(np.asarray(image)[..., :3], np.float32, ["C", "W"]))
         x = x.permute(2, 0, 1)[None].to(self.device, self.dtype)
         with torch.inference_mode():
             y = self.run(x)

@@ -56,7 +56,7 @@ class GatedBlend:
                             "tooltip": "Unsharp-mask amount on the blended face (0: off)."}),
                 "watermark": ("BOOLEAN", {"default": True, "tooltip": "Mark blended frames "
                               "with the invisible swap watermark (Detect Swap Watermark finds "
-                              "it; up to 2 grey levels everywhere) and add a note to saved "
+                              "it; at most 1 grey level everywhere) and add a note to saved "
                               "PNGs. Turn off when this blend is not a face swap."}),
             },
             "optional": {

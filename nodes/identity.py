@@ -182,8 +182,8 @@ class BuildFaceModel:
             "add_to": ("FACE_MODEL", {"tooltip": "Extend this face model with the new photos."}),
             "image": ("IMAGE", {"tooltip": "The photos the faces were found on: when connected, "
                       f"each is also embedded shrunk to {list(ops.GALLERY_WIDTHS)} px face "
-                      "widths, so the model joins a gallery with resolution layers (kept in "
-                      "memory; Save Face Model stores full resolution only)."}),
+                      "widths, so the model joins a gallery with resolution layers (Save Face "
+                      "Model keeps them)."}),
         }}
 
     def build(self, faces, name, method, min_quality, add_to=None, image=None):

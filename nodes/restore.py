@@ -22,8 +22,16 @@ UPSCALE_MODEL = ("UPSCALE_MODEL", {"tooltip": "Optional: a model from ComfyUI's 
                  "it replaces enhance_model and runs on ComfyUI's device."})
 ENHANCE_SOURCE = (ops.SOURCE_POLICIES, {"default": "auto", "tooltip": "Restore the source "
                   "face once before swapping: auto when it is at most 64 px wide, always, or "
-                  "off. A restored source brings real detail; an unrestored small one is "
-                  "blended smooth (its structure still replaces the target's)."})
+                  "off. A restored source brings the network's detail on top of its own "
+                  "structure; with off a source under 48 px is still enlarged sharply "
+                  "(its own pixels, no network). Either way its structure replaces the "
+                  "target's."})
+KEEP_STRUCTURE = ("BOOLEAN", {"default": True, "tooltip": "Upscalers only: the face keeps its "
+                  "own structure (shape, features, shading: everything coarser than its "
+                  "pixels) and the network adds only finer detail, which keeps the person "
+                  "recognisable. Off: the network redraws the whole face (cleans heavy blur, "
+                  "noise or JPEG blocks, but moves the face away from the person). Face "
+                  "restorers (GPEN, GFPGAN, CodeFormer) always redraw it."})
 ALLOW_DOWNLOAD = ("BOOLEAN", {"default": False, "tooltip": "Allow downloading a missing model "
                   "file (verified by sha256)."})
 
@@ -67,12 +75,13 @@ class EnhanceFaces:
                           "paste mask); detected here when not connected."}),
                 "upscale_model": UPSCALE_MODEL,
                 "allow_download": ALLOW_DOWNLOAD,
+                "keep_structure": KEEP_STRUCTURE,
             },
         }
 
     def enhance(self, image, enhance_model, blend, size_policy, small_face, large_face,
                 codeformer_fidelity, device, faces=None, upscale_model=None,
-                allow_download=False):
+                allow_download=False, keep_structure=True):
         loop = Progress(1 if faces is not None else 3)   # (detect, landmarks,) enhance
         if faces is None:
             faces = face_ops.add_landmarks(image, face_ops.detect_faces(image, device=device,
@@ -81,13 +90,16 @@ class EnhanceFaces:
         enhancer = ops.get_enhancer(enhance_model, upscale_model, device, allow_download,
                                     codeformer_fidelity)
         return ops.enhance_faces(image, faces, enhancer, blend=blend, size_policy=size_policy,
-                                 small=small_face, large=large_face, loop=loop)
+                                 small=small_face, large=large_face,
+                                 keep_structure=keep_structure, loop=loop)
 
 
 class UpscaleFrames:
     DESCRIPTION = ("Upscale whole images or video frames x4 with the embedded Real-ESRGAN "
                    "engines or your own ComfyUI upscale model, tile by tile with feathered "
-                   "seams (any frame size fits in memory).")
+                   "seams (any frame size fits in memory). With faces connected, only the "
+                   "regions around the faces go through the model (the rest is bicubic): "
+                   "much faster on large frames with small faces.")
     CATEGORY = CATEGORY
     FUNCTION = "upscale"
     RETURN_TYPES = ("IMAGE", "STRING")
@@ -109,13 +121,18 @@ class UpscaleFrames:
             "optional": {
                 "upscale_model": UPSCALE_MODEL,
                 "allow_download": ALLOW_DOWNLOAD,
+                "faces": ("FACES", {"tooltip": "Optional: faces of these frames (or of a resized "
+                          "copy). Only the regions around them (0.75 face widths on every side) "
+                          "are upscaled by the model, the rest bicubic; frames without faces "
+                          "are all bicubic."}),
             },
         }
 
     def upscale(self, image, enhance_model, tile, overlap, device, upscale_model=None,
-                allow_download=False):
+                allow_download=False, faces=None):
         enhancer = ops.get_enhancer(enhance_model, upscale_model, device, allow_download)
-        out = ops.upscale_image(image, enhancer, tile=tile, overlap=overlap, loop=frames)
+        out = ops.upscale_image(image, enhancer, tile=tile, overlap=overlap, faces=faces,
+                                loop=frames)
         return out, (f"{image.shape[0]} frame(s) upscaled x{enhancer.scale} with "
                      f"{enhancer.id}: {image.shape[2]}x{image.shape[1]} -> "
                      f"{out.shape[2]}x{out.shape[1]}")

@@ -62,9 +62,9 @@ class FaceSwap:
                             "tooltip": "Soft edge width in pixels."}),
                 "color": (METHODS, {"default": "skin", "tooltip": "Colour matching of "
                           "the source to the target's skin. skin (mesh_warp): tone and shading "
-                          "from skin pixels only; the source's hair and dark glasses frames "
-                          "and the target's beard do not show through (light frames of the "
-                          "skin's own colour do, unless mask_model finds them)."}),
+                          "from skin pixels only; the source's hair and glasses frames (light "
+                          "ones when its nose bridge shows them) and the target's beard do not "
+                          "show through."}),
                 "keep_target_beard": ("BOOLEAN", {"default": False, "tooltip": "mesh_warp, "
                                       "color skin: keep the target's beard or stubble instead "
                                       "of the source's bare skin."}),

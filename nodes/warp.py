@@ -54,9 +54,9 @@ class MeshWarpSwap:
                                   "source's."}),
             "match_skin": ("BOOLEAN", {"default": True, "tooltip": "Give the warped face the "
                            "target's skin tone and shading from skin pixels only, and leave "
-                           "the source's hair and dark glasses frames behind (light frames "
-                           "need mask_model's BiSeNet). Blend it with Gated Blend's color none "
-                           "and target_light 0."}),
+                           "the source's hair and glasses frames behind (light frames when "
+                           "its nose bridge shows them). Blend it with Gated Blend's color "
+                           "none and target_light 0."}),
             "target_light": ("FLOAT", {"default": TARGET_LIGHT, "min": 0.0, "max": 1.0,
                              "step": 0.05,
                              "tooltip": "match_skin: how much of the target's shading across "

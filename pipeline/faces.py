@@ -33,6 +33,18 @@ def check_faces(image: torch.Tensor, faces: FaceSet, name: str = "image", finite
                          f"frames but the IMAGE is {size[1]}x{size[0]}")
 
 
+def faces_on_frames(image: torch.Tensor, faces: FaceSet) -> FaceSet:
+    """``faces`` on ``image``'s frames: faces found on a resized copy (e.g. an upscale for
+    detection) are mapped back by the size ratio; any other mismatch raises ``ValueError``."""
+    size = (int(image.shape[1]), int(image.shape[2]))
+    if faces.image_sizes and len(faces) == image.shape[0] and tuple(faces.image_sizes[0]) != size:
+        h, w = faces.image_sizes[0]
+        if abs(np.log((size[0] / h) / (size[1] / w))) < 0.02:  # same aspect: a resized copy
+            faces = faces.resized(size)
+    check_faces(image, faces)
+    return faces
+
+
 @contextmanager
 def _non_finite_named(image: torch.Tensor, name: str = "image"):
     """A model's :class:`NonFinitePixels` as :func:`check_finite`'s error naming ``name`` and

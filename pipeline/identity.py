@@ -26,7 +26,7 @@ from ..vision.face import Face, FaceSet
 from ..vision.gallery import (FaceModel, Gallery, SearchResult, check_same_model, load_face_model,
                               load_gallery, save_face_model, save_gallery)
 from ..vision.image import check_image, frame_uint8, to_image
-from .faces import DEFAULT_DETECTOR, Loop, check_faces, detect_faces
+from .faces import DEFAULT_DETECTOR, Loop, check_faces, detect_faces, faces_on_frames
 
 log = logging.getLogger("face_pipeline")
 
@@ -104,18 +104,6 @@ def _embed(embedder, frame: np.ndarray, faces: tuple[Face, ...],
             notes.append(f"{captured:.0f} px face, quality {quality:.2f}: flagged "
                          f"{' + '.join(flags)}; its identity results are unreliable")
     return tuple(out), notes
-
-
-def faces_on_frames(image: torch.Tensor, faces: FaceSet) -> FaceSet:
-    """``faces`` on ``image``'s frames: faces found on a resized copy (e.g. an upscale for
-    detection) are mapped back by the size ratio; any other mismatch raises ``ValueError``."""
-    size = (int(image.shape[1]), int(image.shape[2]))
-    if faces.image_sizes and len(faces) == image.shape[0] and tuple(faces.image_sizes[0]) != size:
-        h, w = faces.image_sizes[0]
-        if abs(np.log((size[0] / h) / (size[1] / w))) < 0.02:  # same aspect: a resized copy
-            faces = faces.resized(size)
-    check_faces(image, faces)
-    return faces
 
 
 def embed_faces(image: torch.Tensor, faces: FaceSet, model: str = DEFAULT_EMBEDDER, *,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
-import cv2
-import numpy as np
 import torch
 
 from ..vision import watermark
@@ -22,18 +20,26 @@ Loop = Callable[[int], Iterable[int]]
 PNG_KEY = "face_swap"
 
 
-def mark_frames(image: torch.Tensor, frames: Iterable[int]) -> torch.Tensor:
+def mark_frames(image: torch.Tensor, frames: Iterable[int],
+                unmarked: Optional[dict] = None) -> torch.Tensor:
     """IMAGE ``image`` ``[B, H, W, C]`` (a float32 CPU tensor the caller owns: marked in
-    place) with the watermark on ``frames``; returned."""
+    place) with the watermark on ``frames`` (:func:`vision.watermark.embed`: at most one grey
+    level, the frame rounded to 8-bit levels); returned.  ``unmarked``: per frame index a list
+    of ``(box, mask)`` (``box`` ``(x0, y0, x1, y1)``, ``mask`` bool ``[y1 - y0, x1 - x0]``)
+    of pixels left exactly as they were -- the occluders a swap kept in front."""
     if image.dtype != torch.float32 or image.device.type != "cpu":
         image = image.to("cpu", torch.float32)
-    mark = None
+    unmarked = unmarked or {}
     for i in frames:
-        if mark is None:   # one mark per channel, laid out as the frame (a fast contiguous add)
-            mark = cv2.merge([watermark.field(image.shape[1], image.shape[2])] * 3)
         frame = image[i, ..., :3].numpy()
-        frame += mark
-        np.clip(frame, 0.0, 1.0, out=frame)
+        kept = [(box, mask, frame[box[1]:box[3], box[0]:box[2]][mask])
+                for box, mask in unmarked.get(i, ())]
+        if frame.flags.c_contiguous:
+            watermark.embed(frame, out=frame)
+        else:   # RGBA: the colour channels are a strided view
+            frame[...] = watermark.embed(frame)
+        for (x0, y0, x1, y1), mask, pixels in kept:
+            frame[y0:y1, x0:x1][mask] = pixels
     return image
 
 

@@ -137,7 +137,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     :func:`color_smoothers`); the quality gate uses the source's quality, measured once.
     Returns the IMAGE ``[B, H, W, 3]``, the final blend MASK ``[B, H, W]`` and the report.
     With ``watermark`` every swapped frame carries the invisible swap watermark
-    (:mod:`vision.watermark`; it changes every pixel of those frames by up to 2 grey levels).
+    (:mod:`vision.watermark`; it changes the pixels of those frames by at most 1 grey level
+    on 8-bit output, and leaves the occluders kept in front exactly as they were).
     ``color="skin"`` with the mesh warp matches skin tone and shading in the warp
     (:func:`swap_geometry.mesh_warp_swap`'s ``match_skin``) and blends without a second
     colour transfer or lighting band, so the target's beard does not come back as shading;
@@ -161,7 +162,7 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
     frame_index, face = source_face(source_faces, source_index)
     source_quality = quality.face_quality(frame_uint8(source_image, frame_index),
                                           face.keypoints, face.box).quality
-    cleaned = {}
+    cleaned, kept = {}, {}
     if engine == "mesh_warp":
         skin_tone = color == "skin"
         maskers = load_maskers(mask_model, device, allow_download,
@@ -172,8 +173,8 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
             keep_mouth=keep_mouth, match_skin=skin_tone, occlusion=occlusion,
             keep_beard=keep_beard, maskers=maskers,
             target_light=skin.TARGET_LIGHT if target_light is None else target_light,
-            cleaned_boxes=cleaned, skin_smoothers={}, min_confidence=min_confidence,
-            checked=True, loop=loop)
+            cleaned_boxes=cleaned, kept_boxes=kept, skin_smoothers={},
+            min_confidence=min_confidence, checked=True, loop=loop)
         if skin_tone:
             color, target_light = "none", 0.0
     else:
@@ -196,6 +197,6 @@ def face_swap(source_image: torch.Tensor, target_image: torch.Tensor, *,
         (f"\nsource quality {source_quality:.2f}, blend strength {max(strengths):.2f}"
          f"\nmodels ran on: {', '.join(providers_in_use(device)) or 'no ONNX model'}")
     if watermark:
-        image = provenance.mark_frames(image, provenance.marked_frames(final_mask))
+        image = provenance.mark_frames(image, provenance.marked_frames(final_mask), kept)
         report += "\ninvisible swap watermark added (Detect Swap Watermark finds it)"
     return image, final_mask, report

@@ -161,16 +161,18 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                    keep_mouth: bool = True, match_skin: bool = True, occlusion: bool = False,
                    keep_beard: bool = False, target_light: float = skin.TARGET_LIGHT,
                    maskers: Sequence = (), cleaned_boxes: Optional[dict] = None,
-                   skin_smoothers: Optional[dict] = None,
+                   kept_boxes: Optional[dict] = None, skin_smoothers: Optional[dict] = None,
                    min_confidence: float = MIN_FACE_CONFIDENCE, checked: bool = False,
                    loop: Loop = range) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Warp one source face onto the selected faces of every target frame.
 
     With ``match_skin`` (:func:`vision.skin.skin_swap`) the warped face takes the target's
     skin tone and shading from skin-only pixels (``target_light``: the share of the target's
-    lightness shading), source pixels that are not skin (hair, glasses frames) take the
-    target's skin shading, and with ``occlusion`` whatever covers the target's face (a hand,
-    hair strands) stays in front -- the target's beard too when ``keep_beard``.  Learned
+    lightness shading), source pixels that are not skin (hair, glasses frames; light frames
+    too when the source wears glasses: :func:`vision.skin.wears_glasses`, decided once per
+    source) take the target's skin shading, and with ``occlusion`` whatever covers the
+    target's face (a hand, hair strands) stays in front -- the target's beard too when
+    ``keep_beard``.  Learned
     ``maskers`` (``models.maskers.load_maskers``) take over from the skin colour: a face
     parser (BiSeNet) says what of the warped source is its own face, and every model says
     what covers the target's face (with ``occlusion``).  Blend the
@@ -178,6 +180,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     target_light 0).  ``cleaned_boxes``, a dict, receives per frame index a list of
     ``(box, image)``: the target's face boxes with the facial hair replaced by skin shading
     (for the blend's target, so that the beard does not return as shading).
+    ``kept_boxes``, a dict, receives per frame index a list of ``(box, mask)``: the target
+    pixels kept exactly in front (bool ``mask`` over the face ``box``: occluders, a kept
+    beard), which the watermark leaves alone (:func:`pipeline.provenance.mark_frames`).
     ``skin_smoothers``, a dict, holds one :class:`vision.tracking.StatsSmoother` per track
     id (filled as tracks appear; pass it on to carry them over): the skin-tone statistics of
     tracked faces are smoothed over time per track, so the face's tone does not pump with
@@ -197,7 +202,10 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     _require_landmarks(source_faces, "Mesh-Warp Swap")
     _require_landmarks(target_faces, "Mesh-Warp Swap")
     frame_index, face = source_face(source_faces, source_index)
-    source = meshwarp.prepare_source(frame_float(source_image, frame_index), face.landmarks)
+    source_frame = frame_float(source_image, frame_index)
+    source = meshwarp.prepare_source(source_frame, face.landmarks)
+    glasses = None if not match_skin or any(m.kind == "parsing" for m in maskers) else \
+        skin.wears_glasses(source_frame, face.landmarks)   # (a parser finds glasses itself)
     shape = (int(target_image.shape[1]), int(target_image.shape[2]))
     out = rgb_copy(target_image)
     masks = torch.from_numpy(np.zeros(out.shape[:3], np.float32))  # lazily zeroed pages
@@ -218,7 +226,8 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
                 hook = None if skin_smoothers is None or track is None else \
                     skin_smoothers.setdefault(track, tracking.StatsSmoother())
                 warped = _skin_swap(warped, frames[i], own, target_light, occlusion,
-                                    keep_beard, maskers, cleaned_boxes, i, hook)
+                                    keep_beard, glasses, maskers, cleaned_boxes, kept_boxes,
+                                    i, hook)
             meshwarp.composite(frames[i], warped)
             x0, y0, x1, y1 = warped.box
             np.maximum(mask_frames[i, y0:y1, x0:x1], warped.mask,
@@ -229,10 +238,13 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
 
 
 def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.ndarray,
-               light: float, occlusion: bool, keep_beard: bool, maskers: Sequence,
-               cleaned_boxes: Optional[dict], index: int, stats=None) -> meshwarp.WarpedFace:
+               light: float, occlusion: bool, keep_beard: bool, glasses: Optional[np.ndarray],
+               maskers: Sequence,
+               cleaned_boxes: Optional[dict], kept_boxes: Optional[dict], index: int,
+               stats=None) -> meshwarp.WarpedFace:
     """The warp recoloured to the target's skin, its mask cut by the occlusion; the cleaned
-    target box added to ``cleaned_boxes[index]`` when given."""
+    target box added to ``cleaned_boxes[index]`` and the pixels kept in front to
+    ``kept_boxes[index]`` when given."""
     x0, y0, x1, y1 = warped.box
     local = landmarks.copy()
     local[:, :2] -= (x0, y0)
@@ -245,12 +257,15 @@ def _skin_swap(warped: meshwarp.WarpedFace, frame: np.ndarray, landmarks: np.nda
     if occlusion and maskers:
         target_visible = face_parsing.visible_face(frame, landmarks, maskers, warped.box)
     done = skin.skin_swap(warped.image, frame[y0:y1, x0:x1], warped.mask, local, light=light,
-                          occlusion=occlusion, keep_beard=keep_beard, source_face=source_face,
+                          occlusion=occlusion, keep_beard=keep_beard, glasses=glasses,
+                          source_face=source_face,
                           target_visible=target_visible, stats=stats)
     if done is None:
         return warped
     if cleaned_boxes is not None and done.target is not None:
         cleaned_boxes.setdefault(index, []).append((warped.box, done.target))
+    if kept_boxes is not None and done.occlusion.max() >= 1:
+        kept_boxes.setdefault(index, []).append((warped.box, done.occlusion >= 1))
     return meshwarp.WarpedFace(warped.box, done.image, warped.mask * (1.0 - done.occlusion))
 
 

@@ -1,13 +1,23 @@
 """Surveillance-like probes for tests and benchmarks: a face cut from a photo, shrunk until it
 is ``width`` px wide in a frame 4 x 3 face widths (an 80 x 60 CCTV crop at 20 px), Gaussian
-noise and JPEG compression; and the chain that identifies it through the pack's functions."""
+noise and JPEG compression; and the chain that identifies it, run through the pack's nodes
+with the settings of ``workflows/surveillance_identify_api.json`` (so the numbers are the
+workflow's)."""
+import json
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
+import torch
 from conftest import ROOT, as_image, load_rgb
 
-from face_pipeline.pipeline import denoise as dn_ops
+from face_pipeline.nodes.denoise import Denoise
+from face_pipeline.nodes.faces import DetectFaces
+from face_pipeline.nodes.identity import FaceEmbedding, SearchGallery
+from face_pipeline.nodes.restore import UpscaleFrames
 from face_pipeline.pipeline import faces as face_ops
 from face_pipeline.pipeline import identity as id_ops
+from face_pipeline.runner.core_nodes import ImageScaleBy
 
 GALLERY = ROOT / "workflows" / "inputs" / "identify" / "gallery"
 """The gallery: Obama 2, Biden 1, Eileen Collins (the astronaut), Grace Hopper."""
@@ -17,12 +27,6 @@ PROBES = [("faces/obama/1.jpg", 0, "obama"), ("faces/obama/3.jpg", 0, "obama"),
           ("faces/nasa_astronaut/1.png", 0, "eileen_collins")]
 """(testdata photo, face index left to right, name): Obama 1 and 3 and the group photo's faces
 are other photos than the gallery's; Grace Hopper and the astronaut are their gallery photos."""
-UPSCALE = 8
-"""Bicubic factor the probe frames get before detection (Detect Faces misses 20 px faces)."""
-DETECT = dict(threshold=0.3, verify=False)
-"""Detect settings for degraded tiny faces (shared/notes: all 21 found at 0.3, no verification)."""
-
-
 def probe_photos():
     """(photo, face box, name) of every :data:`PROBES` entry, at full resolution."""
     out = []
@@ -54,14 +58,6 @@ def degrade(photo, box, width=20, sigma=10.0, quality=30, seed=0, frame_size=Non
     return np.ascontiguousarray(crop)
 
 
-def upscale(image, factor=UPSCALE):
-    """IMAGE resized by ``factor``, bicubic (what a user does with ComfyUI's Upscale Image By)."""
-    import torch
-    return torch.nn.functional.interpolate(image.permute(0, 3, 1, 2), scale_factor=factor,
-                                           mode="bicubic", align_corners=False
-                                           ).clamp(0, 1).permute(0, 2, 3, 1).contiguous()
-
-
 def central_face(faces):
     """FACES keeping, per frame, only the face nearest the frame centre."""
     def pick(i, fs):
@@ -72,31 +68,82 @@ def central_face(faces):
     return faces.map_frames(pick)
 
 
-def detect(image):
-    """Central face of every probe frame, found on the bicubic upscale (mapped back later by
-    Face Embedding)."""
-    return central_face(face_ops.detect_faces(upscale(image), **DETECT))
 
 
-def embed(frames, variant="gated", faces=None):
-    """Embedded probe FACES of uint8 frames (``faces``: their :func:`detect` result, found
-    when None).  ``bicubic``: the upscaled frames embedded as they are (captured width lost:
-    the baseline); ``raw`` / ``enhanced`` / ``gated``: Face Embedding on the captured frames
-    with the denoised upscale as enhanced_image."""
+WORKFLOW = ROOT / "workflows" / "surveillance_identify_api.json"
+BICUBIC = 4
+"""The baseline's bicubic factor (ComfyUI's Upscale Image By), the enhancer's factor."""
+
+
+def settings(class_type: str) -> dict:
+    """The widget values the workflow gives its ``class_type`` node (links left out)."""
+    nodes = json.loads(WORKFLOW.read_text())
+    node = next(n for n in nodes.values() if n["class_type"] == class_type)
+    return {k: v for k, v in node["inputs"].items() if not isinstance(v, list)}
+
+
+def gallery():
+    """The workflow's gallery (Face Gallery from Folder's settings; layers when multiscale)."""
+    s = settings("FacePipelineGalleryFromFolder")
+    return id_ops.gallery_from_folder(GALLERY, s["model"], detector=s["detector"],
+                                      widths=id_ops.GALLERY_WIDTHS if s["multiscale"] else ())[0]
+
+
+@dataclass
+class Probes:
+    """Captured frames, the workflow's detections on them and their enhanced copy."""
+
+    image: torch.Tensor
+    faces: object
+    enhanced: torch.Tensor
+
+
+def detect_and_enhance(frames) -> Probes:
+    """Detect Faces (retry on an enlargement), Denoise and Upscale Frames as the workflow runs
+    them, on uint8 frames."""
     image = as_image(*frames)
-    faces = detect(image) if faces is None else faces
+    faces = DetectFaces().detect(image, **settings("FacePipelineDetectFaces"))[0]
+    clean = Denoise().denoise(image, **settings("FacePipelineDenoise"))[0]
+    enhanced = UpscaleFrames().upscale(clean, faces=faces,
+                                       **settings("FacePipelineUpscaleFrames"))[0]
+    return Probes(image, faces, enhanced)
+
+
+VARIANTS = ["full", "raw", "enhanced", "clean_gallery", "bicubic"]
+"""full: the workflow's chain (gated fusion, resolution-matched search); raw / enhanced: Face
+Embedding's fusion set to that face only; clean_gallery: search without the resolution layers;
+bicubic: the baseline -- the captured frames upscaled x4 bicubic, embedded as they are (the
+captured width is lost), searched against the full-resolution gallery."""
+
+
+def embed(probes: Probes, variant: str = "full"):
+    """Embedded FACES of ``probes`` for a :data:`VARIANTS` entry (Face Embedding node)."""
+    s = settings("FacePipelineFaceEmbedding")
     if variant == "bicubic":
-        return id_ops.embed_faces(upscale(image), faces)[0]
-    enhanced = upscale(dn_ops.denoise_images(image)[0])
-    return id_ops.embed_faces(image, faces, enhanced_image=enhanced, fusion=variant)[0]
+        big = ImageScaleBy().upscale(probes.image, "bicubic", BICUBIC)[0]
+        return FaceEmbedding().embed(big, probes.faces, s["model"], s["device"])[0]
+    fusion = variant if variant in ("raw", "enhanced") else s["fusion"]
+    return FaceEmbedding().embed(probes.image, probes.faces, s["model"], s["device"],
+                                 enhanced_image=probes.enhanced, fusion=fusion)[0]
 
 
-def identify(faces, gallery, multiscale=True):
-    """SearchResult per frame (None where no face was found)."""
-    hits = {h.frame: h.result for h in id_ops.search(faces, gallery, k=3, multiscale=multiscale)}
-    return [hits.get(i) for i in range(len(faces))]
+def identify(probes: Probes, faces, gallery, variant: str = "full", frames=None) -> list:
+    """Search Face Gallery's JSON result per frame of ``probes`` (None where no face), with
+    node defaults; ``frames``: only these frame indices (the others are left out)."""
+    keep = set(range(len(faces))) if frames is None else set(frames)
+    faces = faces.map_frames(lambda i, fs: fs if i in keep else ())
+    multiscale = variant not in ("clean_gallery", "bicubic")
+    hits = json.loads(SearchGallery().search(probes.image, faces, gallery, 3, "euclidean", 0.0,
+                                             multiscale)[1])
+    by_frame = {h["frame"]: h for h in hits}
+    return [by_frame.get(i) for i in range(len(faces))]
 
 
-def top1(results, truth):
+def top1(results, truth) -> int:
     """How many results have the true name as their best candidate (closed-set top-1)."""
-    return sum(r is not None and r.matches[0].name == t for r, t in zip(results, truth))
+    return sum(r is not None and r["matches"][0]["name"] == t for r, t in zip(results, truth))
+
+
+def unknown(results) -> int:
+    """How many results are "unknown" (a frame without a face counts as unknown)."""
+    return sum(r is None or r["identity"] == "unknown" for r in results)

@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import ROOT, as_image, load_rgb
 
+from face_pipeline.models import landmarkers
 from face_pipeline.pipeline import faces as ops
 from face_pipeline.vision import landmarks as lmk
 from face_pipeline.vision.geometry import Template
@@ -218,6 +219,22 @@ def test_mismatched_batches_are_clear_errors():
 LANDMARKS_BEFORE = np.load(ROOT / "tests/data/landmarks_reference.npz")
 """Detect Faces + Face Landmarks outputs (defaults) at commit fbc3bc2, before the speed work of
 issue 16: per image ``|boxes [N, 4]``, ``|landmarks [N, 478, 3]``, ``|scores [N]``."""
+
+
+def test_landmark_crops_are_a_warp_of_the_whole_frame():
+    """The crops read a copied rectangle of the frame: bit for bit the warp of the whole frame,
+    for regions inside, across the borders (replicated) and wholly outside it."""
+    rng = np.random.default_rng(3)
+    frame = rng.random((300, 400, 3), dtype=np.float32)
+    rois = [(np.array([x, y], np.float32), side, angle) for x, y, side, angle in
+            [(200, 150, 120, 0.3), (10, 290, 90, -1.2), (390, 5, 300, 2.5), (-300, 500, 50, 0.0)]]
+    flips = [False, True, False, True]
+    for size in (landmarkers.MESH_SIZE, landmarkers.IRIS_SIZE):
+        crops, back = landmarkers._crops(frame, rois, size, flips)
+        for crop, inverse in zip(crops, back):
+            want = cv2.warpAffine(frame, cv2.invertAffineTransform(inverse).astype(np.float32),
+                                  (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            assert np.array_equal(crop, np.clip(want, 0, 1))
 
 
 @pytest.mark.parametrize("relpath", sorted({k.split("|")[0] for k in LANDMARKS_BEFORE.files}))

@@ -112,6 +112,8 @@ def test_download_is_verified_and_atomic(tmp_path, http_server):
     dest = tmp_path / "models" / "m.onnx"
     with pytest.raises(RuntimeError, match="sha256 mismatch"):
         download([f"{url}/m.onnx"], dest, "0" * 64)
+    with pytest.raises(RuntimeError, match="no sha256"):          # never unverified
+        download([f"{url}/m.onnx"], dest, "")
     assert not dest.exists() and list(dest.parent.iterdir()) == []  # no partial file left
     seen = []
     assert download([f"{url}/missing.onnx", f"{url}/m.onnx"], dest, good,

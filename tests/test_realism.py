@@ -167,9 +167,10 @@ def test_occluder_stays_in_front(portraits):
     src, tgt = portraits["astronaut"], portraits["hopper"]
     covered, blob = paint_occluder(tgt[0], landmarks(tgt))
     out, mask, _ = face_swap(src[0], covered, source_faces=src[1], target_faces=tgt[1],
-                             occlusion=True, watermark=False)
+                             occlusion=True)   # defaults otherwise: the watermark is on
     inner = cv2.erode(blob.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     assert np.abs(out[0].numpy()[inner] - covered[0].numpy()[inner]).max() <= 1 / 255
+    assert DetectSwapWatermark().detect(jpeg_half(out))[0]
     # the Face Region Mask option outputs the occluder (inside the face oval)
     found = FaceRegionMask().mask(covered, tgt[1], "occluders", "", 0, 0.0, 0.15, "image")[0]
     face = region_mask(landmarks(tgt), blob.shape, ["face"], grow=-2) > 0.99
@@ -214,6 +215,13 @@ def test_swaps_carry_a_watermark_that_survives_jpeg_and_resizing(portraits, tmp_
         assert not detect(original)[0] and not detect(jpeg_half(original))[0], path
     off, _, _ = face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1], watermark=False)
     assert not detect(off)[0]
+    # at most one grey level anywhere, whether 8-bit output rounds (PIL) or truncates (Save
+    # Image), and exactly one on most pixels (the mark is not weaker than it can be)
+    on = face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1])[0][0].numpy()
+    for to8 in (lambda f: np.clip(f * 255 + 0.5, 0, 255).astype(np.int16),
+                lambda f: np.clip(255. * f, 0, 255).astype(np.uint8).astype(np.int16)):
+        change = np.abs(to8(on) - to8(off[0].numpy()))
+        assert change.max() == 1 and (change == 1).mean() > 0.9
 
 
 KEY = (0.1, 0.2, 0.9)
@@ -239,7 +247,7 @@ def test_learned_occlusion_masks_keep_occluders_in_front(portraits, tmp_path, mo
     inner = cv2.erode(square.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     change = lambda model: np.abs(face_swap(  # noqa: E731
         src[0], covered, source_faces=src[1], target_faces=tgt[1], occlusion=True,
-        mask_model=model, watermark=False)[0][0].numpy()[inner] - covered[0].numpy()[inner]).max()
+        mask_model=model)[0][0].numpy()[inner] - covered[0].numpy()[inner]).max()
     # the skin-colour model misses an occluder this small: it is swapped over
     monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path))
     assert change("skin colour") > 0.1 and change("auto") > 0.1   # auto: no file, skin colour
@@ -320,3 +328,73 @@ def test_skin_shading_fills_a_hole_from_the_skin_around_it():
     shading = skin.skin_shading(image, weight, sigma=4.0)
     assert abs(shading[60, 160, 0] - image[60, 160, 0]) < 3    # 72 there; the image mean is 60
     assert np.abs(shading[~hole] - image[~hole]).max() < 1.5
+
+
+def paint_glasses(image, lm, shift=(-9.0, 5.0, 9.0)):
+    """A copy of IMAGE ``image`` wearing round glasses of a light colour near the skin's own
+    (the face's median skin in L*a*b* moved by ``shift``: a translucent amber frame, like Grace
+    Hopper's): a ring around each eye, a bridge over the nose; returns it and the frame's mask."""
+    from face_pipeline.vision import mesh_topology as topo
+    frame = image[0].numpy().copy()
+    h = mw.face_height(lm)
+    drawn = np.zeros(frame.shape[:2], np.uint8)
+    thick = max(int(round(0.015 * h)), 2)
+    inner = []
+    for eye, corners in ((topo.RIGHT_EYE, (133, 33)), (topo.LEFT_EYE, (362, 263))):
+        width = np.hypot(*(lm[corners[0], :2] - lm[corners[1], :2]))
+        centre = lm[list(eye), :2].mean(0) + [0.08 * width * np.sign(
+            lm[corners[1], 0] - lm[corners[0], 0]), 0.05 * width]
+        cv2.circle(drawn, tuple(int(v) for v in centre), int(0.8 * width), 1, thick)
+        inner.append(centre + [0.8 * width * np.sign(lm[corners[0], 0] - lm[corners[1], 0]),
+                               -0.25 * width])
+    cv2.line(drawn, tuple(int(v) for v in inner[0]), tuple(int(v) for v in inner[1]), 1, thick)
+    skin_lab = np.median(lab(frame)[region_mask(lm, frame.shape[:2], ["skin"], grow=-3) > 0.5], 0)
+    colour = cv2.cvtColor((skin_lab + np.float32(shift))[None, None], cv2.COLOR_LAB2RGB)[0, 0]
+    frame[drawn > 0] = np.clip(colour, 0, 1)
+    return torch.from_numpy(frame)[None], drawn > 0
+
+
+# Calibration (not asserted on): bare bridges of the Biden and Obama 1-3 photos, and dark,
+# amber and thin grey elliptic frames and light or dark rectangular frames painted on them.
+def test_glasses_of_the_source_are_found_on_its_nose_bridge(portraits):
+    from face_pipeline.vision import skin
+    found = lambda image, lm: skin.wears_glasses(image[0].numpy(), lm)  # noqa: E731
+    hopper, astronaut = portraits["hopper"], portraits["astronaut"]
+    assert found(hopper[0], landmarks(hopper)) is not None         # her own glasses
+    assert found(astronaut[0], landmarks(astronaut)) is None       # a bare bridge
+    for shift in ((-9.0, 5.0, 9.0), (10.0, 2.0, 4.0), (-40.0, 0.0, 0.0)):  # light, pale, dark
+        assert found(paint_glasses(astronaut[0], landmarks(astronaut), shift)[0],
+                     landmarks(astronaut)) is not None, shift
+
+
+# Calibration (not asserted on): the same glasses (and paler ones, +10 L*) on the Obama 1-3
+# and Biden photos swapped onto Grace Hopper: 1.7-3.4 CIEDE2000 where found (7 of 8), 2.9-11.9
+# with the frames travelling.
+def test_light_glasses_frames_of_the_source_stay_behind(portraits, monkeypatch):
+    """Frames of a colour near the skin's pass the skin model; found from the bridge, they are
+    left behind: where they land on the target's lower face the swap looks as without them;
+    Grace Hopper's own glasses go, and her identity still carries."""
+    from face_pipeline.vision import skin
+    src, tgt = portraits["astronaut"], portraits["hopper"]
+    src_lm, tgt_lm = landmarks(src), landmarks(tgt)
+    wearing, drawn = paint_glasses(src[0], src_lm)
+    # where the frame lands: its mask warped as the swap warps the source, below the eyes
+    source = mw.prepare_source(np.dstack([drawn.astype(np.float32)] * 3), src_lm)
+    warped = mw.warp_face(source, mw.transfer_shape(tgt_lm, src_lm, 0.5), tgt[0].shape[1:3],
+                          keep_landmarks=tgt_lm)
+    lands = np.zeros(tgt[0].shape[1:3], bool)
+    x0, y0, x1, y1 = warped.box
+    lands[y0:y1, x0:x1] = warped.image[..., 0] * warped.mask > 0.5
+    lands[:int(tgt_lm[[33, 133, 362, 263], 1].mean() + 0.1 * mw.face_height(tgt_lm))] = False
+    clean = face_swap(src[0], tgt[0], source_faces=src[1], target_faces=tgt[1])[0]
+    swap = lambda: face_swap(wearing, tgt[0], source_faces=src[1],  # noqa: E731
+                             target_faces=tgt[1])[0]
+    change = lambda out: delta_e2000(lab(out[0].numpy()[lands][None]),  # noqa: E731
+                                     lab(clean[0].numpy()[lands][None])).mean()
+    out = swap()
+    left_behind = change(out)
+    assert_identity_carries(out, wearing, tgt[0])
+    hopper = face_swap(tgt[0], src[0], source_faces=tgt[1], target_faces=src[1])[0]
+    assert_identity_carries(hopper, tgt[0], src[0])
+    monkeypatch.setattr(skin, "GLASSES_BRIDGE", np.inf)   # glasses not looked for: they travel
+    assert left_behind <= 4.0 < change(swap())

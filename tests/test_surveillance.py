@@ -3,8 +3,13 @@
 Probes are made by the tests (tests/surveillance.py): 20 px faces in 80 x 60 frames, noise
 sigma 10, JPEG 30, from testdata photos of the 4 gallery people (Obama 1 and 3 and the group
 photo's Obama and Biden are other photos than the gallery's; Grace Hopper and the astronaut are
-their gallery photos degraded).  Gallery: workflows/inputs/identify/gallery.  The per-layer
-limits were calibrated on scikit-image's lfw_subset (tools/calibrate_layers.py), not on these.
+their gallery photos degraded) -- 6 photos x 3 noise seeds = 18 probes of 4 identities, far
+too few to rate accuracy: these tests check the chain's order of merit, not a number.  The
+chain runs through the nodes with workflows/surveillance_identify_api.json's settings.
+Nothing was fitted on these probes: the per-layer "unknown" limits were calibrated on
+scikit-image's lfw_subset (tools/calibrate_layers.py), the detection settings come from
+shared/notes (21 other people), the enhancer is the one issue 10's benchmarks chose for small
+faces (pipeline.restore.DEFAULT_SOURCE_ENHANCER).
 """
 import numpy as np
 import pytest
@@ -16,14 +21,14 @@ from face_pipeline.pipeline import identity as id_ops
 from face_pipeline.vision import identity
 
 SEEDS = 3
-MARGIN = 5
-"""Full chain top-1 must beat raw bicubic + clean gallery by at least this many of 18 probes
-(measured: 13 vs 7; bench/results_surveillance.md with 4 seeds: 18 vs 9 of 24)."""
+MARGIN = 4
+"""Full chain top-1 must beat the bicubic baseline by at least this many of the 18 probes
+(22 points; measured 16 vs 9; bench/results_surveillance.md, 4 seeds: 20 vs 11 of 24)."""
 
 
 @pytest.fixture(scope="module")
 def gallery():
-    return id_ops.gallery_from_folder(sv.GALLERY, widths=id_ops.GALLERY_WIDTHS)[0]
+    return sv.gallery()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,12 @@ def photos():
 @pytest.fixture(scope="module")
 def probes(photos):
     frames = [sv.degrade(p, box, 20, seed=s) for p, box, _ in photos for s in range(SEEDS)]
-    return frames, [name for _, _, name in photos for _ in range(SEEDS)]
+    return sv.detect_and_enhance(frames), [name for _, _, name in photos for _ in range(SEEDS)]
+
+
+@pytest.fixture(scope="module")
+def embedded(probes):
+    return {v: sv.embed(probes[0], v) for v in sv.VARIANTS if v != "clean_gallery"}
 
 
 def test_gate_rule_favours_the_better_face():
@@ -58,14 +68,12 @@ def test_gate_from_measured_quality_follows_the_sharper_copy():
     assert worse_raw.frames[0][0].enhanced and "ENHANCED pixels used" in report
 
 
-def test_captured_width_survives_upscaled_detection():
-    photo = load_rgb("faces/grace_hopper/1.jpg")
-    found = face_ops.detect_faces(as_image(photo), max_faces=1).frames[0][0]
-    frame = sv.degrade(photo, found.box, 20, sigma=0, quality=100)
-    faces = sv.detect(as_image(frame))
-    embedded, _ = id_ops.embed_faces(as_image(frame), faces,
-                                     enhanced_image=sv.upscale(as_image(frame), 4))
-    assert 16 <= embedded.frames[0][0].captured_width <= 25
+def test_chain_finds_every_degraded_20px_face_at_its_captured_width(probes, embedded):
+    found, _ = probes
+    faces = [f for _, _, f in embedded["full"].items()]
+    assert [len(f) for f in found.faces.frames] == [1] * len(found.faces)
+    assert all(16 <= f.captured_width <= 26 for f in faces)   # 20 px faces, as captured
+    assert all(f.enhanced and 0 < f.fusion_gate < 1 for f in faces)
 
 
 def test_layer_weights_interpolate_in_log_width():
@@ -77,32 +85,28 @@ def test_layer_weights_interpolate_in_log_width():
     assert identity.layer_weights(widths, 96) == [(-1, 1.0)]
 
 
-def test_full_chain_beats_each_part_and_bicubic(gallery, probes):
-    frames, truth = probes
-    found = sv.detect(as_image(*frames))
-    gated = sv.embed(frames, "gated", found)
-    score = {
-        "full": sv.top1(sv.identify(gated, gallery), truth),
-        "clean_gallery": sv.top1(sv.identify(gated, gallery, multiscale=False), truth),
-        "raw": sv.top1(sv.identify(sv.embed(frames, "raw", found), gallery), truth),
-        "enhanced": sv.top1(sv.identify(sv.embed(frames, "enhanced", found), gallery), truth),
-        "bicubic": sv.top1(sv.identify(sv.embed(frames, "bicubic", found), gallery, False),
-                           truth),
-    }
+def test_full_chain_beats_each_part_and_bicubic(gallery, probes, embedded):
+    found, truth = probes
+    score = {v: sv.top1(sv.identify(found, embedded.get(v, embedded["full"]), gallery, v), truth)
+             for v in sv.VARIANTS}
     print(score)
     assert score["full"] >= max(score["raw"], score["enhanced"], score["clean_gallery"])
     assert score["full"] >= score["bicubic"] + MARGIN
 
 
-def test_low_res_impostors_are_unknown_at_least_as_often(gallery, photos):
-    unknown = {"full": 0, "20px": 0}
-    for photo, box, name in photos:   # each person searched in the gallery without them
+def test_low_res_impostors_are_unknown_at_least_as_often(gallery, photos, probes, embedded):
+    found, truth = probes
+    unknown = {"full": 0.0, "20px": 0.0}
+    for k, (photo, box, name) in enumerate(photos):   # each person searched without them
         without = gallery.remove(name)
-        found = sv.central_face(face_ops.detect_faces(as_image(photo)))
-        full, _ = id_ops.embed_faces(as_image(photo), found)
-        unknown["full"] += sum(r.identity == identity.UNKNOWN for r in sv.identify(full, without))
-        small = sv.embed([sv.degrade(photo, box, 20, seed=s) for s in range(2)])
-        unknown["20px"] += sum(r.identity == identity.UNKNOWN for r in sv.identify(small, without)) / 2
+        image = as_image(photo)
+        faces = sv.central_face(face_ops.detect_faces(image))
+        full = sv.identify(sv.Probes(image, faces, None), id_ops.embed_faces(image, faces)[0],
+                           without)
+        unknown["full"] += sv.unknown(full)
+        frames = [i for i, t in enumerate(truth) if i // SEEDS == k]
+        small = sv.identify(found, embedded["full"], without, frames=frames)
+        unknown["20px"] += sv.unknown([small[i] for i in frames]) / SEEDS
     print(unknown)
     assert unknown["20px"] >= unknown["full"]
 
@@ -132,28 +136,42 @@ def test_best_frame_ranking_puts_the_sharp_large_face_first(gallery):
     assert not any(p["enhanced"] for p in people) and "not evidence" not in text
 
 
-def test_enhanced_results_say_so(gallery, probes):
+def test_enhanced_results_say_so(gallery, probes, embedded):
     from face_pipeline.pipeline import surveillance
-    frames, _ = probes
-    faces = sv.embed(frames[:2], "gated")
-    image = as_image(*frames[:2])
-    text, js, table, sheet = surveillance.surveillance_report(image, faces, gallery)
+    found, _ = probes
+    faces = embedded["full"].map_frames(lambda i, fs: fs if i < 2 else ())
+    text, js, table, sheet = surveillance.surveillance_report(found.image, faces, gallery)
     assert surveillance.PROVENANCE in text and '"enhanced": true' in js
     hits = id_ops.search(faces, gallery)
     assert "not evidence on their own" in id_ops.hits_text(hits)
     assert all(h["enhanced"] for h in id_ops.hits_json(hits))
 
 
-def test_face_model_built_with_photos_joins_the_gallery_with_layers(gallery):
+def test_face_model_built_with_photos_joins_the_gallery_with_layers(gallery, tmp_path):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+    from face_pipeline.vision import gallery as store
     photo = load_rgb("faces/obama/1.jpg")
     image = as_image(photo)
     faces, _ = id_ops.embed_faces(image, face_ops.detect_faces(image, max_faces=1))
-    model, report = id_ops.build_face_model(faces, "obama", image=image)
+    built, report = id_ops.build_face_model(faces, "obama", image=image)
+    model = store.load_face_model(store.save_face_model(built, tmp_path / "o.safetensors"))
     assert model.widths == id_ops.GALLERY_WIDTHS and "also at face widths" in report
+    assert np.array_equal(model.member_layers, built.member_layers)   # layers round-trip
     merged = gallery.remove("obama").add_face_model(model)
     row = merged.names.index("obama")
-    assert np.allclose(merged.scaled[:, row], model.scaled, atol=1e-6)
+    assert np.allclose(merged.scaled[:, row], built.scaled, atol=1e-6)
     assert (merged.scaled[:, row] @ merged.embeddings[row]).min() < 0.99  # real layers
-    plain = merged.add_face_model(id_ops.build_face_model(faces, "obama_plain")[0])
-    row = plain.names.index("obama_plain")
-    assert np.allclose(plain.scaled[:, row], plain.embeddings[row])  # full stands in
+    plain = store.load_face_model(store.save_face_model(
+        id_ops.build_face_model(faces, "obama_plain")[0], tmp_path / "p.safetensors"))
+    merged = merged.add_face_model(plain)
+    row = merged.names.index("obama_plain")
+    assert plain.member_layers is None and np.allclose(merged.scaled[:, row],
+                                                       merged.embeddings[row])  # full stands in
+    tensors = load_file(str(tmp_path / "o.safetensors"))
+    tensors["member_layers"] = tensors["member_layers"][:2]
+    with safe_open(str(tmp_path / "o.safetensors"), framework="np") as f:
+        save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=f.metadata())
+    with pytest.raises(ValueError, match="bad.safetensors is damaged: 'member_layers'"):
+        store.load_face_model(tmp_path / "bad.safetensors")
+

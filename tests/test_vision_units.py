@@ -1,11 +1,13 @@
 """Pure geometry and detection helpers, on exact synthetic cases."""
 import math
 
+import cv2
 import numpy as np
 import pytest
 
 from face_pipeline.vision import detection as det
 from face_pipeline.vision import geometry, landmarks
+from face_pipeline.vision.image import shrink_area
 
 
 def test_similarity_transform_recovers_a_known_map():
@@ -32,6 +34,15 @@ def test_feather_mask_is_zero_on_the_border_and_one_inside():
     assert mask.shape == (48, 64)
     assert mask[0].max() == 0 and mask[:, -1].max() == 0 and mask[24, 32] == 1
     assert np.all(np.diff(mask[24, :9]) >= 0)
+
+
+@pytest.mark.parametrize("height, width, out_h, out_w", [
+    (1080, 1920, 72, 128), (768, 1366, 72, 128), (1216, 832, 128, 88), (999, 1777, 72, 128)])
+def test_shrink_area_is_opencvs_area_resize(height, width, out_h, out_w):
+    """Integer and fractional factors, landscape and portrait: OpenCV's result to float rounding."""
+    frame = np.random.default_rng(height).random((height, width, 3), dtype=np.float32)
+    want = cv2.resize(frame, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(shrink_area(frame, (out_w, out_h)), want, rtol=0, atol=1e-6)
 
 
 def test_adaptive_threshold_matches_the_seed_pipeline():

@@ -329,20 +329,28 @@ class TFLiteToONNX:
         return self.node("Conv", [x, weight], output, kernel_shape=[1, 1], group=channels)
 
     def prelu(self, op):
-        """PRELU as ``alpha * x + (1 - alpha) * relu(x)``: the same function (for either sign of
-        x), built from Relu and two per-channel 1x1 depthwise convolutions whose sum ONNX Runtime
-        fuses, so the whole network stays in its fast blocked layout.  ONNX Runtime's own
-        broadcasting PRelu kernel ran ~10x slower (it took ~60% of the mesh and iris time); an
-        elementwise Min/Mul/Add form still cost a layout reorder around every activation.
-        Outputs are unchanged up to float32 rounding (relative difference ~2e-7)."""
+        """PRELU as ``alpha * x + relu((1 - alpha) * x)``: the same function where every
+        ``alpha <= 1`` (a product with a non-negative factor commutes with relu exactly), built
+        from two per-channel 1x1 depthwise convolutions, the first with its Relu fused and the
+        second with the Add fused as its sum input: ONNX Runtime runs both in its fast blocked
+        (NCHWc) layout, two passes over the tensor.  A PRELU with some ``alpha > 1`` (a few
+        channels in 16 of the 76 PRELUs of the mesh and iris networks) cannot be written so
+        (it is not convex) and becomes ``alpha * x + (1 - alpha) * relu(x)``, three passes.
+        ONNX Runtime's own broadcasting PRelu kernel ran ~10x slower (it took ~60% of the mesh
+        and iris time); an elementwise Min/Mul/Add form cost a layout reorder around every
+        activation.  Outputs are unchanged up to float32 rounding (relative difference ~2e-7)."""
         x, alpha = (int(i) for i in op.InputsAsNumpy())
         out = int(op.OutputsAsNumpy()[0])
         source = self.value(x, NCHW)
         alpha = self.constants[alpha].reshape(-1).astype(np.float32)
-        positive = self.node("Relu", [source], f"t{out}_relu")
-        scaled = self.channel_scale(positive, 1 - alpha, f"t{out}_relu_scaled")
+        if (alpha <= 1).all():
+            scaled = self.channel_scale(source, 1 - alpha, f"t{out}_scaled")
+            positive = self.node("Relu", [scaled], f"t{out}_scaled_relu")
+        else:
+            positive = self.channel_scale(self.node("Relu", [source], f"t{out}_relu"), 1 - alpha,
+                                          f"t{out}_relu_scaled")
         linear = self.channel_scale(source, alpha, f"t{out}_linear")
-        self.emit("Add", [linear, scaled], out)
+        self.emit("Add", [linear, positive], out)
 
     def pad(self, op):
         """PAD with an NHWC [4, 2] paddings constant -> ONNX Pad in NCHW."""

@@ -15,6 +15,10 @@ Methods:
 * ``bm3d``: the ``bm3d`` package (Makinen, Azzari, Foi) with ``sigma_psd = sigma * strength``;
   listed only when that package is installed.  It is never installed by this pack: its licence
   allows non-commercial use only.
+* a learned denoiser (``network``: any callable ``[H, W, 3]`` float 0..1 -> same, e.g. DnCNN
+  through spandrel; ``models.denoisers``): run tile by tile (:func:`vision.restore.tiled_upscale`
+  at scale 1).  Such networks are blind (they measure the noise themselves), so ``strength``
+  mixes: ``frame + min(strength, 1) * (network(frame) - frame)``.
 
 Frames measuring less than :data:`MIN_SIGMA` are returned unchanged (denoising a clean frame
 only removes detail).  Deterministic; nlmeans takes about 0.1 s for a 320 x 240 frame and
@@ -23,12 +27,13 @@ only removes detail).  Deterministic; nlmeans takes about 0.1 s for a 320 x 240 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
 
 from .quality import noise_sigma
+from .restore import tiled_upscale
 
 H_PER_SIGMA = 0.7
 """OpenCV's ``h`` (and ``hColor``) per grey level of measured noise sigma (calibrated above)."""
@@ -71,7 +76,8 @@ class Denoised:
 
 
 def denoise(frame: np.ndarray, method: str = "nlmeans", strength: float = 1.0,
-            sigma: Optional[float] = None) -> Denoised:
+            sigma: Optional[float] = None,
+            network: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> Denoised:
     """Denoise one uint8 RGB frame ``[H, W, 3]``.
 
     Args:
@@ -79,8 +85,9 @@ def denoise(frame: np.ndarray, method: str = "nlmeans", strength: float = 1.0,
         strength: multiplies the filter strength set from the noise level (1 = calibrated;
             larger removes more noise and more detail).
         sigma: the noise level to assume (grey levels); None measures it (:func:`estimate_noise`).
+        network: a learned denoiser (module docstring); ``method`` is then only its name.
     """
-    if method not in ("nlmeans", "bm3d"):
+    if network is None and method not in ("nlmeans", "bm3d"):
         raise ValueError(f"unknown denoise method {method!r}; choose one of {methods()}")
     if method == "bm3d" and not bm3d_available():
         raise ValueError("method 'bm3d' needs the bm3d package (pip install bm3d; its licence "
@@ -90,7 +97,11 @@ def denoise(frame: np.ndarray, method: str = "nlmeans", strength: float = 1.0,
     if measured < MIN_SIGMA or strength <= 0:
         return Denoised(frame, measured, measured, "none")
     level = measured * float(strength)
-    if method == "nlmeans":
+    if network is not None:
+        x = frame.astype(np.float32) / 255.0
+        x += min(float(strength), 1.0) * (tiled_upscale(x, network, 1) - x)
+        out = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+    elif method == "nlmeans":
         h = H_PER_SIGMA * level
         out = cv2.fastNlMeansDenoisingColored(frame, None, h, h, 7, 21)
     else:

