@@ -119,7 +119,7 @@ def _helpers() -> ThreadPoolExecutor:
 
 # A forked process (multiprocessing's fork, a test runner's workers) inherits the pool but not
 # its threads: work handed to it would wait forever, so the child starts a pool of its own.
-os.register_at_fork(after_in_child=_workers.cache_clear)
+os.register_at_fork(after_in_child=_helpers.cache_clear)
 
 
 def run_split(session: ort.InferenceSession, name: str, batch: np.ndarray) -> list[np.ndarray]:

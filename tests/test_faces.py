@@ -413,3 +413,23 @@ def test_an_upscaled_crop_lands_on_the_same_pixels(hopper):
     scaled, _ = ops.paste_faces_back(image, torch.from_numpy(big)[None], aligned)
     inside = mask[0] > 0.99
     assert float((same[0] - scaled[0]).abs()[inside].mean()) < 3.0 / 255
+
+
+def test_faces_found_on_a_resized_copy_map_back_to_the_frames(hopper):
+    """Faces found on a 2x upscaled copy land on the original frame at half the coordinates;
+    a copy of another aspect ratio, or another batch, is an error."""
+    image, faces = hopper
+    big = torch.nn.functional.interpolate(image.permute(0, 3, 1, 2), scale_factor=2.0,
+                                          mode="bilinear").permute(0, 2, 3, 1)
+    on_big = ops.detect_faces(big)
+    mapped = ops.faces_on_frames(image, on_big)
+    assert mapped.image_sizes == faces.image_sizes
+    np.testing.assert_allclose(mapped.frames[0][0].box, on_big.frames[0][0].box / 2, rtol=1e-5)
+    assert np.abs(mapped.frames[0][0].box - faces.frames[0][0].box).max() < 0.05 * faces.frames[0][0].width
+    assert ops.faces_on_frames(image, faces) is faces
+    h, w = image.shape[1:3]
+    with pytest.raises(ValueError, match=f"FACES were found on {w}x{h} frames but the IMAGE is "
+                                         f"{w}x{h // 2}"):
+        ops.faces_on_frames(image[:, :h // 2], faces)
+    with pytest.raises(ValueError, match="IMAGE batch has 2"):
+        ops.faces_on_frames(torch.cat([image, image]), faces)
