@@ -170,7 +170,7 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     skin tone and shading from skin-only pixels (``target_light``: the share of the target's
     lightness shading), source pixels that are not skin (hair, glasses frames; light frames
     too when the source wears glasses: :func:`vision.skin.wears_glasses`, decided once per
-    source) take the target's skin shading, and with ``occlusion`` whatever covers the
+    source whose face was captured at least :data:`vision.skin.GLASSES_MIN_WIDTH` px wide) take the target's skin shading, and with ``occlusion`` whatever covers the
     target's face (a hand, hair strands) stays in front -- the target's beard too when
     ``keep_beard``.  Learned
     ``maskers`` (``models.maskers.load_maskers``) take over from the skin colour: a face
@@ -204,8 +204,9 @@ def mesh_warp_swap(source_image: torch.Tensor, source_faces: FaceSet,
     frame_index, face = source_face(source_faces, source_index)
     source_frame = frame_float(source_image, frame_index)
     source = meshwarp.prepare_source(source_frame, face.landmarks)
-    glasses = None if not match_skin or any(m.kind == "parsing" for m in maskers) else \
-        skin.wears_glasses(source_frame, face.landmarks)   # (a parser finds glasses itself)
+    glasses = None if not match_skin or any(m.kind == "parsing" for m in maskers) \
+        or face.captured_width < skin.GLASSES_MIN_WIDTH \
+        else skin.wears_glasses(source_frame, face.landmarks)   # (a parser finds them itself)
     shape = (int(target_image.shape[1]), int(target_image.shape[2]))
     out = rgb_copy(target_image)
     masks = torch.from_numpy(np.zeros(out.shape[:3], np.float32))  # lazily zeroed pages

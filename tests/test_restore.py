@@ -173,7 +173,8 @@ def test_swap_from_a_low_resolution_source(source, target, width):
     """Swaps from a source whose face is 64 / 32 px: with the defaults (enhance_source auto) and
     without restoration (off; a 32 px source is still enlarged sharply, a 64 px one is not) the
     result is closer to the source than to the target; restoring makes it closer to the source
-    still, and sharper (BRISQUE of the face box)."""
+    still, and sharper (BRISQUE of the face box).  Thinnest margin: Grace Hopper at 32 px,
+    unrestored, 0.438 to her and 0.439 to the astronaut (restored: 0.399 / 0.425)."""
     small, tgt = shrink(source, width), as_image(load_rgb(target))
     e_src, e_tgt = embedding(as_image(load_rgb(source))), embedding(tgt)
     results = {}
