@@ -34,7 +34,7 @@ load_pack()
 from face_pipeline.models import landmarkers as lm  # noqa: E402
 from face_pipeline.models.detectors import load_detector  # noqa: E402
 from face_pipeline.models.landmarkers import load_landmarker  # noqa: E402
-from face_pipeline.models.onnx import SMALL_GRAPH_THREADS, cpu_cores  # noqa: E402
+from face_pipeline.models.onnx import SMALL_GRAPH_THREADS, cpu_cores, run_split  # noqa: E402
 from face_pipeline.pipeline import faces as ops  # noqa: E402
 from face_pipeline.vision import detection as det  # noqa: E402
 from face_pipeline.vision import landmarks as lmk  # noqa: E402
@@ -45,7 +45,7 @@ LOAD = os.getloadavg()
 SIZES = {"512x512": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080)}
 ROUNDS, RUNS = 7, 5  # rounds alternate pack and MediaPipe; runs per round per measurement
 PEER_TASKS = {"detect_whole": "detect_short", "detect_full_whole": "detect_full",
-              "detect478": "mesh478"}
+              "detect478": "mesh478", "detect468": "mesh468"}
 """Pack measurement -> the MediaPipe task timed right after it (same load, a ratio's two sides)."""
 MP_VERSION = "0.10.14"
 MP_VENV = pathlib.Path.home() / ".cache" / "face_pipeline_bench" / f"mediapipe-{MP_VERSION}"
@@ -127,6 +127,10 @@ def pack_measurements(image: torch.Tensor) -> dict:
                                                       scan="whole_frame", verify=False),
         "detect_default": lambda: ops.detect_faces(image),
         "detect478": lambda: ops.add_landmarks(image, ops.detect_faces(image, scan="whole_frame")),
+        # the same two networks as MediaPipe's FaceMesh without refine_landmarks: detector + mesh
+        "detect468": lambda: marker.mesh(frame_float(image, 0), [
+            lmk.mesh_roi_from_face(f)
+            for f in ops.detect_faces(image, scan="whole_frame", verify=False).frames[0]]),
         "detect478_default": lambda: ops.add_landmarks(image, ops.detect_faces(image)),
         "landmarks_reusing_mesh": lambda: ops.add_landmarks(image, faces),
         "landmarks_from_box": lambda: ops.add_landmarks(image, bare),
@@ -143,6 +147,7 @@ def pack_measurements(image: torch.Tensor) -> dict:
         "s_iris_crops": lambda: lm._crops(frame, eye_rois, lm.IRIS_SIZE,
                                           flips=[False, True] * len(meshes)),
         "s_iris_onnx": lambda: marker.iris_session.run(None, {marker._iris_input: eyes}),
+        "s_iris_split": lambda: run_split(marker.iris_session, marker._iris_input, eyes),
         "s_refine_eyes_total": lambda: marker.refine_eyes(frame, meshes),
     }
 
@@ -210,7 +215,7 @@ def main():
         for fn in pack.values():
             fn()  # warm-up
         if peer:
-            for task in ("detect_short", "detect_full", "mesh478"):
+            for task in ("detect_short", "detect_full", "mesh478", "mesh468"):
                 peer.ask(f"{task} {label} 2")
         for _ in range(ROUNDS):
             for name, fn in pack.items():
@@ -251,18 +256,22 @@ def write_results(results: dict, mp_version):
         "swing with other work, the ratios less.",
         "",
         "Frames hold one portrait (face ~45% of the frame height). MediaPipe: `FaceDetection` "
-        "(short / full range) and `FaceMesh(static_image_mode=True, refine_landmarks=True)` "
-        "(detection + 478 points every call). Pack: `detect_faces` and `add_landmarks` from the "
+        "(short / full range), `FaceMesh(static_image_mode=True, refine_landmarks=True)` "
+        "(detection + 478 points every call: detector + attention mesh) and the same with "
+        "`refine_landmarks=False` (detection + 468 points: detector + plain face mesh, **the same "
+        "two networks the pack runs**). Pack: `detect_faces` and `add_landmarks` from the "
         "IMAGE tensor (NaN/inf checked in the models' inputs); whole_frame = "
-        "`scan='whole_frame'`.",
+        "`scan='whole_frame'`; detect + 468 = `detect_faces(scan='whole_frame', verify=False)` "
+        "then the landmarker's mesh stage on each box (no iris).",
         "",
         "## Per frame, pack vs MediaPipe",
         "",
         "| frame | MP detect short ms | pack detect ms (whole frame, verify off) | ratio | "
         "MP detect full ms | pack full-range ms | ratio | pack detect + verify ms | "
-        "MP detect+478 ms | pack detect+478 ms (whole frame) | ratio | pack defaults (scan auto) "
+        "MP detect+478 ms | pack detect+478 ms (whole frame) | ratio | "
+        "MP detect+468 ms (same models) | pack detect+468 ms | ratio | pack defaults (scan auto) "
         "detect / detect+478 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in results.items():
         lines.append(
@@ -270,19 +279,24 @@ def write_results(results: dict, mp_version):
             f"{ratio(r, 'detect_whole', 'mp_detect_short')} | {ms(r, 'mp_detect_full')} | "
             f"{ms(r, 'detect_full_whole')} | {ratio(r, 'detect_full_whole', 'mp_detect_full')} | "
             f"{ms(r, 'detect_whole_verified')} | {ms(r, 'mp_mesh478')} | {ms(r, 'detect478')} | "
-            f"{ratio(r, 'detect478', 'mp_mesh478')} | {ms(r, 'detect_default')} / "
+            f"{ratio(r, 'detect478', 'mp_mesh478')} | {ms(r, 'mp_mesh468')} | "
+            f"{ms(r, 'detect468')} | {ratio(r, 'detect468', 'mp_mesh468')} | "
+            f"{ms(r, 'detect_default')} / "
             f"{ms(r, 'detect478_default')} |")
     lines += ["", "## CPU time per frame (all threads of the process), pack vs MediaPipe", "",
-              "The wall-clock ratios above let the pack use both cores (the two eye crops run side "
-              "by side); MediaPipe's graph runs on about one core (its CPU time is close to its "
-              "wall time). CPU time shows the work each does per frame.", "",
-              "| frame | MP detect short | pack detect (whole frame, verify off) | ratio | "
-              "MP detect+478 | pack detect+478 | ratio |", "|---|---|---|---|---|---|---|"]
+              "Both run these networks on about one core (CPU time close to wall time when the "
+              "machine is idle); on shared, overcommitted cores the wall clock also holds the "
+              "time the process waited for a core. CPU time shows the work each does per frame.",
+              "", "| frame | MP detect short | pack detect (whole frame, verify off) | ratio | "
+              "MP detect+478 | pack detect+478 | ratio | MP detect+468 (same models) | "
+              "pack detect+468 | ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
     for label, r in results.items():
         lines.append(
             f"| {label} | {ms(r, 'cpu_mp_detect_short')} | {ms(r, 'cpu_detect_whole')} | "
             f"{ratio(r, 'cpu_detect_whole', 'cpu_mp_detect_short')} | {ms(r, 'cpu_mp_mesh478')} | "
-            f"{ms(r, 'cpu_detect478')} | {ratio(r, 'cpu_detect478', 'cpu_mp_mesh478')} |")
+            f"{ms(r, 'cpu_detect478')} | {ratio(r, 'cpu_detect478', 'cpu_mp_mesh478')} | "
+            f"{ms(r, 'cpu_mp_mesh468')} | {ms(r, 'cpu_detect468')} | "
+            f"{ratio(r, 'cpu_detect468', 'cpu_mp_mesh468')} |")
     stages = [("s_check_finite", "NaN/inf check of a whole IMAGE (other nodes; not on this path)"),
               ("s_to_frame", "IMAGE tensor -> float frame view (no copy; twice per frame)"),
               ("s_letterbox", "letterbox resize to the detector input"),
@@ -292,7 +306,8 @@ def write_results(results: dict, mp_version):
               ("s_mesh_crop", "mesh crop (rotated warp, 192 px)"),
               ("s_mesh_onnx", "face mesh, ONNX Runtime"),
               ("s_iris_crops", "two eye crops (64 px)"),
-              ("s_iris_onnx", "iris model, both eyes side by side, ONNX Runtime"),
+              ("s_iris_onnx", "iris model, both eyes in one batched call (the pack's way), ONNX Runtime"),
+              ("s_iris_split", "iris model, both eyes as two calls side by side (run_split; not used)"),
               ("s_refine_eyes_total", "eyes total (crops + iris + mapping back)"),
               ("landmarks_reusing_mesh", "Face Landmarks after a verified detection (mesh reused)"),
               ("landmarks_from_box", "Face Landmarks from a box only (mesh + eyes)")]
@@ -330,7 +345,24 @@ def write_results(results: dict, mp_version):
               "and its attention mesh (43.5 M, which places the irises itself) = 75 M. At equal "
               "speed per operation the pack does 2.3x MediaPipe's arithmetic per frame; the "
               "attention mesh needs custom TFLite ops and gives other points than mesh + iris, "
-              "which today's landmarks must keep (within 0.5% of the eye distance)."]
+              "which today's landmarks must keep (within 0.5% of the eye distance). Detect + 468 "
+              "runs the same two networks on both sides (31 + 35 = 66 M), so its ratio shows how "
+              "fast the pack feeds and runs MediaPipe's own networks.",
+              "", "## Tried and dropped (measured, not in the pack)", "",
+              "| what | CPU per call | landmarks vs today's (max, % of eye distance, 8 test "
+              "images) | verdict |", "|---|---|---|---|",
+              "| iris network int8 (ONNX Runtime `quantize_static`, per-channel int8 weights, uint8 "
+              "activations, QDQ, MinMax calibration on 144 jittered eye crops of the green-screen "
+              "stills and `greenscreen_pan.mp4`, images no test asserts on) | 1.66-2.31 ms per eye "
+              "against fp32 1.46-2.03 ms (7 alternating rounds in two runs, load 4.0-6.8; "
+              "AVX512-VNNI CPU): no gain | 1.59% (percentile 99.99 calibration: 2.00%; QOperator format: 13.0%) | "
+              "dropped: 3x over the 0.5% limit, and no faster |",
+              "| iris: both eye crops as two one-thread calls side by side (`run_split`) instead "
+              "of one batched call | see the stage rows above; detect + 478 end to end, 8 "
+              "alternating rounds, load 6.3: 720p 11.03 against 10.74 ms CPU (wall 20.2 / 19.6), "
+              "1080p 12.13 against 11.68 ms CPU (wall 23.7 / 23.4) | identical (bit for bit) | "
+              "dropped: more CPU and no wall gain on this 2-core machine; a machine with a free "
+              "second core would save about one eye's call (~1.5 ms) of wall time |"]
     (ROOT / "bench" / "results_faces.md").write_text("\n".join(lines) + "\n")
 
 

@@ -6,8 +6,10 @@ opencv-python-headless matplotlib, as tools/mediapipe_reference.py documents) an
 script with the path of an ``.npz`` of uint8 RGB frames.  Protocol, one line each way:
 ``<task> <frame> <runs>`` -> JSON ``{"wall": [...], "cpu": [...]}``, seconds per call (wall
 clock, and the process's CPU time: all of MediaPipe's threads), where task is ``detect_short``,
-``detect_full`` (FaceDetection, model_selection 0 / 1) or ``mesh478`` (FaceMesh in static-image
-mode with refine_landmarks: detection + 478 landmarks on every call).  ``count <frame>`` answers
+``detect_full`` (FaceDetection, model_selection 0 / 1), ``mesh478`` (FaceMesh in static-image
+mode with refine_landmarks: detection + the attention mesh's 478 landmarks on every call) or
+``mesh468`` (the same without refine_landmarks: detection + the plain 468-point face mesh, the
+two networks the pack also runs).  ``count <frame>`` answers
 how many faces each task finds.
 """
 import json
@@ -25,12 +27,14 @@ solutions = {
                                                              min_detection_confidence=0.5),
     "mesh478": mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
                                                max_num_faces=5, min_detection_confidence=0.5),
+    "mesh468": mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=False,
+                                               max_num_faces=5, min_detection_confidence=0.5),
 }
 
 
 def found(task, frame):
     result = solutions[task].process(frame)
-    items = result.multi_face_landmarks if task == "mesh478" else result.detections
+    items = result.multi_face_landmarks if task.startswith("mesh") else result.detections
     return len(items or [])
 
 

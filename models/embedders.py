@@ -54,10 +54,23 @@ full-resolution limit (0.093) would name most impostors: at 16-24 px their media
 default applies), interpolate in log width; models without a table use the full default."""
 
 
-def layer_threshold(model_id: str, width: float) -> float:
-    """Cosine "same person" limit for a gallery layer embedded at ``width`` px."""
+GROUP_THRESHOLDS = {
+    "dlib_resnet_v1": {16: 0.048, 20: 0.050, 24: 0.053},
+}
+"""Cosine limits for grouping two *degraded* sightings as one person, per captured width (px),
+per model: calibrated by ``tools/calibrate_layers.py`` with the same rule as
+:data:`LAYER_THRESHOLDS` (1 % false accepts per impostor pair) on pairs of degraded probes
+(two noise seeds) instead of probe and clean layer.  Two noisy tiny faces look more alike than a
+noisy one and a clean one: with the layer limits 5 % of impostor pairs would be grouped.  The
+cost: 12-24 % of pairs of two degraded copies of one photo fall apart (median distance
+0.035-0.039), more for different photos of one person.  Interpolated like the layer limits."""
+
+
+def layer_threshold(model_id: str, width: float, table: Optional[dict] = None) -> float:
+    """Cosine "same person" limit for a gallery layer embedded at ``width`` px (``table``:
+    :data:`LAYER_THRESHOLDS` by default, or :data:`GROUP_THRESHOLDS`)."""
     full = default_threshold(model_id, "cosine")
-    table = LAYER_THRESHOLDS.get(model_id, {})
+    table = (LAYER_THRESHOLDS if table is None else table).get(model_id, {})
     if not table:
         return full
     known = sorted(table)

@@ -2,9 +2,11 @@
 
 MediaPipe's own 478-point model ("with attention") needs custom TFLite ops; the plain mesh
 plus the iris model gives the same 478 points with standard ops only, so it runs anywhere
-ONNX Runtime runs.  All faces of a frame go through each network together, the two eye crops
-of every face through the iris network (:func:`models.onnx.run_split`: side by side on the CPU
-cores, one batched call on a GPU).
+ONNX Runtime runs.  All faces of a frame go through each network together: the mesh crops
+through :func:`models.onnx.run_split` (side by side on the CPU cores, one batched call on a
+GPU), the two eye crops of every face through the iris network in one batched call (on the
+2-core bench machine that cost 0.3-0.5 ms less CPU per face than two calls side by side, with
+the same or lower wall time, and the same outputs bit for bit; ``bench/results_faces.md``).
 
 A crop region ("roi") is ``(center [2], side px, angle rad)`` of a rotated square in the frame
 (``vision.landmarks``): from a detection (:func:`~vision.landmarks.mesh_roi_from_face`) or from
@@ -100,10 +102,10 @@ class FaceMeshLandmarker:
     def refine_eyes(self, frame: np.ndarray, meshes: np.ndarray) -> np.ndarray:
         """Meshes ``[N, 468, 3]`` -> ``[N, 478, 3]``: each eye's contour replaced by the iris
         model's and the two irises appended (the left-eye crop is mirrored, as MediaPipe does);
-        the 2N eye crops run together (:func:`models.onnx.run_split`)."""
+        the 2N eye crops of all faces run in one batched call."""
         rois = [roi for mesh in meshes for roi in lmk.iris_rois(mesh)]
         crops, back = _crops(frame, rois, IRIS_SIZE, flips=[False, True] * len(meshes))
-        contours, irises = run_split(self.iris_session, self._iris_input, crops)
+        contours, irises = self.iris_session.run(None, {self._iris_input: crops})
         contours = _to_frame(contours.reshape(len(rois), 71, 3), back)
         irises = _to_frame(irises.reshape(len(rois), 5, 3), back)
         out = np.concatenate([meshes, np.zeros((len(meshes), 10, 3), np.float32)], axis=1)

@@ -11,7 +11,7 @@ process may use, or as many as the backend asks for: the embedded MediaPipe netw
 per call) run on one thread, since splitting such small graphs costs more in thread
 synchronisation than it saves, and on a busy machine a call would wait for its slowest,
 preempted worker (measured on 2 shared cores: mesh 1.9 ms on one thread, 3.9 ms on two).
-Several inputs of one such network (the small-face scan's tiles, the eye crops of a frame)
+Several inputs of one such network (the small-face scan's tiles, the mesh crops of a frame)
 instead run as separate one-thread calls side by side, one per core (:func:`run_split`).
 """
 from __future__ import annotations
@@ -125,7 +125,7 @@ os.register_at_fork(after_in_child=_helpers.cache_clear)
 def run_split(session: ort.InferenceSession, name: str, batch: np.ndarray) -> list[np.ndarray]:
     """``session``'s outputs for the input ``name`` = ``batch`` ``[N, ...]``.  On the CPU the
     N items run as separate calls side by side, one per core (the calling thread takes items
-    too, so two eye crops cost one hand-off to another thread), and the outputs are
+    too, so two items cost one hand-off to another thread), and the outputs are
     concatenated: a one-thread session's calls scale with the cores where its intra-op threads
     do not, and a batch of large tiles outgrows the CPU caches (448x512 tiles: 132 against 90
     ms of one core per megapixel, measured here).  On other devices: one batched call."""

@@ -64,21 +64,24 @@ class DetectFaces:
                                    "a missing model file (verified by sha256)."}),
                 "enhance_retry": (RETRY_MODELS, {"default": "off", "tooltip": "When a small "
                                   "image (up to 512 px) yields no face or only weak ones, "
-                                  "enlarge it x4 with this upscaler and detect again; boxes "
-                                  "are mapped back to the original pixels. "
+                                  "enlarge it x4 with this upscaler and detect again (there "
+                                  f"faces under {retry.RETRY_SMALL_FACE:.0f} px need a "
+                                  "face-presence score of only "
+                                  f"{retry.RETRY_PRESENCE_THRESHOLD}); "
+                                  "boxes are mapped back to the original pixels. "
                                   "realesr_animevideov3_x4 recovers the most faces."}),
             },
         }
 
     def detect(self, image, model, threshold, adaptive_threshold, max_faces, order, min_size,
                scan, verify, device, rotations="0", allow_download=False, enhance_retry="off"):
-        def detect(batch):   # the node's progress bar follows the first (whole-batch) pass
+        def detect(batch, **retry):   # the progress bar follows the first (whole-batch) pass
             return ops.detect_faces(batch, model, threshold=threshold,
                                     adaptive_threshold=adaptive_threshold, max_faces=max_faces,
                                     order=order, min_size=min_size, scan=scan,
                                     rotations=rotations, verify=verify, device=device,
                                     allow_download=allow_download,
-                                    loop=frames if batch is image else range)
+                                    loop=frames if batch is image else range, **retry)
         if enhance_retry == "off":
             faces = detect(image)
         else:

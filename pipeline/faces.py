@@ -60,13 +60,14 @@ def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshol
                  adaptive_threshold: bool = True, max_faces: int = 0, order: str = "largest",
                  min_size: float = 0.0, scan: str = "auto", rotations: str = "0",
                  verify: bool = True, device: str = "auto", allow_download: Optional[bool] = None,
-                 loop: Loop = range) -> FaceSet:
+                 loop: Loop = range, presence_threshold: float = detection.PRESENCE_THRESHOLD
+                 ) -> FaceSet:
     """Faces in every frame of an IMAGE ``[B, H, W, C]``; a frame without faces gets none.
 
     ``verify`` re-checks each candidate with the face mesh's face-presence classifier and
-    drops those below 0.5 (BlazeFace alone fires on hands and fabric at scores 0.5-0.7); kept
-    faces carry that score (``landmark_score``) and the mesh (``mesh``), which
-    :func:`add_landmarks` reuses.  Other arguments: see :func:`vision.detection.find_faces`.
+    drops those below ``presence_threshold`` (0.5: BlazeFace alone fires on hands and fabric at
+    scores 0.5-0.7); kept faces carry that score (``landmark_score``) and the mesh (``mesh``),
+    which :func:`add_landmarks` reuses.  Other arguments: see :func:`vision.detection.find_faces`.
 
     NaN/inf pixels raise ``ValueError`` naming the frame; they are caught in the detector's
     input, which every pixel reaches, so no separate pass over the frames is needed.
@@ -88,7 +89,8 @@ def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshol
             boxes, kps, scores, verified = detection.find_faces(
                 frame, detector, threshold=threshold, adaptive=adaptive_threshold,
                 max_faces=max_faces, order=order, min_size=min_size, scan=scan,
-                rotations=rotations, verify=presence if verifier is not None else None)
+                rotations=rotations, verify=presence if verifier is not None else None,
+                presence_threshold=presence_threshold)
         faces = []
         for b, k, s, extra in zip(boxes, kps, scores, verified):
             face = Face(box=b, score=float(s), keypoints=k, detector=detector.id)

@@ -15,6 +15,7 @@ import torch
 from ..models.enhancers import Enhancer, from_upscale_model, load_enhancer
 from ..models.registry import get_spec, model_ids
 from ..vision import geometry, regions
+from ..vision.detection import PRESENCE_THRESHOLD
 from ..vision.face import Face, FaceSet
 from ..vision.image import check_image, frame_float, to_image, to_mask
 from ..vision.restore import (FACE_SIZE, enhance_face, magnification, sharpened, should_enhance,
@@ -136,17 +137,34 @@ def upscale_image(image: torch.Tensor, enhancer: Enhancer, *, tile: int = 256,
     return to_image(frames)
 
 
-def detect_with_retry(image: torch.Tensor, detect: Callable[[torch.Tensor], FaceSet],
+RETRY_PRESENCE_THRESHOLD = 0.1
+"""Face-presence limit (``Face.landmark_score``, when the detection is verified) for a face
+found on the retry's enlargement that is narrower than :data:`RETRY_SMALL_FACE` in the original
+pixels; wider ones keep :data:`vision.detection.PRESENCE_THRESHOLD`.  The mesh's presence
+score of a 16-20 px face in a noisy, compressed capture is often under 0.1 (the limit of 0.5
+drops up to half of such faces), and on the x4 enlargement mostly well above it.  Calibrated
+with ``tools/calibrate_retry_presence.py`` (scikit-image's ``lfw_subset``: 100 face and 100
+non-face crops in 80 x 60-like frames, noise sigma 10, JPEG 30, realesr_animevideov3_x4; no
+test identity).  Of the faces found on the enlargement, the limit keeps 60/90 at 20 px and
+35/74 at 16 px (0.5 keeps 42 and 22), and 1 of 71 false detections (presence <= 0.072 at
+20 px; at 16 px 1 of 40 over 0.1, at 0.17)."""
+RETRY_SMALL_FACE = 32.0
+"""Width in original pixels under which :data:`RETRY_PRESENCE_THRESHOLD` applies."""
+
+
+def detect_with_retry(image: torch.Tensor, detect: Callable[..., FaceSet],
                       enhancer: Enhancer, *, weak: float = 0.6, max_side: int = 512,
                       loop: Loop = range) -> tuple[FaceSet, str]:
     """``detect(image)``, then for each frame with no face (or only faces scoring under
     ``weak``) whose longer side is at most ``max_side`` px: upscale the frame with
-    ``enhancer`` (tiled), detect again, and map the boxes and keypoints back to the original
-    pixels.  The retry's faces replace the first ones when they are more or score higher.
+    ``enhancer`` (tiled), detect again with the presence limit lowered to
+    :data:`RETRY_PRESENCE_THRESHOLD` for faces under :data:`RETRY_SMALL_FACE` px, and map the
+    boxes and keypoints back to the original pixels.  The retry's faces replace the first
+    ones when they are more or score higher.
 
-    ``detect`` takes an IMAGE and returns its FACES (e.g. a ``functools.partial`` of
-    :func:`pipeline.faces.detect_faces`).  Returns the FACES and a report line per retried
-    frame.
+    ``detect(image, presence_threshold=...)`` takes an IMAGE and returns its FACES (e.g. a
+    ``functools.partial`` of :func:`pipeline.faces.detect_faces`).  Returns the FACES and a
+    report line per retried frame.
     """
     check_image(image)
     if enhancer.face_only:
@@ -160,10 +178,12 @@ def detect_with_retry(image: torch.Tensor, detect: Callable[[torch.Tensor], Face
         if best >= weak or max(image.shape[1:3]) > max_side:
             continue
         big = tiled_upscale(frame_float(image, i), enhancer, enhancer.scale)
-        again = detect(to_image([big])).frames[0]
+        again = detect(to_image([big]), presence_threshold=RETRY_PRESENCE_THRESHOLD).frames[0]
         s = float(enhancer.scale)
         mapped = tuple(f.with_(box=f.box / s, keypoints=f.keypoints / s,
-                               detector=f"{f.detector}+{enhancer.id}") for f in again)
+                               detector=f"{f.detector}+{enhancer.id}") for f in again
+                       if f.width < RETRY_SMALL_FACE * s or f.landmark_score is None
+                       or f.landmark_score >= PRESENCE_THRESHOLD)
         better = len(mapped) > len(first) or max((f.score for f in mapped), default=0.0) > best
         if better:
             frames[i] = mapped

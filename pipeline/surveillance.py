@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..models.embedders import layer_threshold
+from ..models.embedders import GROUP_THRESHOLDS, layer_threshold
 from ..vision import identity
 from ..vision.face import Face, FaceSet
 from ..vision.gallery import Gallery, SearchResult
@@ -78,14 +78,14 @@ def group_people(found: list[Sighting], gallery: Optional[Gallery], *, k: int = 
                  metric: str = "euclidean", threshold: float = 0.0,
                  group_threshold: float = 0.0) -> list[Person]:
     """Sightings grouped into people (``identity.cluster``, best score first; cosine limit
-    ``group_threshold``, or by default each face's calibrated limit at its captured width,
-    ``models.embedders.layer_threshold``: tiny faces all look alike), each searched in
+    ``group_threshold``, or by default each face's calibrated grouping limit at its captured
+    width, ``models.embedders.GROUP_THRESHOLDS``: tiny faces all look alike), each searched in
     ``gallery`` by the score-weighted mean of its embeddings at its best sighting's width."""
     if not found:
         return []
     model = found[0].face.embedding_model
-    limit = group_threshold if group_threshold > 0 else \
-        np.array([layer_threshold(model, s.face.captured_width) for s in found])
+    limit = group_threshold if group_threshold > 0 else np.array(
+        [layer_threshold(model, s.face.captured_width, GROUP_THRESHOLDS) for s in found])
     order = np.argsort([-s.score for s in found], kind="stable")
     labels = identity.cluster(np.stack([s.face.embedding for s in found]), limit, order)
     people = []

@@ -153,6 +153,32 @@ def test_detection_retry_finds_small_degraded_faces(relpath, width, bold):
     assert np.abs(faces.frames[0][0].box - truth).max() < 5   # px, in the original image
 
 
+def test_retry_lowers_the_presence_limit_for_small_faces_only(bold):
+    """Faces found on the enlargement need RETRY_PRESENCE_THRESHOLD when under
+    RETRY_SMALL_FACE px in the original, PRESENCE_THRESHOLD otherwise."""
+    from face_pipeline.vision.detection import PRESENCE_THRESHOLD
+    from face_pipeline.vision.face import Face, FaceSet
+    limits = []
+
+    def detect(image, presence_threshold=PRESENCE_THRESHOLD):
+        limits.append(presence_threshold)
+        if len(limits) == 1:
+            return FaceSet(((),), ((60, 80),))
+        kps = np.zeros((5, 2), np.float32)
+        weak = presence_threshold + 0.05    # passes the retry's limit, not the default one
+        small = Face(box=np.array([100, 80, 172, 152], np.float32), score=0.8, keypoints=kps,
+                     landmark_score=weak)   # 18 px in the original
+        large = Face(box=np.array([0, 0, 160, 200], np.float32), score=0.9, keypoints=kps,
+                     landmark_score=weak)   # 40 px
+        return FaceSet(((large, small),), ((240, 320),))
+    faces, report = restore.detect_with_retry(as_image(np.zeros((60, 80, 3), np.uint8)),
+                                              detect, bold)
+    assert limits == [PRESENCE_THRESHOLD, restore.RETRY_PRESENCE_THRESHOLD]
+    assert restore.RETRY_PRESENCE_THRESHOLD + 0.05 < PRESENCE_THRESHOLD
+    assert [f.box.tolist() for f in faces.frames[0]] == [[25, 20, 43, 38]]
+    assert "0 -> 1 faces" in report
+
+
 def shrink(relpath, face_width):
     rgb = load_rgb(relpath)
     face = detect_faces(as_image(rgb)).frames[0][0]

@@ -7,8 +7,9 @@ their gallery photos degraded) -- 6 photos x 3 noise seeds = 18 probes of 4 iden
 too few to rate accuracy: these tests check the chain's order of merit, not a number.  The
 chain runs through the nodes with workflows/surveillance_identify_api.json's settings.
 Nothing was fitted on these probes: the per-layer "unknown" limits were calibrated on
-scikit-image's lfw_subset (tools/calibrate_layers.py), the detection settings come from
-shared/notes (21 other people), the enhancer is the one issue 10's benchmarks chose for small
+scikit-image's lfw_subset (tools/calibrate_layers.py), and so were the grouping limits and the
+retry's face-presence limit (tools/calibrate_retry_presence.py); the detection threshold comes
+from shared/notes (21 other people), the enhancer is the one issue 10's benchmarks chose for small
 faces (pipeline.restore.DEFAULT_SOURCE_ENHANCER).
 """
 import numpy as np
@@ -71,6 +72,7 @@ def test_gate_from_measured_quality_follows_the_sharper_copy():
 def test_chain_finds_every_degraded_20px_face_at_its_captured_width(probes, embedded):
     found, _ = probes
     faces = [f for _, _, f in embedded["full"].items()]
+    # verified, every face kept (max_faces 0): one face per frame and no false one
     assert [len(f) for f in found.faces.frames] == [1] * len(found.faces)
     assert all(16 <= f.captured_width <= 26 for f in faces)   # 20 px faces, as captured
     assert all(f.enhanced and 0 < f.fusion_gate < 1 for f in faces)
@@ -134,6 +136,18 @@ def test_best_frame_ranking_puts_the_sharp_large_face_first(gallery):
     assert table.splitlines()[0].startswith("person,rank,frame") and "grace_hopper" in text
     assert sheet.shape[0] == 1 and sheet.shape[-1] == 3
     assert not any(p["enhanced"] for p in people) and "not evidence" not in text
+
+
+def test_tiny_faces_of_different_people_are_not_grouped(probes, embedded):
+    """Grouping limits for degraded sightings (GROUP_THRESHOLDS, lfw_subset-calibrated) keep
+    every group of the 18 20-px probes to one person."""
+    from face_pipeline.pipeline import surveillance
+    found, truth = probes
+    people = surveillance.group_people(surveillance.sightings(found.image, embedded["full"]),
+                                       None)
+    names = [{truth[s.frame] for s in p.sightings} for p in people]
+    print([sorted(n) for n in names], [len(p.sightings) for p in people])
+    assert all(len(n) == 1 for n in names)
 
 
 def test_enhanced_results_say_so(gallery, probes, embedded):

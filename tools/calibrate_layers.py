@@ -7,6 +7,9 @@ Images: scikit-image's ``lfw_subset`` -- 100 grey 25 x 25 face crops from Labele
 Wild (public figures; no identity labels ship, so every pair counts as two people -- the few
 repeated people only make the limits stricter).  None of them is a test identity.
 
+Also the grouping limits (``models/embedders.py: GROUP_THRESHOLDS``): the same percentile of
+the distances between two degraded probes (noise seeds n and n + 5000) of different faces.
+
 For each layer width ``w`` (16, 20, 24 px): every face is a *probe* (shrunk to ``w`` px,
 Gaussian noise sigma 10, JPEG 30, then embedded raw and denoised with the even gate 0.5, as
 Face Embedding does for tiny faces) and a *gallery layer* (the clean face shrunk to ``w``, as
@@ -61,18 +64,24 @@ def degrade(frame, seed):
 def main():
     embedder = load_embedder("dlib_resnet_v1")
     faces = lfw_faces()
-    table = {}
+    table, groups = {}, {}
     for width in WIDTHS:
         scale = width / 25
         face = face_at(scale)
-        probes, layers = [], []
+        probes, seconds, layers = [], [], []
         for n, frame in enumerate(faces):
             small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             layers.append(embed_vectors(embedder, small, (face,))[0])
-            dirty = degrade(small, n)
-            raw = embed_vectors(embedder, dirty, (face,))[0]
-            clean = embed_vectors(embedder, denoise(dirty).frame, (face,))[0]
-            probes.append(identity.fuse(raw, clean, 0.5))
+            for seed, out in ((n, probes), (n + 5000, seconds)):
+                dirty = degrade(small, seed)
+                raw = embed_vectors(embedder, dirty, (face,))[0]
+                clean = embed_vectors(embedder, denoise(dirty).frame, (face,))[0]
+                out.append(identity.fuse(raw, clean, 0.5))
+        pairs = identity.distances(np.stack(probes), np.stack(seconds), "cosine")
+        groups[width] = float(np.percentile(pairs[~np.eye(len(faces), dtype=bool)], FALSE_ACCEPT))
+        print(f"{width} px: grouping limit {groups[width]:.4f}; two degraded copies of one "
+              f"face: median {np.median(np.diag(pairs)):.3f}, "
+              f"{np.mean(np.diag(pairs) <= groups[width]):.0%} within the limit")
         dist = identity.distances(np.stack(probes), np.stack(layers), "cosine")
         impostors = dist[~np.eye(len(faces), dtype=bool)]
         table[width] = float(np.percentile(impostors, FALSE_ACCEPT))
@@ -83,6 +92,8 @@ def main():
     print(f"full-resolution default {default_threshold('dlib_resnet_v1'):.4f}")
     print("LAYER_THRESHOLDS['dlib_resnet_v1'] =",
           "{" + ", ".join(f"{w}: {t:.3f}" for w, t in table.items()) + "}")
+    print("GROUP_THRESHOLDS['dlib_resnet_v1'] =",
+          "{" + ", ".join(f"{w}: {t:.3f}" for w, t in groups.items()) + "}")
 
 
 if __name__ == "__main__":

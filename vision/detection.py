@@ -425,7 +425,8 @@ def parse_rotations(rotations: str) -> list[int]:
 
 def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive: bool = True,
                max_faces: int = 0, order: str = "largest", min_size: float = 0.0,
-               scan: str = "auto", rotations: str = "0", verify=None):
+               scan: str = "auto", rotations: str = "0", verify=None,
+               presence_threshold: float = PRESENCE_THRESHOLD):
     """Detect faces in one RGB frame ``[H, W, 3]`` (``uint8``, or float32 in ``0..1``).
 
     Args:
@@ -450,7 +451,7 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
             come back in the original frame, in the documented order for the upright face.
         verify: optional ``verify(boxes, keypoints) -> (probabilities [N], extras list)``, a
             second opinion per candidate (the face mesh's presence score); candidates below
-            :data:`PRESENCE_THRESHOLD` are dropped, and those of the edge pass and the scan
+            ``presence_threshold`` (default :data:`PRESENCE_THRESHOLD`) are dropped, and those of the edge pass and the scan
             unless detector score x presence reaches :data:`SCAN_ACCEPT` (:data:`EDGE_ACCEPT`
             past the frame border).  The extras (e.g. the mesh it placed) are returned per
             face.
@@ -491,7 +492,7 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
         else:
             presence, found = verify(b, k)
             presence = np.asarray(presence, np.float32)
-        keep = (presence >= (PRESENCE_THRESHOLD if verify else 0)) & (s * presence >= accept)
+        keep = (presence >= (presence_threshold if verify else 0)) & (s * presence >= accept)
         for i in np.flatnonzero(keep):
             boxes.append(b[i]), kps.append(k[i]), scores.append(s[i])
             extras.append(found[i]), rank.append(priority + s[i] * presence[i])
