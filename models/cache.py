@@ -18,6 +18,20 @@ T = TypeVar("T")
 
 _entries: dict[tuple, object] = {}
 _lock = threading.RLock()
+_inherited: list[dict] = []
+
+
+def _after_fork_in_child() -> None:
+    """A forked process does not inherit the threads of the models loaded before the fork
+    (ONNX Runtime's intra-op pools) nor a lock another thread held: it loads its own models.
+    The inherited ones are kept referenced, never freed (their destructors would wait for
+    threads that no longer exist)."""
+    global _entries, _lock
+    _inherited.append(_entries)
+    _entries, _lock = {}, threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def file_key(paths: Sequence[Path]) -> tuple:

@@ -117,6 +117,11 @@ def _helpers() -> ThreadPoolExecutor:
                               thread_name_prefix="face_pipeline_onnx")
 
 
+# A forked process (multiprocessing's fork, a test runner's workers) inherits the pool but not
+# its threads: work handed to it would wait forever, so the child starts a pool of its own.
+os.register_at_fork(after_in_child=_helpers.cache_clear)
+
+
 def run_split(session: ort.InferenceSession, name: str, batch: np.ndarray) -> list[np.ndarray]:
     """``session``'s outputs for the input ``name`` = ``batch`` ``[N, ...]``.  On the CPU the
     N items run as separate calls side by side, one per core (the calling thread takes items

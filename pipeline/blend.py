@@ -110,8 +110,9 @@ def gated_blend(target: torch.Tensor, source: torch.Tensor, mask: torch.Tensor, 
             result = blend.blend_region(seen, src[y0:y1, x0:x1], m[y0:y1, x0:x1], quality=q,
                                         color_stats=color_stats and color_stats(i, box),
                                         **options)
-            frame[y0:y1, x0:x1] = result.image if seen is own else \
-                np.where(result.mask[..., None] > 0, result.image, own)
+            np.clip(result.image if seen is own else     # 0..1 also where the target was not
+                    np.where(result.mask[..., None] > 0, result.image, own), 0, 1,
+                    out=frame[y0:y1, x0:x1])
             np.clip(result.mask, 0, 1, out=masks[i, y0:y1, x0:x1].numpy())
             strength = max(strength, result.strength)
         qualities.append(q)

@@ -76,3 +76,32 @@ def read_webm_alpha(path):
         for packet in container.demux(container.streams.video[0]):
             frames += [f.to_ndarray(format="rgba") for f in decoder.decode(packet)]
     return np.stack(frames)
+
+
+HELD_OUT = ["faces/biden/1.jpg", "faces/obama/3.jpg"]
+"""Photos the quality ranges (vision/quality.py) and the blend's detail gate (vision/blend.py)
+were not calibrated on (their calibration set is ../shared/testdata/lowres): tests of those
+ranges assert on these, degraded by :func:`degraded`."""
+
+
+def jpeg(frame, level):
+    """``frame`` (uint8 RGB) through JPEG at quality ``level``."""
+    import cv2
+    import numpy as np
+
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]),
+                            [cv2.IMWRITE_JPEG_QUALITY, level])
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def degraded(frame):
+    """The lowres recipes applied to ``frame`` (downscales anti-aliased, as image editors do)."""
+    import cv2
+    import numpy as np
+
+    h, w = frame.shape[:2]
+    down = lambda image, k: cv2.resize(image, (w // k, h // k), interpolation=cv2.INTER_AREA)
+    noisy = down(cv2.GaussianBlur(frame, (0, 0), 2.0), 4).astype(np.float32)
+    noisy += np.random.default_rng(0).normal(0, 8, noisy.shape)
+    return {"hr": frame, "x4": down(frame, 4), "x8": down(frame, 8), "jpeg10": jpeg(frame, 10),
+            "mixed": jpeg(np.clip(noisy, 0, 255).astype(np.uint8), 30)}

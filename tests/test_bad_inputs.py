@@ -119,7 +119,9 @@ def test_gated_blend_quality_outside_0_1_is_an_error(small, quality):
 
 
 def test_face_quality_refuses_images_that_are_not_face_crops():
-    with pytest.raises(ValueError, match="5000x1, not an aligned face crop"):
+    with pytest.raises(ValueError, match="5000x1, not an aligned face crop: without faces every "
+                       "image must be a crop from Align Faces; connect the faces found on these "
+                       "images to measure faces on whole frames"):
         blend_ops.face_qualities(torch.rand(1, 1, 5000, 3))
     assert block_ratio(np.zeros((1, 300), np.float32)) == 1.0   # was NaN (mean of nothing)
 

@@ -414,3 +414,119 @@ def test_batch_blend_measures_each_source_frame():
     default, _ = blend_ops.poisson_composite(target[:1], source[:1], mask)
     assert torch.equal(default, blend_ops.poisson_composite(target[:1], source[:1], mask,
                                                             "normal")[0])
+
+
+# ------------------------------------------------------------- batch gated blend (pipeline)
+
+@pytest.fixture(scope="module")
+def two_frames():
+    """A 2-frame 96x96 textured target, a one-frame source, and masks: a disc in frame 0,
+    nothing in frame 1."""
+    rng = np.random.default_rng(7)
+    target = cv2.GaussianBlur(rng.random((2, 96, 96, 3), dtype=np.float32).reshape(192, 96, 3),
+                              (0, 0), 1.5).reshape(2, 96, 96, 3)
+    source = np.clip(0.35 + 0.3 * rng.random((1, 96, 96, 3), dtype=np.float32), 0, 1)
+    mask = np.zeros((2, 96, 96), np.float32)
+    cv2.circle(mask[0], (48, 48), 24, 1.0, -1)
+    return (torch.from_numpy(np.ascontiguousarray(target)), torch.from_numpy(source),
+            torch.from_numpy(mask))
+
+
+def test_batch_blend_reports_quality_and_strength_per_frame(two_frames):
+    """A given quality is used and reported for every frame; a frame without a mask gets
+    strength 0 and its target back; measured qualities stay in 0..1."""
+    target, source, mask = two_frames
+    measured = blend.source_quality(source[0].numpy(), mask[0].numpy())
+    assert blend.detail_gate(measured) < 0.5   # the noise source measures low ...
+    image, final, qualities, strengths = blend_ops.gated_blend(target, source, mask, quality=0.9)
+    assert qualities == [0.9, 0.9] and strengths == [1.0, 0.0]   # ... the given 0.9 is used
+    single = blend.gated_blend(target[0].numpy(), source[0].numpy(), mask[0].numpy(), quality=0.9)
+    assert np.array_equal(image[0].numpy(), single.image)
+    assert torch.equal(image[1], target[1]) and not final[1].any()
+    _, _, measured, strengths = blend_ops.gated_blend(target, source, mask)
+    assert all(0.0 <= q <= 1.0 for q in measured) and strengths == [1.0, 0.0]
+    assert image.dtype == final.dtype == torch.float32
+
+
+def test_batch_blend_output_stays_in_0_1(two_frames):
+    """A target that overshoots 0..1 (an upscaler's ringing) comes out clipped to 0..1, also
+    outside the mask."""
+    target, source, mask = two_frames
+    loud = (target - 0.5) * 8 + 0.5
+    image = blend_ops.gated_blend(loud, source, mask)[0]
+    assert image.min() == 0.0 and image.max() == 1.0
+    outside = (mask == 0)[..., None].expand_as(image)
+    assert torch.equal(image[outside], loud.clamp(0, 1)[outside])
+
+
+def test_batch_blend_in_place_writes_into_the_scratch_batches(two_frames):
+    """``in_place``: the IMAGE and MASK are the caller's scratch batches, filled with what an
+    ordinary call returns; scratch batches of another shape are an error."""
+    target, source, mask = two_frames
+    want_image, want_mask, _, _ = blend_ops.gated_blend(target, source, mask, quality=0.8)
+    scratch = torch.where(mask[..., None] > 0, source.expand_as(target), target).contiguous()
+    scratch_mask = mask.clone()
+    image, final, _, _ = blend_ops.gated_blend(target, scratch, scratch_mask, quality=0.8,
+                                               in_place=True)
+    assert image.data_ptr() == scratch.data_ptr() and final.data_ptr() == scratch_mask.data_ptr()
+    assert torch.equal(image, want_image) and torch.equal(final, want_mask)
+    for bad_source, bad_mask in ((scratch[:1].clone(), mask.clone()),
+                                 (scratch.clone(), mask[:1].clone())):
+        with pytest.raises(ValueError, match="^in_place needs a source and a mask with one "
+                                             "frame per target frame$"):
+            blend_ops.gated_blend(target, bad_source, bad_mask, in_place=True)
+
+
+def test_batch_blend_hands_each_region_its_colour_statistics(two_frames):
+    """``color_stats(frame, box)`` is asked once per frame with a mask, with that frame's index
+    and the blended region's box, and the statistics it returns recolour the face."""
+    target, source, mask = two_frames
+    calls = []
+
+    def brighter(stats):   # the target's L* mean raised by 20: the face comes out brighter
+        stats = np.array(stats, np.float64)
+        stats[2, 0] += 20.0
+        return stats
+
+    def hook(frame, box):
+        calls.append((frame, box))
+        return brighter
+    options = {"color": "reinhard", "target_light": 0.0}
+    plain = blend_ops.gated_blend(target, source, mask, **options)[0]
+    hooked = blend_ops.gated_blend(target, source, mask, color_stats=hook, **options)[0]
+    assert calls == [(0, blend.mask_boxes(mask[0].numpy(), blend.MARGIN)[0])]
+    inside = mask[0] > 0.99
+    assert (hooked[0][inside] - plain[0][inside]).mean() > 0.05
+
+
+def test_batch_blend_target_patches_cut_to_the_region(two_frames):
+    """Patches larger than the blended region are cut to it; a patch beside the region (same
+    columns, other rows) changes nothing."""
+    target, source, mask = two_frames
+    big = (5, 6, 91, 90)
+    pixels = np.full((84, 86, 3), 0.3, np.float32)
+    patched = target.clone()
+    patched[0, 6:90, 5:91] = torch.from_numpy(pixels)
+    got, got_mask = blend_ops.gated_blend(target, source, mask, target_patches={0: [(big, pixels)]})[:2]
+    want = blend_ops.gated_blend(patched, source, mask)[0]
+    inside = got_mask[0] > 0
+    assert torch.equal(got[0][inside], want[0][inside])
+    above = (20, 0, 76, 3)   # the region starts below row 3
+    plain = blend_ops.gated_blend(target, source, mask)[0]
+    beside = blend_ops.gated_blend(target, source, mask,
+                                   target_patches={0: [(above, np.zeros((3, 56, 3), np.float32))]})[0]
+    assert torch.equal(beside, plain)
+
+
+def test_batch_blend_takes_half_precision_and_rgba_images(two_frames):
+    """Half-precision and RGBA IMAGEs (alpha dropped) blend as their float32 RGB values do."""
+    target, source, mask = two_frames
+    half_t, half_s = target.half(), source.half()
+    want = blend_ops.gated_blend(half_t.float(), half_s.float(), mask)[0]
+    assert torch.equal(blend_ops.gated_blend(half_t, half_s, mask)[0], want)
+    assert torch.equal(blend_ops.gated_blend(half_t, half_s, mask.half())[0], want)
+    alpha = torch.full(target.shape[:3] + (1,), 0.5)
+    want = blend_ops.gated_blend(target, source, mask)[0]
+    rgba = blend_ops.gated_blend(torch.cat([target, alpha], -1), torch.cat([source, alpha[:1]], -1),
+                                 mask)[0]
+    assert torch.equal(rgba, want)

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import as_image, load_rgb
+from conftest import HELD_OUT, as_image, degraded, load_rgb
 
 from face_pipeline.nodes.blend import GatedBlend, PoissonComposite
 from face_pipeline.pipeline import blend as batch_ops
@@ -113,22 +113,40 @@ def test_colour_transfer_brings_the_skin_to_the_targets(pair, method):
     assert difference[method] < 0.6 * difference["none"]
 
 
-def test_low_quality_source_lowers_quality_and_strength():
-    """The same face at full resolution and degraded (lowres/ set), warped onto the target's
-    pixel grid: quality and the applied strength drop, and the detail gate closes."""
-    hr = load_rgb("lowres/hr_gt.png")
+def enlarged_blends(photo):
+    """Blends of ``photo`` (held out: not the detail gate's calibration set) onto itself from
+    its sharp, x4 and blur+x4+noise+JPEG versions (:func:`conftest.degraded`), each enlarged
+    back onto the target's pixel grid as a warped source would be."""
+    hr = load_rgb(photo)
     mask = hull_mask(landmarks_of(hr)[:468, :2], hr.shape[:2])
     target = hr.astype(np.float32) / 255
     results = {}
-    for name in ("hr_gt.png", "lr_x4_bicubic.png", "mixed_blur2_x4_noise8_jpeg30.png"):
-        enlarged = cv2.resize(load_rgb(f"lowres/{name}"), (hr.shape[1], hr.shape[0]),
-                              interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
-        results[name] = blend.gated_blend(target, enlarged, mask)
-    good, x4, mixed = results.values()
-    assert good.quality > 0.9 and x4.quality < good.quality - 0.25 < 0.9
-    assert mixed.quality < x4.quality
+    for name, image in degraded(hr).items():
+        if name in ("hr", "x4", "mixed"):
+            enlarged = cv2.resize(image, (hr.shape[1], hr.shape[0]),
+                                  interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+            results[name] = blend.gated_blend(target, enlarged, mask)
+    return results
+
+
+@pytest.mark.parametrize("photo", HELD_OUT)
+def test_low_quality_source_lowers_quality_and_strength(photo):
+    """The same face sharp and degraded: quality drops, the applied strength does not, and
+    the detail gate closes in the order of the damage."""
+    good, x4, mixed = enlarged_blends(photo).values()
+    assert good.quality > 0.9 and x4.quality < good.quality - 0.2
+    assert mixed.quality < x4.quality - 0.1
     assert good.strength == x4.strength == mixed.strength == 1.0   # quality never caps strength
-    assert blend.detail_gate(mixed.quality) < 0.3 < blend.detail_gate(x4.quality)
+    gate = blend.detail_gate
+    assert gate(mixed.quality) < gate(x4.quality) - 0.2 < gate(good.quality) - 0.3
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "true on the calibration set (lowres: gate 0.16 for the blur+x4+noise+JPEG source), not on "
+    "held-out photos: the gate stays 0.57 (Biden 1) and 0.32 (Obama 3), so such a source "
+    "keeps about half of its untrusted fine detail"))
+def test_a_badly_degraded_source_keeps_under_0_3_of_its_fine_detail():
+    assert blend.detail_gate(enlarged_blends(HELD_OUT[0])["mixed"].quality) < 0.3
 
 
 def test_quality_gates_only_fine_detail_never_structure(pair):

@@ -250,3 +250,186 @@ def test_landmarks_unchanged_by_speed_work(relpath):
         iod = np.linalg.norm(ref[33, :2] - ref[263, :2])
         err = np.linalg.norm(mesh[:, :2] - ref[:, :2], axis=1) / iod
         assert err.max() < 0.005, (err.max(), err.argmax())
+
+
+# ------------------------------------------------------------- options and messages, one each
+
+@pytest.fixture(scope="module")
+def hopper():
+    return faces_of("faces/grace_hopper/1.jpg")
+
+
+def test_detection_options_reach_the_detector():
+    """threshold, adaptive_threshold (0.6x at 48 px and below), min_size, order and rotations
+    each change what Detect Faces returns; faces carry their detector, score and mesh."""
+    rgb = load_rgb("faces/grace_hopper/1.jpg")
+    small = as_image(cv2.resize(rgb, (40, 40 * rgb.shape[0] // rgb.shape[1]),
+                                interpolation=cv2.INTER_AREA))   # scores about 0.76
+    assert ops.detect_faces(small, threshold=0.8).count == 1          # adaptive by default
+    assert ops.detect_faces(small, threshold=0.8, adaptive_threshold=False).count == 0
+    group = as_image(load_rgb("group/two_people.jpg"))
+    found = ops.detect_faces(group)
+    widths = sorted(f.width for f in found.frames[0])   # 170 and 177 px
+    assert found.count == 2 and ops.detect_faces(group, min_size=sum(widths) / 2).count == 1
+    canvas = np.full((480, 860, 3), 120, np.uint8)   # a small face left, a large one right
+    canvas[100:356, 20:240] = cv2.resize(rgb, (220, 256), interpolation=cv2.INTER_AREA)
+    canvas[10:453, 420:800] = cv2.resize(rgb, (380, 443), interpolation=cv2.INTER_AREA)
+    pair = as_image(canvas)
+    largest = [f.center[0] for f in ops.detect_faces(pair).frames[0]]
+    leftmost = [f.center[0] for f in ops.detect_faces(pair, order="left_to_right").frames[0]]
+    assert len(largest) == 2 and largest[0] > 420 and leftmost == sorted(largest)
+    face = found.frames[0][0]
+    assert face.detector == ops.DEFAULT_DETECTOR and 0.5 <= face.score <= 1.0
+    assert face.mesh is not None and face.landmark_score > 0.5
+    upside_down = as_image(np.ascontiguousarray(rgb[::-1, ::-1]))
+    assert ops.detect_faces(upside_down).count == 0
+    assert ops.detect_faces(upside_down, rotations="0,180").count == 1
+
+
+def test_models_get_the_device_and_download_choice(hopper, monkeypatch):
+    image, faces = hopper
+    calls = []
+    for name in ("load_detector", "load_landmarker"):
+        real = getattr(ops, name)
+        monkeypatch.setattr(ops, name, lambda *a, _real=real, _name=name, **k:
+                            calls.append((_name, a, k)) or _real(*a, **k))
+    ops.detect_faces(image, device="cpu", allow_download=False)
+    ops.add_landmarks(image, faces, device="cpu")
+    assert calls == [("load_detector", (ops.DEFAULT_DETECTOR, "cpu", False), {}),
+                     ("load_landmarker", (ops.DEFAULT_LANDMARKER, "cpu"), {}),
+                     ("load_landmarker", (ops.DEFAULT_LANDMARKER, "cpu"), {})]
+
+
+def test_refine_runs_the_mesh_again(hopper):
+    image, faces = hopper
+    plain = ops.add_landmarks(image, faces, refine=False).frames[0][0].landmarks
+    refined = ops.add_landmarks(image, faces, refine=True).frames[0][0].landmarks
+    assert not np.array_equal(plain, refined)
+    assert np.abs(plain - refined)[:, :2].max() < 0.1 * faces.frames[0][0].width
+
+
+def test_aligned_faces_record_template_and_sizes(hopper):
+    image, faces = hopper
+    _, aligned = ops.align_faces(image, faces, Template("ffhq_512", 256))
+    face = aligned.frames[0][0]
+    assert face.template == "ffhq_512" and tuple(face.crop_size) == (256, 256)
+    assert aligned.image_sizes == faces.image_sizes
+
+
+def test_check_faces_names_the_input_and_the_sizes(hopper):
+    image, faces = hopper
+    bad = image.clone()
+    bad[0, 5:9, 5:9] = float("nan")
+    with pytest.raises(ValueError, match="^image: frame 0 has 16 NaN/inf"):
+        ops.check_faces(bad, faces)
+    with pytest.raises(ValueError, match="^target_image: frame 0"):
+        ops.check_faces(bad, faces, "target_image")
+    ops.check_faces(bad, faces, finite=False)
+    with pytest.raises(ValueError, match="^FACES has 1 frame\\(s\\) but the IMAGE batch has 2: "
+                                         "connect the image the faces were detected on$"):
+        ops.check_faces(torch.cat([image, image]), faces)
+    h, w = image.shape[1:3]
+    with pytest.raises(ValueError, match=f"^FACES were found on {w}x{h} frames but the IMAGE "
+                                         f"is {w}x{h - 10}$"):
+        ops.check_faces(image[:, 10:], faces)
+
+
+def test_draw_faces_marks_the_faces_and_nothing_else(hopper):
+    image, faces = hopper
+    drawn = ops.draw_faces_batch(image, faces)
+    changed = (drawn != torch.from_numpy(np.round(image.numpy() * 255) / 255)).any(-1)[0]
+    ys, xs = torch.nonzero(changed, as_tuple=True)
+    x1, y1, x2, y2 = (float(v) for v in faces.frames[0][0].box)
+    assert changed.sum() > 500
+    assert xs.float().mean().item() == pytest.approx((x1 + x2) / 2, abs=0.3 * (x2 - x1))
+    assert ys.float().mean().item() == pytest.approx((y1 + y2) / 2, abs=0.3 * (y2 - y1))
+    empty = faces.map_frames(lambda i, fs: ())
+    assert torch.equal(ops.draw_faces_batch(image, empty) * 255, torch.round(image * 255))
+    with pytest.raises(ValueError, match="IMAGE batch has 2"):
+        ops.draw_faces_batch(torch.cat([image, image]), faces)
+
+
+def test_paste_back_checks_name_the_input_and_say_what_to_do():
+    image = as_image(load_rgb("group/two_people.jpg"))
+    faces = ops.add_landmarks(image, ops.detect_faces(image))
+    crops, aligned = ops.align_faces(image, faces, Template("arcface_112_v2", 112))
+    assert crops.shape[0] == 2
+    nan = crops.clone()
+    nan[1, :4, :4] = float("nan")
+    with pytest.raises(ValueError, match="^crops: frame 1 has"):
+        ops.paste_faces_back(image, nan, aligned)
+    with pytest.raises(ValueError, match="^crop_mask: frame 0 has"):
+        ops.paste_faces_back(image, crops, aligned, crop_masks=torch.full((1, 112, 112), float("nan")))
+    with pytest.raises(ValueError, match="^these FACES have no alignment matrices: connect the "
+                                         "FACES output of Align Faces, not of Detect Faces$"):
+        ops.paste_faces_back(image, crops, faces)
+    with pytest.raises(ValueError, match="^got 3 crops for 2 aligned faces: connect the crops "
+                                         "made by the same Align Faces node$"):
+        ops.paste_faces_back(image, torch.cat([crops, crops[:1]]), aligned)
+    with pytest.raises(ValueError, match="^crop_mask: got 3 crop masks for 2 faces: give one "
+                                         "per face or one for all$"):
+        ops.paste_faces_back(image, crops, aligned, crop_masks=torch.ones(3, 112, 112))
+    with pytest.raises(ValueError, match="^crop_mask is 56x28 but the crops are 112x112: make "
+                                         "the mask in 'aligned crop' space from the same Align "
+                                         "Faces node \\(or resize it to the crops\\)$"):
+        ops.paste_faces_back(image, crops, aligned, crop_masks=torch.ones(1, 28, 56))
+    with pytest.raises(ValueError, match="^crops are 112x56 but Align Faces made 112x112 crops: "
+                                         "connect the crops of the same Align Faces node "
+                                         "\\(resized crops must keep its aspect ratio\\)$"):
+        ops.paste_faces_back(image, crops[:, :56], aligned)
+    mixed = aligned.map_frames(lambda i, fs: (fs[0], fs[1].with_(crop_size=(224, 224))))
+    with pytest.raises(ValueError, match="^these FACES were aligned at several crop sizes "
+                                         "\\[\\(112, 112\\), \\(224, 224\\)\\]: use one Align "
+                                         "Faces node per crop size$"):
+        ops.paste_faces_back(image, crops, mixed)
+    # one crop mask for both faces; masks per face; RGBA crops paste their RGB
+    one, _ = ops.paste_faces_back(image, crops, aligned, crop_masks=torch.ones(1, 112, 112))
+    two, _ = ops.paste_faces_back(image, crops, aligned, crop_masks=torch.ones(2, 112, 112))
+    plain, _ = ops.paste_faces_back(image, crops, aligned)
+    assert torch.equal(one, plain) and torch.equal(two, plain)
+    half = torch.ones(2, 112, 112)
+    half[1] = 0.0   # the second face's mask keeps the frame there
+    kept, kept_mask = ops.paste_faces_back(image, torch.zeros_like(crops), aligned, crop_masks=half)
+    x1, y1, x2, y2 = (int(v) for v in faces.frames[0][1].box)
+    assert torch.equal(kept[0, y1:y2, x1:x2], image[0, y1:y2, x1:x2])
+    x1, y1, x2, y2 = (int(v) for v in faces.frames[0][0].box)
+    cx, cy, r = (x1 + x2) // 2, (y1 + y2) // 2, (x2 - x1) // 8   # the face's centre
+    assert kept[0, cy - r:cy + r, cx - r:cx + r].max() < 0.05
+    rgba = torch.cat([crops, torch.full(crops.shape[:3] + (1,), 0.5)], -1)
+    assert torch.equal(ops.paste_faces_back(image, rgba, aligned)[0], plain)
+    # faces whose crop size is unknown (made before crop sizes were recorded) paste at 1x
+    unsized = aligned.map_frames(lambda i, fs: tuple(f.with_(crop_size=None) for f in fs))
+    assert torch.equal(ops.paste_faces_back(image, crops, unsized)[0], plain)
+
+
+def test_an_upscaled_crop_lands_on_the_same_pixels(hopper):
+    """A crop enlarged 2x (pixel centres aligned, as cv2.resize and upscalers do) pastes to
+    within a few grey levels of the crop itself (2.4 levels on average, from resampling; a
+    half-pixel shift of the 2x crop: 4.3)."""
+    image, faces = hopper
+    crops, aligned = ops.align_faces(image, faces, Template("ffhq_512", 256))
+    big = cv2.resize(crops[0].numpy(), (512, 512), interpolation=cv2.INTER_LINEAR)
+    same, mask = ops.paste_faces_back(image, crops, aligned)
+    scaled, _ = ops.paste_faces_back(image, torch.from_numpy(big)[None], aligned)
+    inside = mask[0] > 0.99
+    assert float((same[0] - scaled[0]).abs()[inside].mean()) < 3.0 / 255
+
+
+def test_faces_found_on_a_resized_copy_map_back_to_the_frames(hopper):
+    """Faces found on a 2x upscaled copy land on the original frame at half the coordinates;
+    a copy of another aspect ratio, or another batch, is an error."""
+    image, faces = hopper
+    big = torch.nn.functional.interpolate(image.permute(0, 3, 1, 2), scale_factor=2.0,
+                                          mode="bilinear").permute(0, 2, 3, 1)
+    on_big = ops.detect_faces(big)
+    mapped = ops.faces_on_frames(image, on_big)
+    assert mapped.image_sizes == faces.image_sizes
+    np.testing.assert_allclose(mapped.frames[0][0].box, on_big.frames[0][0].box / 2, rtol=1e-5)
+    assert np.abs(mapped.frames[0][0].box - faces.frames[0][0].box).max() < 0.05 * faces.frames[0][0].width
+    assert ops.faces_on_frames(image, faces) is faces
+    h, w = image.shape[1:3]
+    with pytest.raises(ValueError, match=f"FACES were found on {w}x{h} frames but the IMAGE is "
+                                         f"{w}x{h // 2}"):
+        ops.faces_on_frames(image[:, :h // 2], faces)
+    with pytest.raises(ValueError, match="IMAGE batch has 2"):
+        ops.faces_on_frames(torch.cat([image, image]), faces)

@@ -1,5 +1,7 @@
 """Model registry, file resolution, downloads, ONNX sessions and the SCRFD slot."""
 import hashlib
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -117,3 +119,23 @@ def test_download_is_verified_and_atomic(tmp_path, http_server):
     assert download([f"{url}/missing.onnx", f"{url}/m.onnx"], dest, good,
                     progress=lambda done, total: seen.append(done)) == dest
     assert dest.read_bytes() == payload and seen[-1] == len(payload)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_process_runs_the_models():
+    """A process forked after the models ran (multiprocessing's fork, a test runner's workers)
+    loads its own sessions and worker pool instead of waiting forever on the parent's threads."""
+    image = as_image(load_rgb("faces/grace_hopper/1.jpg"))
+    faces = ops.add_landmarks(image, ops.detect_faces(image))
+    pid = os.fork()
+    if pid == 0:   # the child: any exception or hang is a failure
+        code = 1
+        try:
+            signal.alarm(60)
+            again = ops.add_landmarks(image, ops.detect_faces(image))
+            code = 0 if np.allclose(again.frames[0][0].landmarks, faces.frames[0][0].landmarks,
+                                    atol=1e-3) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -3,8 +3,10 @@
 The example workflows (tests/test_workflows.py) cover detection, landmarks, alignment, preview,
 embedding, gallery-from-folder search, gated blend, mesh-warp and one-node swaps; these graphs
 cover the rest: compare, face models (build, save, load), galleries from images, edit, save,
-load, reference selection, paste back, Poisson composite, face quality, region masks, unload
-and download.  A test-only ``Sink`` output node makes the runner execute nodes whose outputs
+load, reference selection, paste back, Poisson composite, face quality, region masks, unload,
+download and portrait matte.  (Swap, enhance, upscale, watermark, tracking, denoise, the
+surveillance report, chroma key, refine matte, composite and Save WebM run in example workflows
+and in their own test files.)  A test-only ``Sink`` output node makes the runner execute nodes whose outputs
 are not images.
 """
 import shutil
@@ -187,3 +189,23 @@ def test_model_nodes_download_and_unload(folders, models_dir):
     out = run(folders, prompt)
     assert out["unload"][0].startswith("unloaded ") and "dlib model(s)" in out["unload"][0]
     assert sum(cache.clear().values()) == 0
+
+
+def test_portrait_matte_node_separates_the_person(folders):
+    """Portrait Matte (the embedded MediaPipe selfie model) through the runner: the face is
+    person, the photo's top corners are background."""
+    prompt = {"hop": node("LoadImage", image="hopper.jpg"),
+              "det": node("FacePipelineDetectFaces", image=["hop", 0],
+                          model="mediapipe_face_short", threshold=0.5, adaptive_threshold=True,
+                          max_faces=0, order="largest", min_size=0, scan="auto", verify=True,
+                          device="auto"),
+              "matte": node("FacePipelinePortraitMatte", image=["hop", 0],
+                            model="mediapipe_selfie", resolution=448, device="auto"),
+              "sink": node("Sink", v0=["matte", 0], v1=["det", 0])}
+    out = run(folders, prompt)
+    alpha = out["matte"][0]
+    assert alpha.shape == out["hop"][0].shape[:3]
+    x, y = (int(v) for v in out["det"][0].frames[0][0].center)
+    assert alpha[0, y, x] > 0.9
+    h, w = alpha.shape[1:]
+    assert alpha[0, :h // 10, :w // 10].mean() < 0.1 and alpha[0, :h // 10, -w // 10:].mean() < 0.1

@@ -7,30 +7,12 @@ downscales, JPEG quality 10, blur 2 + x4 + noise 8 + JPEG 30).
 import cv2
 import numpy as np
 import pytest
-from conftest import as_image, load_rgb
+from conftest import HELD_OUT, as_image, degraded, jpeg, load_rgb
 
 from face_pipeline.nodes.blend import FaceQuality
 from face_pipeline.pipeline import faces as ops
 from face_pipeline.vision import quality
 from face_pipeline.vision.geometry import Template
-
-HELD_OUT = ["faces/biden/1.jpg", "faces/obama/3.jpg"]
-
-
-def jpeg(frame, level):
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]),
-                            [cv2.IMWRITE_JPEG_QUALITY, level])
-    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
-
-
-def degraded(frame):
-    """The lowres recipes applied to ``frame`` (downscales anti-aliased, as image editors do)."""
-    h, w = frame.shape[:2]
-    down = lambda image, k: cv2.resize(image, (w // k, h // k), interpolation=cv2.INTER_AREA)
-    noisy = down(cv2.GaussianBlur(frame, (0, 0), 2.0), 4).astype(np.float32)
-    noisy += np.random.default_rng(0).normal(0, 8, noisy.shape)
-    return {"hr": frame, "x4": down(frame, 4), "x8": down(frame, 8), "jpeg10": jpeg(frame, 10),
-            "mixed": jpeg(np.clip(noisy, 0, 255).astype(np.uint8), 30)}
 
 
 def face_of(frame):
@@ -126,3 +108,35 @@ def test_node_scores_crops_and_faces():
     assert report.count("\n") == 1 and per_face[0] >= 0.9 and per_face[1] < per_face[0] - 0.3
     assert 0.0 < on_frames < 1.0 and 0.5 < on_crops <= 1.0
     assert FaceQuality().score(as_image(np.zeros((64, 64, 3), np.uint8)))[0] == 0.0
+
+
+def test_pose_frontality_from_the_nose_offset():
+    """``1 - |offset| / 0.5`` with the nose's offset along the eye line in eye distances,
+    whatever the face's position, size and roll."""
+    def kps(nose_x, angle=0.0, scale=1.0, shift=(0.0, 0.0)):
+        points = np.array([[0, 0], [10, 0], [nose_x, 8], [2, 14], [8, 14]], np.float64)
+        a = np.radians(angle)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        return points @ rot.T * scale + shift
+    for angle, scale, shift in ((0, 1, (0, 0)), (30, 3.5, (100, -40)), (-75, 0.2, (5, 5))):
+        f = lambda x: quality.pose_frontality(kps(x, angle, scale, shift))  # noqa: E731
+        assert f(5) == pytest.approx(1.0)
+        assert f(7) == pytest.approx(0.6) and f(3) == pytest.approx(0.6)
+        assert f(8.5) == pytest.approx(0.3)
+        assert f(11) == 0.0 and f(-2) == 0.0
+    same = np.array([[4, 4], [4, 4], [4, 9], [2, 14], [8, 14]], np.float64)
+    assert 0.0 <= quality.pose_frontality(same) <= 1.0
+
+
+def test_frame_score_formula():
+    """``sqrt(r (0.25 + 0.75 s)) (1 - 0.5 n) (1 - 0.5 b) (0.5 + 0.5 p)``."""
+    def q(r=1.0, s=1.0, n=0.0, b=0.0):
+        return quality.Quality(0.0, r, s, n, b, 0.0, 1.0)
+    assert quality.frame_score(q(), 1.0) == pytest.approx(1.0)
+    assert quality.frame_score(q(), 0.0) == pytest.approx(0.5)
+    assert quality.frame_score(q(s=0.0), 1.0) == pytest.approx(0.5)
+    assert quality.frame_score(q(r=0.25), 1.0) == pytest.approx(0.5)
+    assert quality.frame_score(q(n=1.0), 1.0) == pytest.approx(0.5)
+    assert quality.frame_score(q(b=1.0), 1.0) == pytest.approx(0.5)
+    want = np.sqrt(0.64 * (0.25 + 0.75 * 0.4)) * (1 - 0.5 * 0.2) * (1 - 0.5 * 0.6) * (0.5 + 0.5 * 0.7)
+    assert quality.frame_score(q(0.64, 0.4, 0.2, 0.6), 0.7) == pytest.approx(want)

@@ -118,13 +118,155 @@ def test_head_pose_of_a_rotated_synthetic_mesh():
 
 
 def test_ciede2000_matches_published_pairs():
-    # Sharma, Wu & Dalal (2005), test data pairs 1, 2, 8, 13, 20, 31
+    """Sharma, Wu & Dalal (2005), test data pairs 1-3, 7, 8, 13-17, 19-38 (hue wrap-around,
+    near-neutral and large differences), both ways round."""
     from face_pipeline.vision.color import delta_e2000
     pairs = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+             ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
+             ((50, 2.8361, -74.0200), (50, 0, -82.7485), 3.4412),
              ((50, -1.3802, -84.2814), (50, 0, -82.7485), 1.0),
              ((50, 0, 0), (50, -1, 2), 2.3669),
+             ((50, -1, 2), (50, 0, 0), 2.3669),
              ((50, 2.49, -0.001), (50, -2.49, 0.0009), 7.1792),
+             ((50, 2.49, -0.001), (50, -2.49, 0.001), 7.1792),
+             ((50, 2.49, -0.001), (50, -2.49, 0.0011), 7.2195),
+             ((50, 2.49, -0.001), (50, -2.49, 0.0012), 7.2195),
+             ((50, -0.001, 2.49), (50, 0.0009, -2.49), 4.8045),
+             ((50, -0.001, 2.49), (50, 0.0011, -2.49), 4.7461),
+             ((50, 2.5, 0), (50, 0, -2.5), 4.3065),
+             ((50, 2.5, 0), (73, 25, -18), 27.1492),
+             ((50, 2.5, 0), (61, -5, 29), 22.8977),
+             ((50, 2.5, 0), (56, -27, -3), 31.9030),
+             ((50, 2.5, 0), (58, 24, 15), 19.4535),
+             ((50, 2.5, 0), (50, 3.1736, 0.5854), 1.0),
+             ((50, 2.5, 0), (50, 3.2972, 0), 1.0),
+             ((50, 2.5, 0), (50, 1.8634, 0.5757), 1.0),
+             ((50, 2.5, 0), (50, 3.2592, 0.335), 1.0),
              ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
-             ((90.8027, -2.0831, 1.441), (91.1528, -1.6435, 0.0447), 1.4441)]
+             ((63.0109, -31.0961, -5.8663), (62.8187, -29.7946, -4.0864), 1.2630),
+             ((61.2901, 3.7196, -5.3901), (61.4292, 2.2480, -4.9620), 1.8731),
+             ((35.0831, -44.1164, 3.7933), (35.0232, -40.0716, 1.5901), 1.8645),
+             ((22.7233, 20.0904, -46.6940), (23.0331, 14.9730, -42.5619), 2.0373),
+             ((36.4612, 47.8580, 18.3852), (36.2715, 50.5065, 21.2231), 1.4146),
+             ((90.8027, -2.0831, 1.441), (91.1528, -1.6435, 0.0447), 1.4441),
+             ((90.9257, -0.5406, -0.9208), (88.6381, -0.8985, -0.7239), 1.5381),
+             ((6.7747, -0.2908, -2.4247), (5.8714, -0.0985, -2.2286), 0.6377),
+             ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082)]
     a, b, expected = (np.array(v, float) for v in zip(*pairs))
     np.testing.assert_allclose(delta_e2000(a, b), expected, atol=1e-4)
+    np.testing.assert_allclose(delta_e2000(b, a), expected, atol=1e-4)
+
+
+def test_ciede2000_agrees_with_scikit_image():
+    """Random far and near pairs, neutral colours, and every input shape: the same values as
+    scikit-image's independent implementation."""
+    from skimage.color import deltaE_ciede2000
+
+    from face_pipeline.vision.color import delta_e2000
+    rng = np.random.default_rng(0)
+    a = np.column_stack([rng.uniform(0, 100, 4000), rng.uniform(-110, 110, (4000, 2))])
+    b = np.column_stack([rng.uniform(0, 100, 4000), rng.uniform(-110, 110, (4000, 2))])
+    near = a + rng.normal(0, 3, a.shape)
+    grey = a * [1, 0, 0]
+    for x, y in ((a, b), (a, near), (grey, a), (a, grey), (grey, grey[::-1])):
+        np.testing.assert_allclose(delta_e2000(x, y), deltaE_ciede2000(x, y), atol=1e-9)
+    image = a[:12].reshape(2, 2, 3, 3)
+    np.testing.assert_allclose(delta_e2000(image, image[::-1]),
+                               deltaE_ciede2000(image, image[::-1]), atol=1e-9)
+    assert delta_e2000(a[0], b[0]) == pytest.approx(float(deltaE_ciede2000(a[0], b[0])), abs=1e-9)
+
+
+def test_lab_round_trip_takes_any_float_and_clips():
+    from face_pipeline.vision.color import lab, lab_to_rgb
+    rgb = np.random.default_rng(1).random((4, 5, 3))
+    np.testing.assert_allclose(lab(rgb), lab(rgb.astype(np.float32)), atol=1e-4)
+    np.testing.assert_allclose(lab_to_rgb(lab(rgb).astype(np.float64)), rgb, atol=3e-3)
+    out = lab_to_rgb(np.array([[[100.0, 120.0, 120.0], [0.0, -120.0, -120.0]]]))
+    assert out.dtype == np.float32 and out.min() == 0.0 and out.max() == 1.0
+
+
+def test_skin_inliers_keep_two_robust_sigmas_around_the_median():
+    """Per channel: kept within SKIN_SIGMAS x (1.4826 x MAD + 0.5) of the median."""
+    from face_pipeline.vision.color import SKIN_SIGMAS, skin_inliers
+    centre, half = np.array([60.0, 15.0, 20.0]), np.array([10.0, 4.0, 6.0])
+    base = centre + np.linspace(-1, 1, 3001)[:, None] * half          # uniform: MAD = half / 2
+    spread = 1.4826 * half / 2 + 0.5
+    probes = []
+    for c in range(3):
+        for k, kept in ((1.9, True), (2.1, False), (-1.9, True), (-2.1, False)):
+            p = centre.copy()
+            p[c] += k / 2.0 * SKIN_SIGMAS * spread[c]
+            probes.append((p, kept))
+    lab = np.vstack([base, [p for p, _ in probes]])
+    keep = skin_inliers(lab)
+    assert keep[:len(base)].all()
+    assert list(keep[len(base):]) == [kept for _, kept in probes]
+    assert skin_inliers(base[:10]).all()            # too few to measure: all kept
+
+
+def skin_face(skin_lab, patch_lab, patch_rows, size=64, seed=0):
+    """An RGB image of noisy skin of mean ``skin_lab`` with a ``patch_lab`` band (a beard)."""
+    from face_pipeline.vision.color import lab_to_rgb
+    rng = np.random.default_rng(seed)
+    lab = np.array(skin_lab, np.float32) + rng.normal(0, 2, (size, size, 3)).astype(np.float32)
+    lab[patch_rows] = np.array(patch_lab, np.float32) + rng.normal(0, 2, lab[patch_rows].shape)
+    return lab_to_rgb(lab)
+
+
+def test_skin_transfer_matches_skin_and_ignores_what_covers_it():
+    """``skin`` takes the target's skin tone whatever dark patch (beard) either face has;
+    whole-mask ``reinhard`` is pulled off by the patches."""
+    from face_pipeline.vision.color import lab, transfer_color
+    source = skin_face((70, 10, 15), (25, 4, 6), slice(40, 64), seed=1)
+    target = skin_face((50, 20, 25), (20, 3, 4), slice(0, 10), seed=2)
+    mask = np.ones((64, 64), np.float32)
+    skin_rows = slice(16, 40)   # skin on both faces
+    want = lab(target)[skin_rows].reshape(-1, 3).mean(0)
+    for method, close in (("skin", True), ("reinhard", False)):
+        got = lab(transfer_color(source, target, mask, method))[skin_rows].reshape(-1, 3).mean(0)
+        assert (np.abs(got - want).max() < 1.5) == close, (method, got, want)
+    assert np.array_equal(transfer_color(source, target, mask), transfer_color(source, target,
+                                                                               mask, "skin"))
+
+
+def test_reinhard_matches_mean_and_spread_even_of_a_very_even_source():
+    from face_pipeline.vision.color import lab, transfer_color
+    source = skin_face((60, 12, 18), (60, 12, 18), slice(0, 0), seed=3)
+    even = lab(source)
+    even = (even - even.mean((0, 1))) * 0.2 + even.mean((0, 1))   # std about 0.4
+    from face_pipeline.vision.color import lab_to_rgb
+    source = lab_to_rgb(even)
+    target = skin_face((45, 22, 28), (45, 22, 28), slice(0, 0), seed=4)
+    out = lab(transfer_color(source, target, np.ones((64, 64), np.float32), "reinhard"))
+    t = lab(target)
+    np.testing.assert_allclose(out.mean((0, 1)), t.mean((0, 1)), atol=0.3)
+    np.testing.assert_allclose(out.std((0, 1)), t.std((0, 1)), rtol=0.1)
+
+
+def test_histogram_transfer_matches_the_targets_quantiles():
+    from face_pipeline.vision.color import lab, transfer_color
+    source = skin_face((65, 10, 15), (65, 10, 15), slice(0, 0), seed=5)
+    target = skin_face((45, 20, 25), (30, 10, 10), slice(0, 20), seed=6)
+    out = lab(transfer_color(source, target, np.ones((64, 64), np.float32), "histogram"))
+    q = [10, 25, 50, 75, 90]
+    np.testing.assert_allclose(np.percentile(out[..., 0], q), np.percentile(lab(target)[..., 0], q),
+                               atol=0.8)
+
+
+def test_colour_transfer_mask_rules():
+    """Only pixels with mask > 0.5 count; MIN_PIXELS of them are enough, fewer give the
+    source back (as float32)."""
+    from face_pipeline.vision.color import MIN_PIXELS, transfer_color
+    source = skin_face((65, 10, 15), (65, 10, 15), slice(0, 0), seed=7)
+    target = skin_face((45, 20, 25), (80, 0, 0), slice(0, 32), seed=8)   # top half bright grey
+    lower = np.zeros((64, 64), np.float32)
+    lower[32:] = 1.0
+    half = np.where(lower > 0, 1.0, 0.5).astype(np.float32)   # 0.5 is not "inside"
+    assert np.array_equal(transfer_color(source, target, half, "reinhard"),
+                          transfer_color(source, target, lower, "reinhard"))
+    few = np.zeros((64, 64), np.float32)
+    few[40:44, 40:44] = 1.0   # MIN_PIXELS = 16 pixels
+    assert MIN_PIXELS == 16 and not np.allclose(transfer_color(source, target, few, "reinhard"), source)
+    few[40, 40] = 0.0
+    copy = transfer_color(source.astype(np.float64), target, few, "reinhard")
+    assert copy.dtype == np.float32 and np.allclose(copy, source)

@@ -12,7 +12,7 @@ M = [
  ("pipeline/faces.py", "            m = edge if crop_masks is None else", "            m = edge if True else", "crop_mask"),
  ("pipeline/swap_geometry.py", "meshwarp.transfer_shape(own, face.landmarks, shape_transfer)", "meshwarp.transfer_shape(own, face.landmarks, 0.0)", "shape_transfer"),
  ("pipeline/swap.py", "            crop_mask = edge\n            if target.landmarks is not None:", "            crop_mask = edge\n            if False:", "oval"),
- ("pipeline/swap.py", "blend_target, warped, mask, quality=source_quality,", "blend_target, warped, mask, quality=1.0,", "measured_source_quality"),
+ ("pipeline/swap.py", "target_image, warped, mask, quality=source_quality,", "target_image, warped, mask, quality=1.0,", "measured_source_quality"),
  ("vision/color.py", "    gain = (tgt_std / np.maximum(src_std, 1e-3)).astype(np.float32)", "    gain = np.ones_like(tgt_std, np.float32)", "reinhard"),
  ("pipeline/swap_geometry.py", "warped = meshwarp.warp_face(source, mesh, shape, keep_eyes=keep_eyes,", "warped = meshwarp.warp_face(source, mesh, shape, keep_eyes=False,", "keep_target_eyes"),
  ("vision/gallery.py", "matches[0].distance <= limit", "matches[0].distance < limit", "exactly_at"),

@@ -34,7 +34,9 @@ person recognised in 52 of 63 swaps from 64 px sources.)  ``detail_gate(q) = cli
 is kept; a restored source (``pipeline.restore``) brings its restorer's detail with its
 measured quality.  Calibrated on the ``lowres`` set enlarged onto
 the full-size frame (what a warped source looks like), quality -> trust: hr_gt 1.00 ->
-1.00; lr_x4_bicubic 0.57 -> 0.55; mixed_blur2_x4_noise8_jpeg30 0.42 -> 0.18.
+1.00; lr_x4_bicubic 0.57 -> 0.55; mixed_blur2_x4_noise8_jpeg30 0.42 -> 0.18.  The tests
+assert on other photos (Biden 1, Obama 3) degraded the same way, where the gate closes less:
+x4 0.70 / 0.60 -> 0.88 / 0.63; blur+x4+noise+JPEG 0.58 / 0.48 -> 0.57 / 0.32.
 
 Only the box around each separate part of the mask (each face; plus a small margin) is
 processed, each part on its own (band count and colour statistics of that face; parts whose

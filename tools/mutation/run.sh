@@ -40,7 +40,7 @@ pytest_add_cli_args = ["-q", "-p", "no:cacheprovider"]
 also_copy = ["face_pipeline"]
 TOML
   echo "== $module: tests $tests" >&2
-  (cd "$stage" && OMP_NUM_THREADS=1 "$PY" -m mutmut run --max-children "${MUTMUT_CHILDREN:-2}" > mutmut.log 2>&1 || true
+  (cd "$stage" && OMP_NUM_THREADS=1 "$PY" -m mutmut run --max-children "${MUTMUT_CHILDREN:-1}" > mutmut.log 2>&1 || true
    cd "$stage" && "$PY" -m mutmut results --all true 2>/dev/null | awk -v m="$module" '
      /: killed$/ {k++} /: survived$/ {s++} /: timeout$/ {t++} /: no tests$/ {n++}
      END { printf "%s killed %d survived %d timeout %d no-tests %d\n", m, k, s, t, n }')
