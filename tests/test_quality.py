@@ -172,6 +172,11 @@ def test_noise_sigma_reads_gaussian_noise_on_flat_and_textured_images(sigma):
     assert quality.noise_sigma(flat) == pytest.approx(sigma, abs=1.0)
     assert quality.noise_sigma(textured) == pytest.approx(sigma, abs=1.0)
     assert quality.noise_sigma(textured, None) == pytest.approx(sigma, abs=1.0)
+    stripes = flat.copy()                                 # stripes across and along: both gradients count
+    wave = 60.0 * np.sin(np.arange(128) * 2.0).astype(np.float32)
+    stripes[:128, :128] += wave[None, :]
+    stripes[:128, 128:] += wave[:, None]
+    assert quality.noise_sigma(stripes) == pytest.approx(sigma, abs=1.0)
 
 
 def test_noise_sigma_measures_the_central_patch():
@@ -255,7 +260,7 @@ def test_inner_is_the_central_60_percent_clipped_to_the_image():
     np.testing.assert_array_equal(quality._inner(image, (10, 20, 60, 120)), quality._grey(image[40:100, 20:50]))
     np.testing.assert_array_equal(quality._inner(image, (-50, -50, 50, 50)), quality._grey(image[:30, :30]))
     np.testing.assert_array_equal(quality._inner(image, (100, 60, 200, 200)), quality._grey(image[88:, 120:]))
-    assert quality._inner(image, (-200, -200, -50, -50)).size == 0
+    assert quality._inner(image, (-200, -200, -50, -50)).shape == (0, 0)
 
 
 def test_face_quality_resolution_is_the_box_width_or_the_given_width():
