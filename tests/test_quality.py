@@ -172,7 +172,7 @@ def test_noise_sigma_reads_gaussian_noise_on_flat_and_textured_images(sigma):
     assert quality.noise_sigma(flat) == pytest.approx(sigma, abs=1.0)
     assert quality.noise_sigma(textured) == pytest.approx(sigma, abs=1.0)
     assert quality.noise_sigma(textured, None) == pytest.approx(sigma, abs=1.0)
-    stripes = flat.copy()                                 # stripes across and along: both gradients count
+    stripes = flat.copy()                                 # 1-D stripes: the Immerkaer kernel ignores them
     wave = 60.0 * np.sin(np.arange(128) * 2.0).astype(np.float32)
     stripes[:128, :128] += wave[None, :]
     stripes[:128, 128:] += wave[:, None]
