@@ -222,6 +222,7 @@ def test_block_ratio_of_known_8x8_blocking():
     two_rows = _blocky()[:2]
     assert quality.block_ratio(two_rows) == pytest.approx(0.5 * (5.5 + 1.0))
     assert quality.block_ratio(_blocky()[:1]) == 1.0
+    assert quality.block_ratio(np.full((32, 32), 128.0, np.float32)) == 1.0   # flat: no blocking
     assert quality.block_ratio(_blocky()[:10, :10]) == 1.0  # under 16 steps: no phase measured
 
 

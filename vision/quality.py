@@ -134,7 +134,8 @@ def block_ratio(native: np.ndarray) -> float:
         if n < 16:
             return 1.0
         phases = diffs[:n].reshape(-1, 8).mean(0)
-        return float(phases.max() / max(float(np.median(phases)), 1e-3))
+        top = float(phases.max())
+        return top / max(float(np.median(phases)), 1e-3) if top > 1e-3 else 1.0   # flat: none
     if min(native.shape) < 2:
         return 1.0
     columns = np.abs(np.diff(native, axis=1)).mean(0)
