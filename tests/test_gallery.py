@@ -141,7 +141,7 @@ def test_merge_and_add_face_model_carry_layers():
     plain = Gallery("m", ("bob",), E[[1]], [0.5], ("b",))
     layered = Gallery("m", ("ann",), E[[0]], [1.0], ("a",), (16,), E[[2]][None])
     merged = plain.merge(layered)
-    assert merged.names == ("ann", "bob") and merged.sources == ("a", "b")
+    assert merged.names == ("ann", "bob") and merged.sources == ("a", "b") and merged.model == "m"
     assert merged.widths == (16,) and np.allclose(merged.scaled[0], E[[2, 1]])
     assert np.allclose(merged.quality, [1.0, 0.5])
     assert np.allclose(layered.merge(plain).scaled[0], E[[2, 1]])
@@ -173,6 +173,7 @@ def test_remove_drops_every_entry_of_the_name():
                 np.stack([E[[3, 2, 1]]]))
     left = g.remove("ann")
     assert left.names == ("bob",) and left.sources == ("b",) and left.widths == (8,)
+    assert left.model == "m"
     assert np.allclose(left.embeddings, E[[1]]) and np.allclose(left.quality, [0.2])
     assert np.allclose(left.scaled[0], E[[2]])
     assert Gallery("m", ("a", "b"), E[:2], [1, 1], ("x", "y")).remove("a").scaled is None
@@ -221,6 +222,9 @@ def test_search_compares_small_probes_with_their_layers():
     assert by_name["ann"] == pytest.approx(w_small * 1.0, abs=1e-5)
     assert by_name["bob"] == pytest.approx(w_full * 1.0, abs=1e-5)
     assert between.threshold == pytest.approx(w_small * 0.6 + w_full * 0.2, abs=1e-5)
+    (no_widths,) = g.search(probe[:1], 0.2)              # no probe widths: full resolution
+    assert no_widths.identity == "ann"
+    assert no_widths.matches[0].distance == pytest.approx(0, abs=1e-6)
     (default,) = g.search(probe[:1], 0.2, probe_widths=np.array([10.0]))
     assert default.threshold == pytest.approx(0.2, abs=1e-6) and default.identity == "bob"
     (eu,) = g.search(probe[:1], 0.5, probe_widths=np.array([10.0]), metric="euclidean",
@@ -245,8 +249,14 @@ def test_face_model_file_round_trip_with_layers(tmp_path):
     store.save_face_model(face_model("x"), path)          # overwrite by default
     plain = store.load_face_model(path)
     assert plain.name == "x" and plain.member_layers is None and plain.widths == ()
+    layered = Gallery("m", ("a", "b"), E[:2], [1, 0.5], ("x", "y"), (8, 16),
+                      np.stack([E[[2, 3]], E[[3, 2]]]))
+    store.save_gallery(layered, path)                      # overwrite by default
+    back = store.load_gallery(path)
+    assert back.widths == (8, 16) and np.array_equal(back.scaled, layered.scaled)
+    assert (back.model, back.names, back.sources) == ("m", ("a", "b"), ("x", "y"))
     with pytest.raises(FileExistsError):
-        store.save_gallery(Gallery("m", ("a",), E[:1], [1], ("x",)), path, overwrite=False)
+        store.save_gallery(layered, path, overwrite=False)
 
 
 def raw_face_model(path, drop=(), **changes):
@@ -332,8 +342,8 @@ def write_gallery(path, tensors=None, **meta):
     ({"names_offsets": np.array([0, 1, 1], np.int64)}, "'names' has inconsistent string offsets"),
     ({"names_offsets": np.array([1, 2], np.int64)}, "'names' has inconsistent string offsets"),
     ({"names_offsets": np.zeros(0, np.int64)}, "'names' has inconsistent string offsets"),
-    ({"names_offsets": np.array([0, 2, 1, 2], np.int64)}, "'names' has inconsistent string offsets"),
-    ({"names_offsets": np.array([0., 1., 2.], np.float32)}, "'names' has inconsistent string offsets"),
+    ({"names_offsets": np.array([0, 2, 1, 2], np.int64)}, "'names' has inconsistent string"),
+    ({"names_offsets": np.array([0., 1., 2.], np.float32)}, "'names' has inconsistent string"),
     ({"names_offsets": np.array([[0, 1, 2]], np.int64)}, "'names' has inconsistent string offsets"),
     ({"names_utf8": np.array([97, 98], np.int16)}, "'names' has inconsistent string offsets"),
     ({"names_utf8": np.array([[97, 98]], np.uint8)}, "'names' has inconsistent string offsets"),
@@ -354,10 +364,25 @@ def test_damaged_gallery_files_name_the_field(tmp_path, tensors, message):
 
 
 def test_gallery_metadata_fields_are_checked(tmp_path):
-    with pytest.raises(ValueError, match="'embedding_model' should be a str, got int"):
+    with pytest.raises(ValueError, match=r"a\.safetensors is damaged: 'embedding_model' should "
+                       "be a str, got int"):
         store.load_gallery(write_gallery(tmp_path / "a.safetensors", embedding_model="4"))
-    with pytest.raises(ValueError, match="'widths' should be a list of positive integers"):
+    with pytest.raises(ValueError, match=r"b\.safetensors is damaged: 'widths' should be a list "
+                       "of positive integers"):
         store.load_gallery(write_gallery(tmp_path / "b.safetensors", widths="[-4]"))
+    v1 = {"names_utf8": None, "names_offsets": None}
+    with pytest.raises(ValueError, match=r"v\.safetensors is damaged: 'names' should be a list of "
+                       "strings"):
+        store.load_gallery(write_gallery(tmp_path / "v.safetensors", v1, names='["a", 3]'))
+    with pytest.raises(ValueError, match=r"w\.safetensors is damaged: 'names' should be a list, "
+                       "got str"):
+        store.load_gallery(write_gallery(tmp_path / "w.safetensors", v1, names='"ab"'))
+    with pytest.raises(ValueError, match=r"s\.safetensors is damaged: 'sources' has inconsistent"):
+        store.load_gallery(write_gallery(tmp_path / "s.safetensors",
+                                         {"sources_offsets": np.array([0, 1], np.int64)}))
+    one_px = write_gallery(tmp_path / "p.safetensors", {"scaled": np.ones((1, 2, 4), np.float32)},
+                           widths="[1]")
+    assert store.load_gallery(one_px).widths == (1,)
     multi = write_gallery(tmp_path / "c.safetensors", {
         **store._string_tensors("names", ("é", "ab"))}, widths="[8]")
     with pytest.raises(ValueError, match="gallery layers None do not match widths"):
