@@ -1,0 +1,53 @@
+"""`vision/identity.py` helpers no photo test reaches directly: the gated fusion of a raw and
+an enhanced embedding and greedy leader clustering (used by surveillance), on synthetic unit
+vectors.  Outcomes (weights, directions, group labels), for issue 15 item 4 (mutation score).
+"""
+import numpy as np
+import pytest
+
+from face_pipeline.vision import identity
+
+
+def unit(*v):
+    v = np.asarray(v, np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_fusion_gate_weights_the_better_face():
+    eps = identity.GATE_EPS
+    assert eps == pytest.approx(0.05)
+    assert identity.fusion_gate(0.4, 0.4) == pytest.approx(0.5)
+    assert identity.fusion_gate(0.0, 0.0) == pytest.approx(0.5)
+    assert identity.fusion_gate(0.6, 0.2) == pytest.approx(0.65 / 0.9)
+    assert identity.fusion_gate(0.2, 0.6) == pytest.approx(0.25 / 0.9)
+    assert identity.fusion_gate(-1.0, 0.3) == pytest.approx(0.05 / 0.4)   # negative = 0
+    assert identity.fusion_gate(0.3, -1.0) == pytest.approx(0.35 / 0.4)
+    assert identity.fusion_gate(np.float32(0.5), 0.5) == pytest.approx(0.5)
+
+
+def test_fuse_mixes_normalised_embeddings_by_the_gate():
+    raw, enhanced = np.array([3.0, 0, 0], np.float32), np.array([0, 0.5, 0], np.float32)
+    assert np.allclose(identity.fuse(raw, enhanced, 1.0), [1, 0, 0])
+    assert np.allclose(identity.fuse(raw, enhanced, 0.0), [0, 1, 0])
+    assert np.allclose(identity.fuse(raw, enhanced, 0.75), unit(0.75, 0.25, 0))
+    assert np.linalg.norm(identity.fuse(raw, enhanced, 0.5)) == pytest.approx(1.0)
+
+
+def test_cluster_groups_by_nearest_leader_within_the_stricter_limit():
+    a, a2, b = unit(1, 0, 0), unit(1, 0.3, 0), unit(0, 1, 0)
+    d = 1 - float(a @ a2)                          # ~0.042
+    rows = np.stack([a, b, a2 * 5, b])
+    assert identity.cluster(rows, 0.1).tolist() == [0, 1, 0, 1]
+    assert identity.cluster(rows, d + 1e-4).tolist() == [0, 1, 0, 1]   # <= joins
+    assert identity.cluster(rows, d - 1e-4).tolist() == [0, 1, 2, 1]
+    assert identity.cluster(rows, 0.1, order=[1, 0, 3, 2]).tolist() == [1, 0, 1, 0]
+    # per-row limits: the stricter of the row's and the leader's decides
+    assert identity.cluster(rows, [0.1, 0.1, 0.01, 0.1]).tolist() == [0, 1, 2, 1]
+    assert identity.cluster(rows, [0.01, 0.1, 0.1, 0.1]).tolist() == [0, 1, 2, 1]
+    # nearest leader, not the first within the limit
+    mid = unit(1, 1, 0)
+    near_b = unit(0.1, 1, 0)
+    assert identity.cluster(np.stack([a, b, near_b]), 0.5).tolist() == [0, 1, 1]
+    assert identity.cluster(np.stack([a, b, mid]), 0.5).tolist() == [0, 1, 0]
+    assert identity.cluster(a, 0.1).tolist() == [0]
+    assert identity.cluster(np.stack([a, b]), 0.1).dtype == np.int64
