@@ -51,3 +51,26 @@ def test_cluster_groups_by_nearest_leader_within_the_stricter_limit():
     assert identity.cluster(np.stack([a, b, mid]), 0.5).tolist() == [0, 1, 0]
     assert identity.cluster(a, 0.1).tolist() == [0]
     assert identity.cluster(np.stack([a, b]), 0.1).dtype == np.int64
+
+
+def test_aggregate_means_medians_and_refusals():
+    rows = np.array([[2.0, 0, 0], [0, 1.0, 0]], np.float32)
+    assert np.allclose(identity.aggregate(rows), unit(1, 1, 0))          # unweighted mean
+    assert np.allclose(identity.aggregate(rows, "mean", [3.0, 1.0]), unit(3, 1, 0))
+    assert np.allclose(identity.aggregate(rows, "median"), unit(0.5, 0.5, 0))
+    with pytest.raises(ValueError, match="^no embeddings to combine$"):
+        identity.aggregate(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"^unknown method 'mode'; choose one of \['mean', "
+                       r"'median'\]$"):
+        identity.aggregate(rows, "mode")
+
+
+def test_verify_and_top_k_report_in_the_given_metric_and_groups():
+    v = identity.verify(unit(1, 0), unit(0, 1), 1.0, metric="euclidean")
+    assert v.metric == "euclidean" and v.distance == pytest.approx(np.sqrt(2), abs=1e-5)
+    assert not v.same and "euclidean distance 1.414 > threshold 1.000" in v.text
+    gallery = np.stack([unit(1, 0), unit(1, 0.1), unit(0, 1)])
+    idx, sims = identity.top_k(unit(1, 0.05)[None], gallery, 3, groups=np.array([0, 2]))
+    assert idx.tolist() == [[0, 1]] and sims.shape == (1, 2)
+    idx, _ = identity.top_k(unit(1, 0.05)[None].astype(np.float64), gallery, 3)
+    assert sorted(idx[0].tolist()[:2]) == [0, 1] and idx[0, 2] == 2
