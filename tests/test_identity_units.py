@@ -74,3 +74,24 @@ def test_verify_and_top_k_report_in_the_given_metric_and_groups():
     assert idx.tolist() == [[0, 1]] and sims.shape == (1, 2)
     idx, _ = identity.top_k(unit(1, 0.05)[None].astype(np.float64), gallery, 3)
     assert sorted(idx[0].tolist()[:2]) == [0, 1] and idx[0, 2] == 2
+
+
+def weights(widths, width):
+    return [(layer, round(w, 4)) for layer, w in identity.layer_weights(widths, width)]
+
+
+def test_layer_weights_interpolate_in_log_width():
+    share = round(np.log(1.5) / np.log(2), 4)                  # 1.5x past a layer, 2x apart
+    assert identity.FULL_LAYER_SPAN == 2.0
+    assert weights((), 10) == [(-1, 1.0)]
+    w = (16, 32)                                                # full layer at 64 px
+    assert weights(w, 64) == [(-1, 1.0)] and weights(w, 500) == [(-1, 1.0)]
+    assert weights(w, 16) == [(0, 1.0)] and weights(w, 5) == [(0, 1.0)]
+    assert weights(w, 24) == [(0, round(1 - share, 4)), (1, share)]
+    assert weights(w, 32) == [(1, 1.0), (-1, 0.0)]
+    assert weights(w, 48) == [(1, round(1 - share, 4)), (-1, share)]
+    assert weights((8, 16, 32), 12) == [(0, round(1 - share, 4)), (1, share)]
+    assert weights((8, 16, 32), 20) == [(1, round(1 - np.log(1.25) / np.log(2), 4)),
+                                        (2, round(np.log(1.25) / np.log(2), 4))]
+    assert weights((1, 4), 0.5) == [(0, 1.0)] and weights((1, 4), 0) == [(0, 1.0)]
+    assert weights((1, 4), 2) == [(0, 0.5), (1, 0.5)]
