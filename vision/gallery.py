@@ -158,8 +158,9 @@ class Gallery:
     groups: Optional[np.ndarray] = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        emb = np.asarray(self.embeddings, np.float32).reshape(len(self.names), -1)
         n = len(self.names)
+        emb = np.asarray(self.embeddings, np.float32)
+        emb = emb.reshape(n, -1) if n else emb.reshape(0, emb.shape[-1] if emb.ndim else 0)
         quality = np.asarray(self.quality, np.float32).reshape(-1)
         if len(quality) != n or len(self.sources) != n:
             raise ValueError(f"gallery has {n} names, {len(quality)} qualities and "
