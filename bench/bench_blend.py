@@ -11,9 +11,7 @@ limited to 2 threads, the swap's target machine.
 """
 import pathlib
 import platform
-import statistics
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -21,6 +19,7 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from common import median_ms  # noqa: E402  (no pack imports)
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
@@ -66,16 +65,6 @@ def hard_paste(target, source, mask):
     return out
 
 
-def median_ms(fn, runs: int = RUNS) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
 def main():
     cv2.setNumThreads(THREADS)
     torch.set_num_threads(THREADS)
@@ -84,10 +73,10 @@ def main():
         target, source, mask = inputs(w, h)
         x0, _, x1, _ = blend.mask_box(mask)
         quality = blend.source_quality(source, mask)
-        paste = median_ms(lambda: hard_paste(target, source, mask))
-        gated = median_ms(lambda: blend.gated_blend(target, source, mask))
-        given = median_ms(lambda: blend.gated_blend(target, source, mask, quality=quality))
-        clone = median_ms(lambda: poisson.poisson_clone(target, source, mask), runs=5)
+        paste = median_ms(lambda: hard_paste(target, source, mask), RUNS)
+        gated = median_ms(lambda: blend.gated_blend(target, source, mask), RUNS)
+        given = median_ms(lambda: blend.gated_blend(target, source, mask, quality=quality), RUNS)
+        clone = median_ms(lambda: poisson.poisson_clone(target, source, mask), 5)
         rows.append(f"| {label} | {x1 - x0} | {paste:.2f} | {gated:.1f} | {given:.1f} | "
                     f"{1000 / gated:.0f} | {gated / paste:.0f}x | {clone:.0f} |")
         print(rows[-1], flush=True)

@@ -75,15 +75,8 @@ def turned(landmarks, yaw):
 
 
 def cpu_ms(fn, rounds: int = 9) -> float:
-    """Median CPU ms of ``fn`` (``time.process_time``; run after ``cpu_swap_ms`` set one
-    thread)."""
-    fn()
-    times = []
-    for _ in range(rounds):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return 1000 * statistics.median(times)
+    """Median CPU ms of ``fn`` (run after ``cpu_swap_ms`` set one thread)."""
+    return median_ms(fn, rounds, clock=time.process_time)
 
 
 GLASSES = np.array([-8.5, 4.0, 7.6], np.float32)

@@ -207,8 +207,11 @@ def restore_source(image: torch.Tensor, faces: FaceSet, frame_index: int, face: 
     check_faces(image, faces, "source_image")
     restored, original, matrix = enhance_face(frame_float(image, frame_index), face.keypoints,
                                               enhancer, sharpen=SOURCE_SHARPEN)
-    plain = sharpened(original, magnification(matrix), SOURCE_SHARPEN)
-    crop = plain if enhancer is None else blend * restored + (1.0 - blend) * plain
+    if enhancer is None:   # enhance_face's plain crop, already sharpened
+        crop = restored
+    else:
+        plain = sharpened(original, magnification(matrix), SOURCE_SHARPEN)
+        crop = blend * restored + (1.0 - blend) * plain
     mapped = Face(box=geometry.transform_points(face.box.reshape(2, 2), matrix).reshape(4),
                   score=face.score, keypoints=geometry.transform_points(face.keypoints, matrix),
                   detector=face.detector, source_width=face.captured_width)
@@ -247,7 +250,7 @@ def prepare_source(source_image: torch.Tensor, source_faces: FaceSet, source_ind
     """
     frame_index, face = source_face(source_faces, source_index)
     restore = wants_source_enhancement(enhance_source, face.width, small)
-    if not restore and not round(face.width) < SHARP_SOURCE_BELOW:
+    if not restore and round(face.width) >= SHARP_SOURCE_BELOW:
         return source_image, source_faces, source_index, ""
     enhancer = get_enhancer(model, upscale_model, device, allow_download) if restore else None
     image, faces, note = restore_source(source_image, source_faces, frame_index, face, enhancer,

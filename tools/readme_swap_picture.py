@@ -27,24 +27,28 @@ def load(name: str) -> torch.Tensor:
     return torch.from_numpy(rgb[None].astype(np.float32) / 255)
 
 
-def head_box(image: torch.Tensor) -> tuple[int, int, int, int]:
-    """A square around the largest face: 2.4 face-box heights, the face a little above centre."""
+def head_box(image: torch.Tensor, aspect: float = 1.0) -> tuple[int, int, int, int]:
+    """A box around the largest face, 2.4 face-box heights tall and ``aspect`` x that wide, the
+    face a little above centre (shrunk to fit the image)."""
     x0, y0, x1, y1 = detect_faces(image).frames[0][0].box
-    side = 2.4 * (y1 - y0)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + 0.1 * side
     h, w = image.shape[1:3]
-    side = min(side, h, w)
-    left = int(np.clip(cx - side / 2, 0, w - side))
-    top = int(np.clip(cy - side / 2, 0, h - side))
-    return left, top, left + int(side), top + int(side)
+    height = 2.4 * (y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + 0.1 * height
+    height = min(height, h, w / aspect)
+    width = height * aspect
+    left = int(np.clip(cx - width / 2, 0, w - width))
+    top = int(np.clip(cy - height / 2, 0, h - height))
+    return left, top, left + int(width), top + int(height)
 
 
-def cell(image: torch.Tensor, box: tuple[int, int, int, int]) -> np.ndarray:
-    """``box`` of the image scaled to CELL x CELL px (BGR uint8)."""
+def cell(image: torch.Tensor, box: tuple[int, int, int, int],
+         size: tuple[int, int] = (CELL, CELL)) -> np.ndarray:
+    """``box`` of the image scaled to ``size`` ``(width, height)`` px (BGR uint8; bicubic when
+    enlarging)."""
     x0, y0, x1, y1 = box
     rgb = (image[0, y0:y1, x0:x1].numpy() * 255 + 0.5).astype(np.uint8)
-    return cv2.cvtColor(cv2.resize(rgb, (CELL, CELL), interpolation=cv2.INTER_AREA),
-                        cv2.COLOR_RGB2BGR)
+    interpolation = cv2.INTER_CUBIC if x1 - x0 < size[0] else cv2.INTER_AREA
+    return cv2.cvtColor(cv2.resize(rgb, size, interpolation=interpolation), cv2.COLOR_RGB2BGR)
 
 
 def main():

@@ -451,9 +451,9 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
             come back in the original frame, in the documented order for the upright face.
         verify: optional ``verify(boxes, keypoints) -> (probabilities [N], extras list)``, a
             second opinion per candidate (the face mesh's presence score); candidates below
-            ``presence_threshold`` (default :data:`PRESENCE_THRESHOLD`) are dropped, and those of the edge pass and the scan
-            unless detector score x presence reaches :data:`SCAN_ACCEPT` (:data:`EDGE_ACCEPT`
-            past the frame border).  The extras (e.g. the mesh it placed) are returned per
+            ``presence_threshold`` (default :data:`PRESENCE_THRESHOLD`) are dropped, and
+            those of the edge pass and the scan unless detector score x presence reaches
+            :data:`SCAN_ACCEPT` (:data:`EDGE_ACCEPT` past the frame border).  The extras (e.g. the mesh it placed) are returned per
             face.
 
     Detections of one face from several passes are merged by NMS (overlap or containment):
