@@ -308,6 +308,18 @@ def test_refine_runs_the_mesh_again(hopper):
     assert np.abs(plain - refined)[:, :2].max() < 0.1 * faces.frames[0][0].width
 
 
+def test_landmarks_twice_change_nothing():
+    """Faces that have landmarks pass through Face Landmarks (a second mesh from the mesh's own
+    keypoints moved points by up to 1.5 px); the others in the frame get theirs, in order."""
+    image = as_image(load_rgb("group/two_people.jpg"))
+    found = ops.detect_faces(image)
+    once = ops.add_landmarks(image, found)
+    assert ops.add_landmarks(image, once).frames == once.frames
+    mixed = ops.FaceSet(((once.frames[0][0], found.frames[0][1]),), found.image_sizes)
+    out = ops.add_landmarks(image, mixed).frames[0]
+    assert all(np.allclose(a.landmarks, b.landmarks, atol=1e-4) for a, b in zip(out, once.frames[0]))
+
+
 def test_aligned_faces_record_template_and_sizes(hopper):
     image, faces = hopper
     _, aligned = ops.align_faces(image, faces, Template("ffhq_512", 256))
