@@ -286,6 +286,16 @@ def test_detection_options_reach_the_detector():
     assert ops.detect_faces(upside_down, rotations="0,180").count == 1
 
 
+def test_adaptive_threshold_keeps_a_small_face_the_fixed_one_finds():
+    """The lowered threshold's extra weak anchors, blended into the astronaut's 10 px box (a
+    48 px image), tilted her keypoints until verification failed (presence 0.37 against 0.65),
+    and she was lost; with 0.5 she was found."""
+    rgb = load_rgb("faces/nasa_astronaut/1.png")
+    small = as_image(cv2.resize(rgb, (48, 48), interpolation=cv2.INTER_AREA))
+    assert ops.detect_faces(small, adaptive_threshold=False).count == 1
+    assert ops.detect_faces(small).count == 1
+
+
 def test_models_get_the_device_and_download_choice(hopper, monkeypatch):
     image, faces = hopper
     calls = []
