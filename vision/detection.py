@@ -123,8 +123,8 @@ def iou(box: np.ndarray, boxes: np.ndarray, containment: bool = False) -> np.nda
     y1 = np.maximum(box[1], boxes[:, 1])
     x2 = np.minimum(box[2], boxes[:, 2])
     y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+    inter = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)  # np.clip's wrapper costs more
+    area = lambda b: np.maximum(b[..., 2] - b[..., 0], 0) * np.maximum(b[..., 3] - b[..., 1], 0)
     if containment:
         return inter / np.maximum(np.minimum(area(box), area(boxes)), 1e-9)
     return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)

@@ -188,7 +188,10 @@ def shrink_area(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def frame_float(image: torch.Tensor, index: int) -> np.ndarray:
     """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1`` (for a
     3-channel float32 IMAGE on the CPU a read-only view of its memory: no copy)."""
-    frame = image[index].detach().to("cpu", torch.float32).numpy()
+    if image.device.type == "cpu" and image.dtype == torch.float32:
+        frame = image.detach().numpy()[index]  # numpy indexing: a tenth of torch's cost
+    else:
+        frame = image[index].detach().to("cpu", torch.float32).numpy()
     frame = np.ascontiguousarray(to_rgb(frame))
     frame.flags.writeable = False
     return frame
