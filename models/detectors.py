@@ -72,7 +72,7 @@ class BlazeFaceDetector:
 
     def __call__(self, frame: np.ndarray, threshold: float):
         square, box = det.letterbox(frame, self.size)
-        blob = ensure_finite(square[None].astype(np.float32) * np.float32(2 * unit_scale(frame)) - 1)
+        blob = ensure_finite(square[None] * np.float32(2 * unit_scale(frame)) - np.float32(1))
         raw, logits = self.session.run(None, {self.input_name: blob})
         boxes, kps, scores = self._decode(raw[0], logits[0], self.size, self.size, threshold)
         return box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4), box.to_frame(kps), scores
