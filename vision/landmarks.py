@@ -38,12 +38,13 @@ IRIS_ROI_SCALE = 2.3    # MediaPipe: eye-corner distance grown 2.3x, square
 
 def rect_matrix(center: np.ndarray, size: float, angle: float, out_size: int) -> np.ndarray:
     """Frame -> crop ``[2, 3]`` map of a square rect of side ``size`` px rotated by ``angle``
-    (radians, the rect's x axis direction in the frame) onto an ``out_size`` crop."""
+    (radians, the rect's x axis direction in the frame) onto an ``out_size`` crop (float32).
+    Computed in Python floats (float64): six numbers do not pay for numpy calls."""
     s = out_size / max(size, 1e-6)
-    c, n = math.cos(angle), math.sin(angle)
-    rot = s * np.array([[c, n], [-n, c]])
-    shift = np.array([out_size / 2, out_size / 2]) - rot @ np.asarray(center, np.float64)
-    return np.hstack([rot, shift[:, None]]).astype(np.float32)
+    a, b = s * math.cos(angle), s * math.sin(angle)  # rotation and scale: [[a, b], [-b, a]]
+    cx, cy = float(center[0]), float(center[1])
+    return np.array([[a, b, out_size / 2 - (a * cx + b * cy)],
+                     [-b, a, out_size / 2 - (a * cy - b * cx)]], np.float32)
 
 
 def _angle(start: np.ndarray, end: np.ndarray) -> float:
