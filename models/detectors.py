@@ -7,6 +7,7 @@ keypoints in the order documented in ``vision/face.py``.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Optional
 
@@ -35,7 +36,7 @@ def _logit(probability: float) -> float:
     """The inverse sigmoid, -inf / +100 (the decoder's logit clip) at the ends."""
     if probability <= 0:
         return -np.inf
-    return 100.0 if probability >= 1 else float(np.log(probability) - np.log1p(-probability))
+    return 100.0 if probability >= 1 else math.log(probability) - math.log1p(-probability)
 
 
 @lru_cache(maxsize=32)

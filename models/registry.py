@@ -123,8 +123,8 @@ def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> lis
         if spec.embedded:
             path = _embedded_path(file.name)
             if not os.path.isfile(path):
-                path = paths.find_model_file(file.name) or path
-            if not os.path.isfile(path):
+                path = paths.find_model_file(file.name)
+            if path is None:
                 raise ModelUnavailableError(
                     f"embedded model file {paths.EMBEDDED_DIR / file.name} is missing: the "
                     "pack's install is incomplete; run the pack's install.py (it fetches "

@@ -134,6 +134,8 @@ def nms_indices(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
                 containment: bool = False) -> np.ndarray:
     """Indices of the detections plain NMS keeps, by descending score (``containment``: see
     :func:`nms`)."""
+    if len(scores) < 2:
+        return np.arange(len(scores))
     remaining = np.argsort(-scores, kind="stable")
     keep = []
     while remaining.size:
