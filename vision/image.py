@@ -44,6 +44,8 @@ def clip_unit(values: np.ndarray) -> np.ndarray:
     in place; raises :class:`NonFinitePixels` if it holds NaN or inf (see
     :func:`ensure_finite`).  One min and one max (NaN and inf reach them) decide both, and the
     clip runs only when they fall outside ``0..1`` (interpolated IMAGE pixels rarely do)."""
+    if not values.size:
+        return values
     lo, hi = values.min(), values.max()
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise NonFinitePixels("non-finite pixels in a model input")
