@@ -89,7 +89,8 @@ def decode_ssd(raw: np.ndarray, logits: np.ndarray, anchors: np.ndarray,
     wh = raw[:, 2:4]
     boxes = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], axis=1)
     kps = raw[:, 4:4 + 2 * num_keypoints].reshape(-1, num_keypoints, 2) + anchors[:, None]
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100.0, 100.0)))
+    clipped = np.minimum(np.maximum(logits.astype(np.float64), -100.0), 100.0)  # np.clip, cheaper
+    scores = 1.0 / (1.0 + np.exp(-clipped))
     return boxes, kps, scores
 
 
