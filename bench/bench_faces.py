@@ -348,8 +348,8 @@ def write_results(results: dict, mp_version):
         f"**{sum(r['sequence'].values()):.1f}**" for r in results.values()) + " |")
     lines.append("| detect + 478 end to end, run in turn with the steps | " + " | ".join(
         f"{r['sequence_whole']:.1f}" for r in results.values()) + " |")
-    lines.append("| end to end minus the sum: bookkeeping (FACES, verification's faces, model "
-                 "lookups, head pose, checks) | " + " | ".join(
+    lines.append("| end to end minus the sum: bookkeeping (FACES, the verification's candidate "
+                 "faces, model lookups, checks) | " + " | ".join(
                      f"{r['sequence_whole'] - sum(r['sequence'].values()):.1f}"
                      for r in results.values()) + " |")
     lines += ["",
