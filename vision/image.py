@@ -191,7 +191,7 @@ def frame_float(image: torch.Tensor, index: int) -> np.ndarray:
     """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1`` (for a
     3-channel float32 IMAGE on the CPU a read-only view of its memory: no copy)."""
     if image.device.type == "cpu" and image.dtype == torch.float32:
-        frame = image.detach().numpy()[index]  # numpy indexing: a tenth of torch's cost
+        frame = image.detach().numpy()[index]  # numpy indexing costs less than torch's
     else:
         frame = image[index].detach().to("cpu", torch.float32).numpy()
     frame = np.ascontiguousarray(to_rgb(frame))
