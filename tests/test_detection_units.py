@@ -555,3 +555,82 @@ def test_find_faces_scan_needs_firmer_evidence():
     assert len(det.find_faces(frame, Letterboxed(score=0.75))[0]) == 0
     b, *_ = det.find_faces(frame, Letterboxed(score=0.85))
     assert len(b) == 1 and b[0, 0] < 0
+
+
+# --------------------------------------------------------------------------- added after the first mutation run
+
+def test_letterbox_interpolation_and_one_pixel_frames():
+    rng = np.random.default_rng(0)
+    frame = rng.random((10, 20, 3), np.float32)
+    out, lb = det.letterbox(frame, 30)  # enlarged 1.5x: bilinear
+    np.testing.assert_allclose(out[7:22], cv2.resize(frame, (30, 15), interpolation=cv2.INTER_LINEAR),
+                               atol=1e-6)
+    big = rng.random((40, 80, 3), np.float32)
+    out, lb = det.letterbox(big, 30)    # shrunk: area
+    np.testing.assert_allclose(out[7:22], cv2.resize(big, (30, 15), interpolation=cv2.INTER_AREA),
+                               atol=1e-5)
+    out, lb = det.letterbox(np.ones((400, 1, 3), np.float32), 100)  # 0.25 px wide -> 1 px
+    assert (out[..., 0].sum(0) > 0).sum() == 1 and lb.pad_x == 49.0
+    out, lb = det.letterbox(np.ones((1, 400, 3), np.float32), 100)
+    assert (out[..., 0].sum(1) > 0).sum() == 1 and lb.pad_y == 49.0
+
+
+def test_decoders_on_several_detections_and_extra_columns():
+    raw = np.array([[0, 0, 2, 2, 1, 1, 9, 9], [0, 0, 4, 4, -1, 2, 9, 9]], np.float32)
+    anchors = np.array([[10, 10], [20, 30]], np.float32)
+    boxes, kps, _ = det.decode_ssd(raw, np.zeros(2), anchors, 1)  # the first keypoint only
+    np.testing.assert_allclose(boxes, [[9, 9, 11, 11], [18, 28, 22, 32]])
+    np.testing.assert_allclose(kps, [[[11, 11]], [[19, 32]]])
+    _, kps, _ = det.decode_ssd(raw, np.zeros(2), anchors, 2)
+    np.testing.assert_allclose(kps, [[[11, 11], [19, 19]], [[19, 32], [29, 39]]])
+    c = det.scrfd_anchor_centers(40, 40, 16, 1)  # 40 // 16 = 2 cells each way
+    np.testing.assert_allclose(c, [[0, 0], [16, 0], [0, 16], [16, 16]])
+    boxes, points, scores = det.decode_scrfd(np.array([[0.7], [0.2]]), np.ones((2, 4), np.float32),
+                                             np.array([[1, 0], [0, 1]], np.float32),
+                                             np.array([[0, 0], [16, 0]], np.float32), 8)
+    np.testing.assert_allclose(points, [[[8, 0]], [[16, 8]]])
+    np.testing.assert_allclose(scores, [0.7, 0.2])
+    np.testing.assert_allclose(boxes, [[-8, -8, 8, 8], [8, -8, 24, 8]])
+
+
+def test_nms_blend_floor_edges_and_dtypes():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10]], np.float64)
+    kps = np.zeros((2, 1, 2))
+    w = np.array([1.0, 0.6]) / 1.6
+    b, k, s = det.nms(boxes, kps, np.array([1.0, 0.6]), 0.3, weighted=True)  # floor 0: blends
+    np.testing.assert_allclose(b[0], w[0] * boxes[0] + w[1] * boxes[1], rtol=1e-6)
+    assert b.dtype == k.dtype == s.dtype == np.float32
+    b, _, _ = det.nms(boxes, kps, np.array([0.7, 0.6]), 0.3, weighted=True, blend_floor=0.7)
+    np.testing.assert_allclose(b[0], boxes[0])  # the top at the floor: only >= floor blend
+    b, k, s = det.nms(boxes, kps, np.array([0.7, 0.6]), 0.3)
+    assert b.dtype == k.dtype == s.dtype == np.float32
+
+
+def test_covered_checks_each_coordinate():
+    skip = np.array([[0, 50, 50, 100]], np.float32)
+    assert det._covered(10, 60, 40, 90, skip) is True
+    assert det._covered(10, 40, 40, 90, skip) is False
+
+
+def test_rotate_boxes_several():
+    boxes = np.array([[30, 10, 50, 20], [0, 0, 5, 5]], np.float32)
+    np.testing.assert_allclose(det._rotate_boxes(boxes, 180, 60, 100), [[50, 40, 70, 50], [95, 55, 100, 60]])
+    np.testing.assert_allclose(det._rotate_boxes(boxes, 0, 60, 100), boxes)
+
+
+def test_edge_pass_gives_the_detector_its_input_size():
+    seen = []
+
+    class Sized(MarkedSquares):
+        def __call__(self, frame, threshold):
+            seen.append(frame.shape[:2])
+            return super().__call__(frame, threshold)
+
+    frame = np.zeros((400, 800, 3), np.uint8)
+    draw_face(frame, 740, 100, 120)
+    b, _, _ = det.edge_pass(frame, Sized(size=256), 0.5)
+    assert len(b) == 1 and abs(max(seen[0]) - 256) <= 2  # shrunk, then padded by 0.25 x 800
+    assert abs(min(seen[0]) - (400 + 400) * 256 / 1200) <= 2
+    seen.clear()
+    det.edge_pass(np.zeros((40, 80, 3), np.uint8), Sized(size=256), 0.5)
+    assert seen == [(80, 120)]  # small enough: padded at full resolution, 20 px each side

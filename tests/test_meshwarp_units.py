@@ -296,3 +296,87 @@ def test_composite_in_place_through_the_mask():
     assert mw.composite(frame, warped) is None
     assert frame[3, 4, 0] == 1.0 and frame[4, 5, 1] == 0.25
     assert frame.sum() == pytest.approx(3 * 1.25)
+
+
+# --------------------------------------------------------------------------- added after the first mutation run
+
+def test_mirror_triangles_computed_from_the_topology():
+    np.testing.assert_array_equal(mw._mirror_triangles(), mw.MIRROR_TRIANGLES)
+    m = mw._mirror_triangles()
+    assert m.dtype.kind == "i" and (m >= -1).all() and (m == -1).sum() == (mw.MIRROR_TRIANGLES < 0).sum()
+    assert 0 < (m == -1).sum() < 0.03 * len(m)
+
+
+def _levels_source(size):
+    """A source whose pyramid levels are flat red, green, blue (the colour tells the level)."""
+    colours = [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    pyramid = tuple(np.broadcast_to(np.float32(c), (260 >> k, 260 >> k, 3)).copy()
+                    for k, c in enumerate(colours))
+    weights = np.tile([1.0, 0.0], (478, 1))
+    return mw.SourceFace(pyramid, MESH, weights, size)
+
+
+@pytest.mark.parametrize("ratio,level", [(1.0, 0), (2.0, 0), (0.5, 1), (0.3, 1), (0.1, 2)])
+def test_warp_face_samples_the_pyramid_level_of_the_target_size(ratio, level):
+    src = _levels_source(mw.face_height(MESH))
+    c = MESH.mean(0)
+    target = ((MESH - c) * ratio + c).astype(np.float32)
+    warped = mw.warp_face(src, target, (600, 600) if ratio > 1 else SHAPE, keep_mouth=False)
+    m = warped.mask > 0.5
+    assert m.sum() > 10
+    colour = warped.image[m].mean(0)
+    assert np.argmax(colour) == level and colour.max() > 0.99, colour
+
+
+def test_warp_face_small_targets_have_no_holes():
+    src = mw.prepare_source(texture(), MESH)
+    c = MESH.mean(0)
+    small = ((MESH - c) * 0.15 + c).astype(np.float32)
+    warped = mw.warp_face(src, small, SHAPE, keep_mouth=False)
+    x0, y0, _, _ = warped.box
+    hull = np.zeros(warped.mask.shape, np.uint8)
+    oval = np.round(small[list(topo.FACE_OVAL), :2] - (x0, y0)).astype(np.int32)
+    cv2.fillConvexPoly(hull, cv2.convexHull(oval), 1)
+    inner = cv2.erode(hull, np.ones((3, 3), np.uint8)) > 0
+    assert (warped.mask[inner] > 0.5).mean() > 0.98
+
+
+def test_warp_face_default_keeps_no_eyes():
+    src = mw.prepare_source(texture(), MESH)
+    warped = mw.warp_face(src, MESH, SHAPE)
+    x0, y0, _, _ = warped.box
+    for eye in (468, 473):
+        ex, ey = (MESH[eye, :2] - (x0, y0)).astype(int)
+        assert warped.mask[ey, ex] > 0.99
+
+
+def test_prepare_source_pyramid_boundaries_and_dtypes():
+    img = texture()
+    c = MESH.mean(0)
+    mesh = ((MESH - c) * (193.0 / mw.face_height(MESH)) + c).astype(np.float32)  # 193 px: /4 = 48.25
+    assert len(mw.prepare_source(img, mesh).pyramid) == 3
+    src = mw.prepare_source(img.astype(np.float64), MESH.astype(np.float64))
+    assert src.pyramid[0].dtype == np.float32 and src.landmarks.dtype == np.float32
+    assert src.pyramid[0].flags["C_CONTIGUOUS"]
+    small = mw.prepare_source(texture(shape=(64, 64)), MESH, min_face=1)
+    assert [p.shape[0] for p in small.pyramid] == [64, 32, 16]  # halved while >= 32 px
+
+
+def test_prepare_source_hidden_points_take_the_mirror():
+    turned = yawed(MESH, 70)
+    src = mw.prepare_source(texture(), turned)
+    hidden = mw.hidden_points(turned, SHAPE)
+    facing = mw.vertex_facing(turned)
+    fooled = hidden & (facing > 0.5)  # facing the camera but behind the nose
+    if fooled.any():
+        assert (src.weights[fooled, 0] < 0.99).all()
+    assert (src.weights[hidden, 0] < 0.5).mean() > 0.8
+
+
+def test_similarity_3d_small_point_sets():
+    rng = np.random.default_rng(2)
+    src = rng.normal(size=(20, 3)) * 0.01   # variance far below 1
+    scale, r, shift = mw.similarity_3d(src, 3 * src + 1)
+    assert scale == pytest.approx(3.0)
+    np.testing.assert_allclose(r, np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(shift, [1, 1, 1], atol=1e-9)
