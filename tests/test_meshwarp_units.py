@@ -380,3 +380,62 @@ def test_similarity_3d_small_point_sets():
     assert scale == pytest.approx(3.0)
     np.testing.assert_allclose(r, np.eye(3), atol=1e-9)
     np.testing.assert_allclose(shift, [1, 1, 1], atol=1e-9)
+
+
+def _split_source(own, mirror):
+    """A source whose left half (x < the nose's) is red and right half blue, with the given
+    own / mirror weights on every landmark."""
+    img = np.zeros(SHAPE + (3,), np.float32)
+    mid = int(round(float(MESH[1, 0])))
+    img[:, :mid, 0] = 1
+    img[:, mid:, 2] = 1
+    weights = np.tile([own, mirror], (478, 1)).astype(np.float64)
+    return mw.SourceFace((img,), MESH, weights, mw.face_height(MESH)), mid
+
+
+def test_warp_face_mirror_weights_blend_the_mirrored_texture():
+    probe = MESH[234, :2] * 0.7 + MESH[1, :2] * 0.3      # on the left cheek (image x < nose)
+    src, mid = _split_source(0.0, 1.0)
+    warped = mw.warp_face(src, MESH, SHAPE, keep_mouth=False)
+    x0, y0, _, _ = warped.box
+    px, py = (probe - (x0, y0)).astype(int)
+    assert probe[0] < mid - 10
+    np.testing.assert_allclose(warped.image[py, px], [0, 0, 1], atol=1e-4)  # the mirror's colour
+    assert warped.mask[py, px] == pytest.approx(1.0)
+    src, _ = _split_source(0.3, 0.3)                      # half each, neither fully seen
+    warped = mw.warp_face(src, MESH, SHAPE, keep_mouth=False)
+    np.testing.assert_allclose(warped.image[py, px], [0.5, 0, 0.5], atol=1e-4)
+    assert warped.mask[py, px] == pytest.approx(0.6, abs=1e-4)
+
+
+def test_warp_face_keep_mask_leaves_outside_at_zero():
+    src = mw.prepare_source(texture(), MESH)
+    kept = mw.warp_face(src, MESH, SHAPE)  # keep_mouth by default
+    m = kept.mask
+    assert max(m[0, 0], m[0, -1], m[-1, 0], m[-1, -1]) == 0
+
+
+def test_warp_face_closed_source_mouth_leaves_the_open_target_mouth():
+    closed = MESH                                          # Hopper's lips meet (13 and 14)
+    inner = list(topo.LIPS_INNER)
+    n = len(inner) // 2
+    lower, upper = inner[1:n], inner[n + 1:]               # corners 78 and 308 stay
+    assert 14 in lower and 13 in upper
+    open_mouth = MESH.copy()
+    open_mouth[lower, 1] += 8
+    open_mouth[upper, 1] -= 4
+    src = mw.prepare_source(texture(), closed)
+    warped = mw.warp_face(src, open_mouth, SHAPE, keep_mouth=False)
+    x0, y0, _, _ = warped.box
+    mx, my = (open_mouth[[13, 14], :2].mean(0) - (x0, y0)).astype(int)
+    assert warped.mask[my, mx] == 0                       # left to the target
+    same = mw.warp_face(mw.prepare_source(texture(), open_mouth), open_mouth, SHAPE, keep_mouth=False)
+    assert same.mask[my, mx] > 0.99                       # an open source fills it
+
+
+def test_composite_blends_with_the_frame():
+    frame = np.full((6, 6, 3), 0.5, np.float32)
+    mask = np.array([[0.0, 0.5], [1.0, 0.0]], np.float32)
+    mw.composite(frame, mw.WarpedFace((2, 2, 4, 4), np.ones((2, 2, 3), np.float32), mask))
+    np.testing.assert_allclose(frame[2:4, 2:4, 0], [[0.5, 0.75], [1.0, 0.5]])
+    assert (frame[:2] == 0.5).all() and (frame[4:] == 0.5).all()
