@@ -634,3 +634,84 @@ def test_edge_pass_gives_the_detector_its_input_size():
     seen.clear()
     det.edge_pass(np.zeros((40, 80, 3), np.uint8), Sized(size=256), 0.5)
     assert seen == [(80, 120)]  # small enough: padded at full resolution, 20 px each side
+
+
+class Fixed:
+    """A stand-in detector returning the same detections for any frame (whole-frame pass only)."""
+
+    size = 128
+
+    def __init__(self, boxes, scores):
+        self.boxes = np.array(boxes, np.float32)
+        self.scores = np.array(scores, np.float32)
+
+    def __call__(self, frame, threshold):
+        centres = (self.boxes[:, :2] + self.boxes[:, 2:]) / 2
+        return self.boxes, np.repeat(centres[:, None], 5, 1), self.scores
+
+
+def test_find_faces_ranks_by_score_times_presence():
+    d = Fixed([[10, 10, 50, 50], [12, 10, 52, 50]], [0.9, 0.8])
+    frame = np.zeros((100, 100, 3), np.uint8)
+    kps_seen = []
+
+    def verify(boxes, kps):
+        kps_seen.append(np.asarray(kps).shape)
+        return [0.6, 1.0], ["first", "second"]
+
+    b, _, s, extras = det.find_faces(frame, d, scan="whole_frame", verify=verify)
+    assert extras == ["second"] and s.tolist() == [pytest.approx(0.8)]  # 0.8 x 1.0 > 0.9 x 0.6
+    assert kps_seen == [(2, 5, 2)]
+    b, _, s, extras = det.find_faces(frame, d, scan="whole_frame")
+    assert s.tolist() == [pytest.approx(0.9)]
+
+
+def test_scan_pyramid_drops_separate_mirror_images():
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    draw_face(frame, 6, 300, 20)      # mirror image at x -26..-6: a separate blob
+    draw_face(frame, 1254, 400, 20)   # mirror image at x 1285..1305
+    b = det.scan_pyramid(frame, MarkedSquares(), 0.5)[0][0]
+    np.testing.assert_allclose(b[np.argsort(b[:, 0])], [[6, 300, 26, 320], [1254, 400, 1274, 420]])
+
+
+def test_scan_pyramid_width_limit_and_right_edge_tile():
+    for side, n in ((200, 1), (210, 0)):   # 2 x FACE_RANGE[1] = 200 px at the full-size level
+        frame = np.zeros((720, 1280, 3), np.uint8)
+        draw_face(frame, 450, 50, side)
+        assert len(det.scan_pyramid(frame, MarkedSquares(), 0.5)[0][0]) == n, side
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    draw_face(frame, 1240, 300, 40)   # mirrored past the padded level's right edge
+    b = det.scan_pyramid(frame, MarkedSquares(), 0.5)[0][0]
+    assert len(b) == 1 and b[0, 0] == 1240 and b[0, 2] > 1280
+
+
+def test_scan_pyramid_skips_exactly_the_covered_tiles():
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    draw_face(frame, 1100, 600, 24)
+    d = MarkedSquares()
+    found = det.scan_pyramid(frame, d, 0.5, skip_boxes=np.array([[-100, -100, 700, 800]]))
+    # level 1.0: 4 x 3 tiles, the 3 x 2 whose frame part lies inside the box are skipped
+    n_full = d.batches[0][0]
+    assert n_full == 12 - 6, d.batches
+    assert len(found[0][0]) == 1  # tiles after a skipped one are still searched
+    d = MarkedSquares()
+    det.scan_pyramid(frame, d, 0.5, skip_boxes=np.array([[500, -100, 1400, 800]]))
+    assert d.batches[0][0] == 12 - 6
+    d = MarkedSquares()
+    det.scan_pyramid(frame, d, 0.5, skip_boxes=np.array([[-100, -100, 1400, 420]]))
+    assert d.batches[0][0] == 12 - 4
+
+
+def test_scan_pyramid_thin_strip():
+    frame = np.zeros((24, 3000, 3), np.uint8)
+    draw_face(frame, 1000, 4, 16)
+    found = det.scan_pyramid(frame, MarkedSquares(), 0.5)
+    assert len(found[0][0]) == 1 and found[0][0][0, 0] == 1000
+
+
+def test_find_faces_right_edge_face_needs_edge_accept():
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    draw_face(frame, 1262, 300, 24)
+    assert len(det.find_faces(frame, Letterboxed(score=0.75))[0]) == 0
+    b, *_ = det.find_faces(frame, Letterboxed(score=0.85))
+    assert len(b) == 1 and b[0, 2] > 1280
