@@ -715,3 +715,52 @@ def test_find_faces_right_edge_face_needs_edge_accept():
     assert len(det.find_faces(frame, Letterboxed(score=0.75))[0]) == 0
     b, *_ = det.find_faces(frame, Letterboxed(score=0.85))
     assert len(b) == 1 and b[0, 2] > 1280
+
+
+def test_edge_pass_border_rules_exactly():
+    # 100 x 100 frame, detector input 1000 px: no shrinking, a 25 px mirror pad on each side;
+    # the stand-in returns boxes in padded-frame pixels (frame box + 25)
+    frame_boxes = {
+        "crossing left": ([-10, 25, 30, 65], True),
+        "x1 at 0": ([0, 25, 40, 65], False),
+        "y1 at 0": ([15, 0, 45, 30], False),
+        "x2 at w": ([60, 40, 100, 80], False),
+        "y2 at h": ([40, 60, 80, 100], False),
+        "centre x at 0": ([-20, 30, 20, 70], True),
+        "centre y at 0": ([30, -20, 70, 20], True),
+        "centre x at w": ([80, 30, 120, 70], False),
+        "centre y at h": ([30, 80, 70, 120], False),
+        "centre x past w": ([90, 30, 130, 70], False),
+        "centre y past h": ([30, 90, 70, 130], False),
+        "narrow": ([-4, 30, 4, 70], False),
+    }
+    for name, (box, kept) in frame_boxes.items():
+        d = Fixed([np.array(box) + 25], [0.9])
+        d.size = 1000
+        b, k, s = det.edge_pass(np.zeros((100, 100, 3), np.uint8), d, 0.5)
+        assert len(b) == int(kept), name
+        if kept:
+            np.testing.assert_allclose(b[0], box)
+            np.testing.assert_allclose(k[0, 0], [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def test_scan_scales_on_very_long_frames():
+    assert det.scan_scales(20000, 10, 100) == [0.125, 0.03125]
+
+
+def test_adaptive_threshold_just_above_small():
+    assert det.adaptive_threshold(0.5, 49) > 0.3 + 1e-3
+
+
+def test_iou_of_sub_pixel_boxes():
+    thin = np.array([0, 0, 0.5, 10], np.float32)
+    flat = np.array([0, 0, 10, 0.5], np.float32)
+    tiny = np.array([0, 0, 0.5, 0.5], np.float32)
+    for b in (thin, flat, tiny):
+        assert det.iou(b, b[None])[0] == pytest.approx(1.0)
+        assert det.iou(b, b[None], containment=True)[0] == pytest.approx(1.0)
+
+
+def test_cut_by_inner_edge_one_pixel_origins():
+    boxes = np.array([[0, 10, 20, 30], [10, 0, 20, 20], [10, 10, 20, 98]], np.float32)
+    assert det._cut_by_inner_edge(boxes, 1, 1, 100, 100, 1000, 1000).tolist() == [True, True, False]
