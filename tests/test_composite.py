@@ -3,6 +3,8 @@
 light matching.  Outcomes (which pixels, which values, which error), written to kill
 behaviour-changing mutants (issue 15 item 4).
 """
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -21,7 +23,7 @@ def test_parse_color_reads_hex_and_names_the_input_when_wrong():
     assert np.allclose(composite.parse_color("#2a6f97"), np.array([0x2A, 0x6F, 0x97]) / 255)
     assert np.allclose(composite.parse_color("  FF0080 "), [1.0, 0.0, 128 / 255])
     assert composite.parse_color("#000001").dtype == np.float32
-    for bad in ("#12345", "#1234567", "#gg0000", "", None, "red"):
+    for bad in ("#12345", "#1234567", "#gg0000", "#XX0000", "", None, "red"):
         with pytest.raises(ValueError, match=r"^background_color: expected a hex colour like "
                            r"'#2a6f97', got " + repr(bad).replace("(", r"\(") + "$"):
             composite.parse_color(bad)
@@ -41,6 +43,8 @@ def test_place_stretch_resizes_with_area_down_and_linear_up():
     assert np.allclose(up, cv2.resize(bg, (40, 30), interpolation=cv2.INTER_LINEAR))
     tall = composite.place(bg, (24, 8), "stretch")   # narrower but taller: width decides
     assert np.allclose(tall, cv2.resize(bg, (8, 24), interpolation=cv2.INTER_AREA))
+    same_width = composite.place(bg, (30, 16), "stretch")
+    assert np.allclose(same_width, cv2.resize(bg, (16, 30), interpolation=cv2.INTER_LINEAR))
 
 
 def test_place_fill_covers_the_frame_and_crops_at_the_position():
@@ -54,7 +58,11 @@ def test_place_fill_covers_the_frame_and_crops_at_the_position():
     big = composite.place(bg, (20, 20), "fill", x=0.0)   # enlarged 2x (linear), cropped
     assert np.allclose(big, cv2.resize(bg, (40, 20), interpolation=cv2.INTER_LINEAR)[:, :20])
     small = composite.place(noise(40, 80), (10, 10), "fill")
-    assert small.shape == (10, 10, 3)
+    assert small.shape == (10, 10, 3) and small.dtype == np.float32
+    assert np.array_equal(composite.place(bg, (10, 10)), bg[:, 5:15])    # default: fill
+    third = noise(10, 8)                                 # 1.5x up (linear), cropped
+    want = cv2.resize(third, (12, 15), interpolation=cv2.INTER_LINEAR)[:, 1:11]
+    assert np.allclose(composite.place(third, (15, 10), "fill"), want)
 
 
 def test_place_fit_letterboxes_with_the_colour():
@@ -70,6 +78,12 @@ def test_place_fit_letterboxes_with_the_colour():
     assert np.all(side[:, :5] == red) and not np.any(np.all(side[:, 5:] == red, axis=-1))
     line = composite.place(noise(1, 100), (10, 10), "fit", y=0.0, color=red)
     assert not np.any(np.all(line[0] == red, axis=-1)) and np.all(line[1:] == red)
+    post = composite.place(noise(100, 1), (10, 10), "fit", x=0.0, color=red)
+    assert not np.any(np.all(post[:, 0] == red, axis=-1)) and np.all(post[:, 1:] == red)
+    wide = noise(10, 30)                                 # a third: area, not linear
+    fitted = composite.place(wide, (10, 10), "fit", y=0.0)
+    assert np.allclose(fitted[:3], cv2.resize(wide, (10, 3), interpolation=cv2.INTER_AREA))
+    assert fitted.dtype == np.float32
 
 
 def test_place_none_keeps_the_size_at_the_position():
@@ -119,6 +133,21 @@ def test_light_wrap_screens_the_background_light_by_amount_alpha_and_edge():
     colour[..., 2] = 1.0                                            # a blue background
     blue = composite.light_wrap(image, alpha, colour, 1.0)
     assert blue[16, 32, 2] > 0.4 and np.allclose(blue[16, 32, :2], 0.2)
+    assert np.array_equal(blue, composite.light_wrap(image, alpha, colour, 1.0, radius=12.0))
+
+
+def test_light_wrap_falls_off_as_a_gaussian_of_the_radius():
+    """Black subject right of a vertical edge, white background: the light reaching ``d`` px
+    inside is ``1 - Phi(d / radius)`` (a Gaussian edge of sigma = radius)."""
+    alpha = np.zeros((64, 256), np.float32)
+    alpha[:, 128:] = 1
+    image = np.zeros((64, 256, 3), np.float32)
+    for radius in (8, 16):
+        out = composite.light_wrap(image, alpha, np.ones_like(image), 1.0, radius=radius)
+        for d in (0, 2, 8, 16, 32):
+            want = 0.5 * math.erfc((d + 0.5) / radius / math.sqrt(2))
+            assert abs(out[32, 128 + d, 0] - want) < 0.005, (radius, d)
+        assert np.allclose(out[:, :128], 0)
 
 
 def test_match_light_moves_the_subject_toward_the_background_by_amount():

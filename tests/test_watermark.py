@@ -96,3 +96,13 @@ def test_flat_areas_count_more_than_busy_ones():
     flat_half = wm._grid_score(marked[:, :256].mean(-1), 64)
     busy_half = wm._grid_score(marked[:, 256:].mean(-1), 64)
     assert flat_half > 2 * busy_half and wm.score(marked) > wm.THRESHOLD
+
+
+def test_grids_as_large_as_the_frame_count_and_blank_frames_score_0(monkeypatch):
+    tiny = wm.embed(np.full((32, 32, 3), 0.5, np.float32))      # one pixel per cell
+    assert wm._grid_score(tiny.mean(-1), 32) > wm.THRESHOLD
+    assert wm.score(tiny) > wm.THRESHOLD
+    assert wm._grid_score(np.zeros((64, 64), np.float32), 32) == 0.0   # nothing to correlate
+    assert wm.score(np.zeros((64, 64, 3), np.float32)) == 0.0
+    monkeypatch.setattr(wm, "score", lambda image: wm.THRESHOLD)
+    assert not wm.detect(tiny)                                  # "above" the threshold
