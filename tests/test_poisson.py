@@ -56,6 +56,26 @@ def test_guidance_divergence_of_ramps_and_the_stronger_gradient():
                        poisson._guidance_divergence(weak, weak, "normal"), atol=1e-6)
 
 
+def test_mixed_guidance_picks_per_neighbour_pair_by_length_over_channels():
+    """The rule written out pair by pair (module docstring), on random images."""
+    rng = np.random.default_rng(11)
+    source = rng.random((5, 6, 3), dtype=np.float32) * rng.random((5, 6, 1), dtype=np.float32)
+    target = rng.random((5, 6, 3), dtype=np.float32) * 0.6
+    want = np.zeros_like(source)
+    for (y, x) in np.ndindex(5, 6):
+        for dy, dx in ((0, 1), (1, 0)):
+            if y + dy >= 5 or x + dx >= 6:
+                continue
+            ds = source[y + dy, x + dx] - source[y, x]
+            dt = target[y + dy, x + dx] - target[y, x]
+            v = ds if (ds * ds).sum() >= (dt * dt).sum() else dt
+            want[y, x] -= v
+            want[y + dy, x + dx] += v
+    got = poisson._guidance_divergence(source, target, "mixed")
+    assert np.allclose(got, want, atol=1e-6)
+    assert not np.allclose(got, poisson._guidance_divergence(source, target, "normal"))
+
+
 def test_push_pull_keeps_known_pixels_and_fills_smoothly():
     values = smooth(20, 24, 1)
     assert np.allclose(poisson.push_pull(values, np.ones((20, 24), bool)), values, atol=1e-5)
@@ -101,6 +121,12 @@ def test_clone_refuses_unknown_modes_and_passes_empty_masks():
     with pytest.raises(ValueError, match=r"^unknown Poisson mode 'fast'; choose one of "
                        r"\['normal', 'mixed'\]$"):
         poisson.poisson_clone(t, s, np.ones((16, 16)), "fast")
+    column = square(16, 16, 3, 13, 7, 8)                       # one pixel wide
+    thin, region = poisson.poisson_clone(t, s, column)
+    assert region.dtype == np.float32 and np.array_equal(region, column)
+    assert not np.array_equal(thin[3:13, 7], t[3:13, 7])       # cloned, not passed through
+    wide, _ = poisson.poisson_clone(t.astype(np.float64), s.astype(np.float64), column)
+    assert wide.dtype == np.float32
     image, region = poisson.poisson_clone(t, s, np.full((16, 16), 0.5))   # > 0.5 only
     assert np.array_equal(image, t) and image is not t and region.dtype == np.float32
     assert not region.any()
@@ -143,6 +169,7 @@ def test_mixed_keeps_a_target_edge_under_a_flat_source():
     target = np.full((h, w, 3), 0.3, np.float32)
     target[:, 20:] = 0.7                                       # a vertical edge
     flat = np.full((h, w, 3), 0.5, np.float32)
+    flat += np.random.default_rng(3).uniform(-0.004, 0.004, flat.shape).astype(np.float32)
     mask = square(h, w, 8, 32, 8, 32)
     normal, _ = poisson.poisson_clone(target, flat, mask, "normal")
     mixed, _ = poisson.poisson_clone(target, flat, mask, "mixed")
@@ -161,6 +188,11 @@ def test_masks_on_the_image_border_and_clipping():
     spot[10:20, 15:25] = 3.0                                   # a source far above 1
     clipped, _ = poisson.poisson_clone(bright, spot, square(h, w, 5, 25, 10, 30))
     assert clipped.max() <= 1.0 and clipped.min() >= 0.0 and clipped[15, 20, 0] == 1.0
+    dark = np.full((h, w, 3), 0.05, np.float32)
+    hole = dark.copy()
+    hole[10:20, 15:25] = -2.0                                  # a source far below 0
+    low, _ = poisson.poisson_clone(dark, hole, square(h, w, 5, 25, 10, 30))
+    assert low.min() == 0.0 and low[15, 20, 0] == 0.0
     everything, _ = poisson.poisson_clone(target, target + 0.1, np.ones((h, w)))
     assert np.isfinite(everything).all()                       # no fixed border at all
     assert np.allclose(everything - everything.mean((0, 1)), target + 0.1 -

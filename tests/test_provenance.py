@@ -60,6 +60,12 @@ def test_marked_frames_are_those_with_a_swap_mask():
     mask[3] = 1.0
     assert pv.marked_frames(mask) == [1, 3]
     assert pv.marked_frames(torch.zeros(2, 4, 4, dtype=torch.float64)) == []
+    assert pv.marked_frames(mask.to(torch.bfloat16)) == [1, 3]     # numpy has no bfloat16
+
+
+def test_detect_marks_needs_a_score_above_the_threshold(monkeypatch):
+    monkeypatch.setattr(watermark, "score", lambda frame: watermark.THRESHOLD)
+    assert pv.detect_marks(batch(1, size=64))[0] == [False]
 
 
 def test_detect_marks_scores_every_frame():
