@@ -26,7 +26,7 @@ def fake_bm3d(monkeypatch):
 
     def bm3d_rgb(x, sigma_psd):
         calls.append((x.copy(), sigma_psd))
-        out = np.full_like(x, 0.5)
+        out = np.full_like(x, 0.7)
         out[0, 0], out[0, 1], out[0, 2] = -0.1, 1.2, 0.0      # out of range and black
         return out
 
@@ -54,7 +54,7 @@ def test_bm3d_gets_the_frame_in_0_1_and_sigma_in_0_1_units(fake_bm3d):
     assert sigma_psd == pytest.approx(15.0 / 255.0)
     assert result.method == "bm3d" and result.frame.dtype == np.uint8
     assert result.frame[0, 0].tolist() == [0, 0, 0] and result.frame[0, 1].tolist() == [255] * 3
-    assert result.frame[0, 2].tolist() == [0] * 3 and result.frame[5, 5].tolist() == [128] * 3
+    assert result.frame[0, 2].tolist() == [0] * 3 and result.frame[5, 5].tolist() == [178] * 3
 
 
 def test_estimate_noise_reads_grey_and_rgb_but_not_alpha():
