@@ -14,7 +14,7 @@ from face_pipeline.vision import identity
 from face_pipeline.vision.face import Face, FaceSet
 from face_pipeline.vision.gallery import Gallery
 from face_pipeline.vision.image import to_image
-from face_pipeline.vision.quality import Quality
+from face_pipeline.vision.quality import Quality, face_quality, frame_score, pose_frontality
 
 MODEL = "dlib_resnet_v1"
 
@@ -41,9 +41,9 @@ def face(embedding, box=(10, 10, 50, 50), width=None, gate=None, quality=0.5):
                 quality=quality, source_width=width, fusion_gate=gate)
 
 
-def sighting(frame, index, f, score, sharp=0.8):
-    return sv.Sighting(frame, index, f, Quality(0.6, 0.5, sharp, 0.1, 0.05, 2.0, 1.1), 0.9,
-                       score)
+def sighting(frame, index, f, score, sharp=0.81234):
+    return sv.Sighting(frame, index, f, Quality(0.6, 0.5, sharp, 0.10567, 0.05432, 2.0, 1.1),
+                       0.91234, score)
 
 
 A, B = unit(1, 0, 0, 0), unit(0, 1, 0, 0)
@@ -60,11 +60,24 @@ def test_people_are_grouped_best_score_first_within_the_limit():
     assert len(sv.group_people(found, None, group_threshold=0.25)) == 2
 
 
+def test_the_best_sighting_leads_its_group():
+    y = near(A, 0.06)
+    z = near(y, 0.06)                                           # ~0.12 from A
+    found = [sighting(0, 0, face(A), 0.3), sighting(1, 0, face(y), 0.9),
+             sighting(2, 0, face(z), 0.5)]
+    assert float(1 - A @ z) > 0.1
+    (one,) = sv.group_people(found, None, group_threshold=0.08)   # y leads: both join it
+    assert [s.frame for s in one.sightings] == [1, 2, 0]
+
+
 def test_default_group_limits_depend_on_the_captured_width():
     pair = lambda width: [sighting(0, 0, face(A, width=width), 0.9),
                           sighting(1, 0, face(near(A, 0.07), width=width), 0.8)]
     assert len(sv.group_people(pair(16), None)) == 2            # tiny faces: limit 0.048
     assert len(sv.group_people(pair(200), None)) == 1           # full resolution: 0.093
+    tight = lambda width: [sighting(0, 0, face(A, width=width), 0.9),
+                           sighting(1, 0, face(near(A, 0.053), width=width), 0.8)]
+    assert len(sv.group_people(tight(16), None)) == 2           # grouping table, not layers
 
 
 def test_each_person_is_searched_by_the_score_weighted_mean():
@@ -88,8 +101,25 @@ def test_each_person_is_searched_by_the_score_weighted_mean():
         np.sqrt(2 * (1 - float(probe @ A))), abs=1e-4)
 
 
+def test_people_are_searched_in_the_layer_of_their_best_sightings_width():
+    small = np.stack([near(A, 0.3), B, unit(0, 0, 1, 0), unit(0, 0, 0, 1), unit(0, 1, 1, 0)])
+    g = Gallery(MODEL, tuple("abcde"), np.stack([A, B, unit(0, 0, 1, 0), unit(0, 0, 0, 1),
+                                                 unit(0, 1, 1, 0)]),
+                [1] * 5, tuple("ABCDE"), widths=(16,), scaled=small[None])
+    found = [sighting(0, 0, face(A, width=16), 0.9), sighting(1, 0, face(A, width=400), 0.2)]
+    (p,) = sv.group_people(found, g, metric="cosine", group_threshold=0.1)
+    assert len(p.result.matches) == 3                           # default k = 3
+    assert p.result.matches[0].distance == pytest.approx(0.3, abs=1e-4)   # the 16 px layer
+    limit = identity.convert_distance(
+        sv.layer_thresholds(g, 0.0, "cosine")[0], "cosine", "cosine")
+    assert p.result.threshold == pytest.approx(limit) and limit < 0.09   # the layer's limit
+    found = [sighting(0, 0, face(A, width=400), 0.9), sighting(1, 0, face(A, width=16), 0.2)]
+    (p,) = sv.group_people(found, g, metric="cosine", group_threshold=0.1)
+    assert p.result.matches[0].distance == pytest.approx(0.0, abs=1e-4)   # full resolution
+
+
 def person(number=0, enhanced=False, result=None, scores=(0.91234, 0.5)):
-    sightings = tuple(sighting(f, 0, face(A, box=(10.04, 20, 50, 60), width=40.26,
+    sightings = tuple(sighting(f, 0, face(A, box=(10.26, 20, 50, 60), width=40.26,
                                           gate=0.5 if enhanced and f == 3 else None,
                                           quality=0.4567), s)
                       for f, s in zip((3, 7), scores))
@@ -98,22 +128,24 @@ def person(number=0, enhanced=False, result=None, scores=(0.91234, 0.5)):
 
 def result(name="ann"):
     g = Gallery(MODEL, ("ann", "bob"), np.stack([A, B]), [1, 1], ("a", "b"))
-    return g.search(near(A, 0.01)[None] if name == "ann" else unit(0, 0, 1, 0)[None], 0.1,
-                    k=2, metric="cosine")[0]
+    return g.search(near(A, 0.031)[None] if name == "ann" else unit(0, 0, 1, 0)[None],
+                    0.123456, k=2, metric="cosine")[0]
 
 
 def test_json_report_lists_the_best_sightings_and_matches():
     (entry, bare) = sv.report_json([person(0, True, result()), person(1)], 1)
     assert entry["person"] == 0 and entry["identity"] == "ann" and entry["enhanced"] is True
     assert entry["sightings"] == 2 and len(entry["best_frames"]) == 1
-    assert entry["best_frames"][0] == {
-        "frame": 3, "face": 0, "score": 0.912, "quality": 0.457, "sharpness": 0.8,
-        "noise": 0.1, "blockiness": 0.05, "frontality": 0.9, "captured_width": 40.3,
-        "box": [10.0, 20.0, 50.0, 60.0]}
-    assert [m["name"] for m in entry["matches"]] == ["ann", "bob"]
-    assert entry["matches"][0]["distance"] == pytest.approx(0.01, abs=1e-4)
-    assert entry["matches"][0]["score"] == pytest.approx(95.0, abs=0.1)
-    assert entry["threshold"] == pytest.approx(0.1)
+    assert json.dumps(entry["best_frames"][0]) == json.dumps({
+        "frame": 3, "face": 0, "score": 0.912, "quality": 0.457, "sharpness": 0.812,
+        "noise": 0.106, "blockiness": 0.054, "frontality": 0.91, "captured_width": 40.3,
+        "box": [10.3, 20.0, 50.0, 60.0]})
+    r = result()
+    assert entry["matches"] == [{"name": m.name, "distance": round(m.distance, 4),
+                                 "score": round(m.score, 1)} for m in r.matches]
+    assert entry["matches"][0]["distance"] != r.matches[0].distance     # rounded
+    assert entry["matches"][0]["score"] != round(r.matches[0].score, 2)
+    assert entry["threshold"] == round(r.threshold, 4) == 0.1235
     assert bare == {"person": 1, "identity": None, "enhanced": False, "sightings": 2,
                     "best_frames": bare["best_frames"], "matches": [], "threshold": None}
     assert len(sv.report_json([person()], 5)[0]["best_frames"]) == 2
@@ -124,16 +156,16 @@ def test_csv_report_has_one_row_per_sighting():
     rows = text.split("\n")
     assert rows[0] == ("person,rank,frame,face,captured_width,quality,frontality,score,"
                        "identity,best_match,distance,enhanced")
-    assert rows[1] == "0,0,3,0,40.3,0.457,0.90,0.912,ann,ann,0.0100,True"
-    assert rows[2] == "0,1,7,0,40.3,0.457,0.90,0.500,ann,ann,0.0100,False"   # per sighting
-    assert rows[3] == "2,0,3,0,40.3,0.457,0.90,0.912,,,,False" and rows[5] == ""
+    assert rows[1] == "0,0,3,0,40.3,0.457,0.91,0.912,ann,ann,0.0310,True"
+    assert rows[2] == "0,1,7,0,40.3,0.457,0.91,0.500,ann,ann,0.0310,False"   # per sighting
+    assert rows[3] == "2,0,3,0,40.3,0.457,0.91,0.912,,,,False" and rows[5] == ""
     assert len(rows) == 6
 
 
 def test_text_report_names_people_candidates_best_frames_and_provenance():
     assert sv.report_text([], 3) == "no faces"
     text = sv.report_text([person(0, False, result()), person(1, False, result("x"))], 1)
-    assert text == ("person 0: ann in 2 sighting(s), candidates ann 0.010, bob 0.859; best: "
+    assert text == ("person 0: ann in 2 sighting(s), candidates ann 0.031, bob 0.753; best: "
                     "frame 3 (0.91)\n"
                     "person 1: unknown in 2 sighting(s), candidates ann 1.000, bob 1.000; best: "
                     "frame 3 (0.91)")
@@ -205,6 +237,13 @@ def test_surveillance_report_end_to_end_on_synthetic_frames():
                     [(120, 160)] * 3)
     found = sv.sightings(image, faces)
     assert [(s.frame, s.index) for s in found] == [(0, 0), (2, 0), (2, 1)]
+    for s in found:                                             # measured on its own frame
+        want = face_quality(frames()[s.frame], s.face.keypoints, s.face.box,
+                            s.face.captured_width)
+        assert s.measured == want
+        assert s.score == pytest.approx(frame_score(want, pose_frontality(s.face.keypoints)))
+    small = sv.sightings(image, FaceSet([[face(A, width=12)], [], []], [(120, 160)] * 3))
+    assert small[0].measured.resolution < found[0].measured.resolution   # at the captured width
     assert all(0 <= s.measured.quality <= 1 and s.score > 0 for s in found)
     text, js, csv_text, sheet = sv.surveillance_report(image, faces, best=2,
                                                        group_threshold=0.05)
@@ -215,3 +254,73 @@ def test_surveillance_report_end_to_end_on_synthetic_frames():
     with pytest.raises(ValueError):
         sv.surveillance_report(image, FaceSet([[face(A)]], [(120, 160)]))
     assert torch.is_tensor(sheet)
+
+
+def written(shape, text, origin, colour, fill=32):
+    """``text`` as the contact sheet writes it: a black outline 3 px wide under a 1 px stroke,
+    OpenCV's simplex font at 0.45, anti-aliased."""
+    import cv2
+    canvas = np.full(shape, fill, np.uint8)
+    for thickness, ink in ((3, (0, 0, 0)), (1, colour)):
+        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, ink, thickness,
+                    cv2.LINE_AA)
+    return canvas
+
+
+def test_contact_sheet_text_word_for_word():
+    image = to_image(frames())
+    known, unknown = person(0, False, result()), person(1, True, result("x"), (0.9, 0.8))
+    u8 = np.round(sv.contact_sheet(image, [known, unknown], 4)[0].numpy() * 255).astype(np.uint8)
+    assert np.array_equal(u8[:22], written((22, 640, 3), "person 0: ann  (best ann 0.031 / "
+                                           "limit 0.123)", (4, 16), (0, 220, 90)))
+    assert np.array_equal(u8[168:190], written((22, 640, 3), "person 1: unknown  (best ann "
+                                               "1.000 / limit 0.123)", (4, 16), (255, 120, 90)))
+    assert np.array_equal(u8[150:168, :128], written((18, 128, 3), "f3 0.91", (4, 14),
+                                                     (255, 255, 255)))
+    assert np.array_equal(u8[150:168, 128:256], written((18, 128, 3), "f7 0.50", (4, 14),
+                                                        (255, 255, 255)))
+    assert np.array_equal(u8[-24:], written((24, 640, 3), "ENHANCED pixels were used for "
+                                            "identity: not evidence on their own", (4, 16),
+                                            (255, 80, 60)))
+    plain = sv.contact_sheet(image, [person(0)], 2)[0].numpy()
+    plain = np.round(plain * 255).astype(np.uint8)
+    assert np.array_equal(plain[:22], written((22, 640, 3), "person 0: no gallery", (4, 16),
+                                              (255, 120, 90)))
+    assert np.array_equal(plain[-24:], written((24, 640, 3), "captured pixels only", (4, 16),
+                                               (200, 200, 200)))
+
+
+def test_tiles_at_the_right_edge_and_large_faces_shrunk_by_area():
+    import cv2
+    frame = frames()[1]
+    edge = sv._tile(frame, face(A, box=(150, 50, 170, 70)))     # 20 px, half off the frame
+    assert (edge[:, 100:] == 0).all() and edge[:, :40].any()
+    big = sv._tile(frame, face(A, box=(0, 0, 200, 200)))       # crop 300 -> 128 by area
+    padded = cv2.copyMakeBorder(frame, 302, 302, 302, 302, cv2.BORDER_CONSTANT)
+    crop = padded[302 - 50:302 + 250, 302 - 50:302 + 250]
+    assert np.array_equal(big, cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA))
+
+
+def test_surveillance_report_defaults_and_options_reach_every_part():
+    image = to_image(frames())
+    a_faces = [[face(near(A, 0.01 * (i % 3)), box=(20 + i, 20, 80 + i, 80))] for i in range(6)]
+    faces = FaceSet(a_faces + [[face(B)], [face(near(B, 0.01))]], [(120, 160)] * 8)
+    g = Gallery(MODEL, tuple("abcde"), np.stack([A, B, unit(0, 0, 1, 0), unit(0, 0, 0, 1),
+                                                 unit(0, 1, 1, 0)]), [1] * 5, tuple("ABCDE"))
+    found = sv.sightings(image, faces)
+    people = sv.group_people(found, g)                          # k 3, euclidean, defaults
+    text, js, csv_text, sheet = sv.surveillance_report(image, faces, g)
+    assert text == sv.report_text(people, 4) and js == json.dumps(sv.report_json(people, 4),
+                                                                   indent=1)
+    assert csv_text == sv.report_csv(people) and len(people) == 2
+    assert torch.equal(sheet, sv.contact_sheet(image, people, 4))
+    assert len(json.loads(js)[0]["matches"]) == 3 and len(json.loads(js)[0]["best_frames"]) == 4
+    assert json.loads(js)[0]["threshold"] == pytest.approx(0.4313, abs=1e-4)   # euclidean
+    options = dict(k=2, metric="cosine", threshold=0.05, group_threshold=1.5)
+    people = sv.group_people(found, g, **options)
+    text, js, csv_text, sheet = sv.surveillance_report(image, faces, g, best=5, **options)
+    assert text == sv.report_text(people, 5) and js == json.dumps(sv.report_json(people, 5),
+                                                                   indent=1)
+    assert csv_text == sv.report_csv(people) and len(people) == 1
+    assert json.loads(js)[0]["threshold"] == pytest.approx(0.05) and \
+        len(json.loads(js)[0]["matches"]) == 2
