@@ -1,0 +1,302 @@
+"""`pipeline/identity.py` with synthetic embeddings and a stand-in embedder (no models): names,
+embedded-face checks, references, compare, face models, layer limits, search, reports, the
+reference selection with tracks, stored files, and the small-face embedding path (issue 15
+item 4: outcomes that kill behaviour-changing mutants).
+"""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from face_pipeline.models.embedders import default_threshold, layer_threshold
+from face_pipeline.pipeline import identity as ops
+from face_pipeline.vision import identity
+from face_pipeline.vision.face import Face, FaceSet
+from face_pipeline.vision.gallery import FaceModel, Gallery
+
+MODEL, D = "dlib_resnet_v1", 128
+
+
+def unit(i, j=None, mix=0.0):
+    v = np.zeros(D, np.float32)
+    v[i] = 1.0
+    if j is not None:
+        v[j] = mix
+    return v / np.linalg.norm(v)
+
+
+def face(embedding=None, box=(10, 10, 60, 60), model=MODEL, quality=0.8, width=None,
+         track=None, gate=None):
+    return Face(np.array(box, np.float32), 0.9, np.array([[20, 25], [50, 25], [35, 40],
+                                                          [24, 50], [46, 50]], np.float32),
+                embedding=None if embedding is None else np.asarray(embedding, np.float32),
+                embedding_model=model, quality=quality, source_width=width, track_id=track,
+                fusion_gate=gate)
+
+
+def test_parse_names_splits_on_commas_and_lines():
+    assert ops.parse_names(" ann, bob\ncy ,,\n\n dee ") == ["ann", "bob", "cy", "dee"]
+    assert ops.parse_names("") == []
+
+
+def test_embedded_faces_pick_face_and_references():
+    faces = FaceSet([[face(unit(0)), face(unit(1))], [], [face(unit(2))]])
+    assert [(i, j) for i, j, _ in ops.embedded_faces(faces)] == [(0, 0), (0, 1), (2, 0)]
+    assert ops.pick_face(faces, 2).embedding[2] == 1.0
+    for bad in (-1, 3):
+        with pytest.raises(ValueError, match=rf"^face index {bad} is out of range: 3 face\(s\) "
+                           r"found$"):
+            ops.pick_face(faces, bad)
+    with pytest.raises(ValueError, match="^these FACES have no embeddings: pass them through "
+                       "Face Embedding first$"):
+        ops.embedded_faces(FaceSet([[face(unit(0)), face(None)]]))
+    with pytest.raises(ValueError, match=r"^these FACES mix embeddings of several models "
+                       r"\['a', 'b'\]$"):
+        ops.embedded_faces(FaceSet([[face(unit(0), model="b"), face(unit(1), model="a")]]))
+    emb, model = ops.reference_embedding(faces, 1)
+    assert model == MODEL and emb[1] == 1.0
+    assert ops.reference_embedding(faces)[0][0] == 1.0           # default: the first face
+    fm = FaceModel.build("ann", MODEL, np.stack([unit(3)]), np.ones(1), ("x",))
+    emb, model = ops.reference_embedding(fm, 5)
+    assert model == MODEL and emb[3] == pytest.approx(1.0)
+
+
+def test_thresholds_and_compare():
+    assert ops.resolve_threshold(0.3, MODEL, "cosine") == 0.3
+    assert ops.resolve_threshold(0.0, MODEL, "euclidean") == default_threshold(MODEL, "euclidean")
+    faces = FaceSet([[face(unit(0)), face(unit(0, 1, 0.2))]])
+    v = ops.compare(faces, faces, index_b=1)                     # euclidean, default limit
+    assert v.metric == "euclidean" and v.threshold == pytest.approx(default_threshold(MODEL,
+                                                                                      "euclidean"))
+    assert v.distance == pytest.approx(np.linalg.norm(unit(0) - unit(0, 1, 0.2)), abs=1e-5)
+    assert v.same
+    c = ops.compare(faces, faces, index_a=1, index_b=0, metric="cosine", threshold=0.001)
+    assert c.metric == "cosine" and c.threshold == 0.001 and not c.same
+    other = FaceSet([[face(unit(0), model="arcface")]])
+    with pytest.raises(ValueError, match="the second face"):
+        ops.compare(faces, other)
+
+
+def test_layer_limits_scale_with_the_threshold():
+    g = Gallery(MODEL, ("a",), unit(0)[None], [1], ("x",), (16, 24),
+                np.stack([unit(0)[None], unit(0)[None]]))
+    assert ops.layer_thresholds(g, 0.0, "cosine") == pytest.approx(
+        (layer_threshold(MODEL, 16), layer_threshold(MODEL, 24)))
+    full = default_threshold(MODEL, "cosine")
+    assert ops.layer_thresholds(g, full / 2, "cosine") == pytest.approx(
+        (layer_threshold(MODEL, 16) / 2, layer_threshold(MODEL, 24) / 2), rel=1e-5)
+    eu = ops.layer_thresholds(g, 0.0, "euclidean")
+    assert eu[0] == pytest.approx(np.sqrt(2 * layer_threshold(MODEL, 16)))
+    half_eu = identity.convert_distance(full / 2, "cosine", "euclidean")
+    assert ops.layer_thresholds(g, half_eu, "euclidean")[1] == pytest.approx(
+        np.sqrt(2 * layer_threshold(MODEL, 24) / 2), rel=1e-5)
+    assert ops.layer_thresholds(Gallery(MODEL, ("a",), unit(0)[None], [1], ("x",)), 0,
+                                "cosine") == ()
+
+
+def gallery():
+    return Gallery(MODEL, ("ann", "bob", "cy", "dee"),
+                   np.stack([unit(0), unit(1), unit(2), unit(3)]), [1] * 4,
+                   ("ann.jpg", "bob.jpg", "cy.jpg", "dee.jpg"), (16,),
+                   np.stack([unit(1), unit(0), unit(2), unit(3)])[None])  # layer: ann <-> bob
+
+
+def test_search_uses_the_captured_width_and_defaults():
+    assert ops.search(FaceSet([[]]), gallery()) == []
+    faces = FaceSet([[face(unit(0, 4, 0.1), width=16)], [face(unit(0, 4, 0.1), width=400)]])
+    small, large = ops.search(faces, gallery())
+    assert (small.frame, small.index, large.frame) == (0, 0, 1)
+    assert small.result.identity == "bob" and large.result.identity == "ann"
+    assert len(small.result.matches) == 3                       # default k
+    assert large.result.threshold == pytest.approx(default_threshold(MODEL, "euclidean"))
+    flat = ops.search(faces, gallery(), multiscale=False, k=1, metric="cosine", threshold=0.5)
+    assert [h.result.identity for h in flat] == ["ann", "ann"] and len(flat[0].result.matches) == 1
+    assert flat[0].result.threshold == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="these faces"):
+        ops.search(FaceSet([[face(unit(0), model="arcface")]]), gallery())
+
+
+def hits():
+    faces = FaceSet([[face(unit(0, 4, 0.1), box=(10.26, 20, 60, 70), quality=0.45678,
+                           width=40.26)],
+                     [face(unit(7), gate=0.4)]])
+    return ops.search(faces, gallery(), k=2, metric="cosine", threshold=0.123456)
+
+
+def test_hits_json_and_text():
+    found = hits()
+    first, second = ops.hits_json(found)
+    m = found[0].result.matches
+    assert json.dumps(first) == json.dumps({
+        "frame": 0, "face": 0, "box": [10.3, 20.0, 60.0, 70.0], "quality": 0.457,
+        "identity": "ann", "captured_width": 40.3, "enhanced": False,
+        "threshold": round(found[0].result.threshold, 4),
+        "matches": [{"name": x.name, "distance": round(x.distance, 4), "score": round(x.score, 1),
+                     "source": x.source} for x in m]})
+    assert first["threshold"] == 0.1235 and first["matches"][0]["source"] == "ann.jpg"
+    assert second["identity"] == "unknown" and second["enhanced"] is True
+    text = ops.hits_text(found).split("\n")
+    assert text[0] == (f"frame 0 face 0: ann (ann, distance {m[0].distance:.3f}, "
+                       f"score {m[0].score:.0f})")
+    assert text[1].startswith("frame 1 face 0: unknown (") and \
+        text[1].endswith(") [enhanced pixels used]")
+    assert text[2] == "Enhanced images are not evidence on their own; check the captured frames."
+    assert ops.hits_text([]) == "no faces" and len(ops.hits_text(found[:1]).split("\n")) == 1
+
+
+def test_draw_hits_boxes_known_green_and_unknown_red():
+    image = torch.full((2, 100, 120, 3), 128 / 255)
+    out = ops.draw_hits(image, hits())
+    assert out.shape == image.shape
+    u8 = np.round(out.numpy() * 255).astype(int)
+    near = lambda px, c: np.abs(px - c).max(-1) <= 40
+    assert near(u8[0, 45, 10], ops.KNOWN) and not near(u8[0, 45, 10], ops.UNKNOWN)
+    assert near(u8[1, 35, 10], ops.UNKNOWN)
+    assert (u8[0, 90:, 80:] == 128).all()                       # away from the box: untouched
+    assert torch.equal(ops.draw_hits(image, []), image)
+
+
+def test_select_by_reference_keeps_near_faces_and_whole_tracks():
+    ref = FaceSet([[face(unit(0))]])
+    faces = FaceSet([[face(unit(0, 1, 0.1)), face(unit(1))],
+                     [face(unit(0, 1, 0.1), track=5)], [face(unit(1), track=5)],
+                     [face(unit(2), track=6)], [face(unit(0), track=6)], [face(unit(1), track=6)]])
+    selected, dist = ops.select_by_reference(faces, ref, threshold=0.05)
+    assert len(dist) == 7 and dist[1] == pytest.approx(1.0) and dist[0] < 0.01
+    kept = [[f.embedding.argmax() for f in fs] for fs in selected.frames]
+    # untracked: by distance; track 5 (median 0.5) and track 6 (median 1, though frame 4 is
+    # the reference itself) are kept or dropped whole
+    assert kept == [[0], [], [], [], [], []]
+    loose, _ = ops.select_by_reference(faces, ref, threshold=0.6)   # track 5 median 0.5
+    assert [[f.embedding.argmax() for f in fs] for fs in loose.frames] == [[0], [0], [1], [], [],
+                                                                          []]
+    same, d = ops.select_by_reference(FaceSet([[]]), ref)
+    assert d == [] and same.count == 0
+    default, d = ops.select_by_reference(faces, ref)              # cosine, model default
+    assert default.frames[0] and not default.frames[3]
+    fm = FaceModel.build("x", MODEL, np.stack([unit(1)]), np.ones(1), ("x",))
+    by_model, _ = ops.select_by_reference(faces, fm, threshold=0.05)
+    assert [len(fs) for fs in by_model.frames] == [1, 0, 0, 0, 0, 0]
+    two = FaceSet([[face(unit(0)), face(unit(1))]])
+    second, _ = ops.select_by_reference(faces, two, reference_index=1, threshold=0.05)
+    assert second.frames[0][0].embedding[1] == 1.0
+    with pytest.raises(ValueError, match="these faces"):
+        ops.select_by_reference(FaceSet([[face(unit(0), model="arcface")]]), ref)
+
+
+def test_build_face_model_leaves_out_poor_faces_and_extends():
+    faces = FaceSet([[face(unit(0), quality=0.9), face(unit(5))], [face(unit(1), quality=0.1)],
+                     [face(unit(0, 1, 0.5), quality=0.2)]])
+    model, report = ops.build_face_model(faces, "ann")
+    assert model.sources == ("image 0", "image 2") and model.method == "mean"
+    assert report.split("\n") == [
+        f"face model 'ann' ({MODEL}): 2 photo(s), mean, quality {model.quality:.2f}",
+        "image 1: quality 0.10 < 0.20, left out"]
+    median, _ = ops.build_face_model(faces, "ann", method="median", min_quality=0.05)
+    assert median.method == "median" and len(median.sources) == 3
+    with pytest.raises(ValueError, match=r"^no face of quality >= 0.95 to build 'ann' from \(3 "
+                       r"face\(s\) found\); use sharper, larger photos or lower min_quality$"):
+        ops.build_face_model(faces, "ann", min_quality=0.95)
+    base = FaceModel.build("ann", MODEL, np.stack([unit(9)]), np.ones(1), ("old.jpg",))
+    grown, _ = ops.build_face_model(faces, "ann", base=base)
+    assert grown.sources == ("old.jpg", "image 0", "image 2")
+
+
+class Stand:
+    """A stand-in embedder: the embedding says where the face's box centre is (x, y) and how
+    wide it is, so tests can see which pixels and geometry reached it."""
+
+    id = MODEL
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, frame, faces):
+        self.calls.append((frame.shape, tuple(f.box.copy() for f in faces)))
+        out = []
+        for f in faces:
+            v = np.zeros(D, np.float32)
+            v[0], v[1], v[2] = f.center[0], f.center[1], f.width
+            out.append(v / np.linalg.norm(v))
+        return np.stack(out), None
+
+
+def test_small_faces_reach_the_embedder_upscaled_to_100_px():
+    emb = Stand()
+    frame = np.zeros((200, 300, 3), np.uint8)
+    big, small = face(box=(10, 10, 130, 130)), face(box=(200, 100, 220, 120))
+    vectors = ops.embed_vectors(emb, frame, (small, big))
+    assert vectors.shape == (2, D) and ops.EMBED_MIN_WIDTH == 100.0
+    (shape1, boxes1), (shape2, boxes2) = emb.calls
+    assert shape1 == (200, 300, 3) and len(boxes1) == 1 and boxes1[0][0] == 10   # large: as is
+    # small: the region 1.5 widths around it (170..250 x 70..150), scaled 5x
+    assert shape2[:2] == (round(81 * 5), round(81 * 5))
+    assert np.allclose(boxes2[0], [150, 150, 250, 250])
+    assert vectors[0][2] > 0 and ops.embed_vectors(emb, frame, ()).shape == (0, 0)
+    edge = face(box=(0, 0, 20, 20))                               # clipped at the frame corner
+    ops.embed_vectors(emb, frame, (edge,))
+    assert emb.calls[-1][0][:2] == (round(51 * 5), round(51 * 5))
+    assert np.allclose(emb.calls[-1][1][0], [0, 0, 100, 100])
+
+
+def test_embedded_faces_carry_model_quality_width_and_notes():
+    emb, frame = Stand(), np.random.default_rng(0).integers(0, 255, (200, 300, 3)).astype(np.uint8)
+    faces = (face(box=(10, 10, 130, 130)), face(box=(200, 100, 230, 130), width=12.0))
+    out, notes = ops._embed(emb, frame, faces)
+    assert [f.embedding_model for f in out] == [MODEL, MODEL]
+    assert out[0].source_width == 120.0 and out[1].source_width == 12.0
+    assert all(f.fusion_gate is None for f in out)
+    assert len(notes) >= 1 and notes[-1].startswith("12 px face, quality ") and \
+        notes[-1].endswith(": flagged small + blurry; its identity results are unreliable") or \
+        notes[-1].endswith(": flagged small; its identity results are unreliable")
+    big = np.kron(frame, np.ones((2, 2, 1), np.uint8))            # an "enhanced" 2x copy
+    raw, _ = ops._embed(emb, frame, faces[:1], big, "raw")
+    assert raw[0].fusion_gate == 1.0 and np.allclose(raw[0].embedding, out[0].embedding)
+    only, _ = ops._embed(emb, frame, faces[:1], big, "enhanced")
+    assert only[0].fusion_gate == 0.0 and only[0].enhanced
+    assert np.allclose(only[0].embedding, ops.embed_vectors(emb, big, (faces[0].scaled(2, 2),))[0])
+    gated, _ = ops._embed(emb, frame, faces[:1], big)
+    assert 0 < gated[0].fusion_gate < 1
+
+
+def test_stored_files_names_paths_and_refusals(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACE_PIPELINE_MODELS", str(tmp_path / "a") + ":" + str(tmp_path / "b"))
+    assert ops.stored_names("gallery") == []
+    with pytest.raises(ValueError, match=r"^gallery file name ' ' is empty or hidden: give a "
+                       r"name like 'alice' or 'team/alice'$"):
+        ops.stored_path("gallery", " ", existing=False)
+    for bad in (".hidden", "team/", "team/.x.safetensors"):
+        with pytest.raises(ValueError, match="is empty or hidden"):
+            ops.stored_path("face_model", bad, existing=False)
+    assert ops.stored_path("gallery", "team/x", existing=False) == \
+        tmp_path / "a" / "galleries" / "team" / "x.safetensors"
+    with pytest.raises(FileNotFoundError, match=r"^no face model 'bob.safetensors' in .*a/faces, "
+                       r".*b/faces: save one with Save Face Model first$"):
+        ops.stored_path("face_model", "bob", existing=True)
+    g = gallery()
+    path = ops.save_stored("gallery", g, "team/x", False)
+    assert path == tmp_path / "a" / "galleries" / "team" / "x.safetensors" and path.is_file()
+    with pytest.raises(FileExistsError, match=r"^gallery file .*x.safetensors already exists: "
+                       r"turn on overwrite to replace it, or choose another filename$"):
+        ops.save_stored("gallery", g, "team/x", False)
+    ops.save_stored("gallery", g, "team/x.safetensors", True)
+    (tmp_path / "b" / "galleries").mkdir(parents=True)
+    (tmp_path / "b" / "galleries" / ".tmp.safetensors").write_bytes(b"")
+    ops.save_stored("gallery", g, "other", False)
+    assert ops.stored_names("gallery") == ["other.safetensors", "team/x.safetensors"]
+    back = ops.load_stored("gallery", "team/x")
+    assert back.names == g.names and np.allclose(back.embeddings, g.embeddings)
+    fm = FaceModel.build("ann", MODEL, np.stack([unit(2)]), np.ones(1), ("x",))
+    ops.save_stored("face_model", fm, "ann", False)
+    assert ops.load_stored("face_model", "ann").name == "ann"
+    wrong = FaceModel.build("ann", MODEL, np.ones((1, 64), np.float32), np.ones(1), ("x",))
+    ops.save_stored("face_model", wrong, "wrong", False)
+    with pytest.raises(ValueError, match=r"wrong.safetensors holds 64-d embeddings but "
+                       r"'dlib_resnet_v1' makes 128-d ones: the file is damaged or was written by "
+                       r"another tool; rebuild it$"):
+        ops.load_stored("face_model", "wrong")
+    found = tmp_path / "b" / "faces" / "far.safetensors"
+    found.parent.mkdir(parents=True)
+    (tmp_path / "a" / "faces" / "ann.safetensors").rename(found)
+    assert ops.stored_path("face_model", "far", existing=True) == found   # any models folder
