@@ -300,3 +300,156 @@ def test_stored_files_names_paths_and_refusals(tmp_path, monkeypatch):
     found.parent.mkdir(parents=True)
     (tmp_path / "a" / "faces" / "ann.safetensors").rename(found)
     assert ops.stored_path("face_model", "far", existing=True) == found   # any models folder
+
+
+@pytest.fixture
+def stand(monkeypatch):
+    emb, loads = Stand(), []
+    monkeypatch.setattr(ops, "load_embedder",
+                        lambda *args: loads.append(args) or emb)
+    emb.loads = loads
+    return emb
+
+
+def frames(n=2, h=200, w=300):
+    rng = np.random.default_rng(1)
+    return torch.from_numpy(rng.random((n, h, w, 3), dtype=np.float32))
+
+
+def test_embed_faces_fills_every_face_and_reports(stand):
+    image = frames()
+    faces = FaceSet([[face(box=(10, 10, 130, 130)), face(box=(200, 100, 212, 112))], []],
+                    [(200, 300)] * 2)
+    out, report = ops.embed_faces(image, faces, device="cpu", allow_download=False)
+    assert stand.loads == [(ops.DEFAULT_EMBEDDER, "cpu", False)]
+    assert out.count == 2 and all(f.embedding_model == MODEL for _, _, f in out.items())
+    lines = report.split("\n")
+    assert lines[0].startswith("frame 0: WARNING 12 px face, quality ")
+    assert lines[-2] == f"frame 0 face 0: 120 px, quality {out.frames[0][0].quality:.2f}"
+    assert lines[-1].startswith("frame 0 face 1: 12 px, quality ")
+    half = FaceSet([[f.scaled(0.5, 0.5) for f in faces.frames[0]], []], [(100, 150)] * 2)
+    moved, _ = ops.embed_faces(image, half)                   # found on a half-size copy
+    assert np.allclose(moved.frames[0][0].box, [10, 10, 130, 130])
+    assert stand.loads[-1] == (ops.DEFAULT_EMBEDDER, "auto", None)
+    assert ops.embed_faces(image, FaceSet([[], []]))[1] == "no faces"
+    with pytest.raises(ValueError, match=r"^unknown fusion 'mix'; choose one of \['gated', "
+                       r"'raw', 'enhanced'\]$"):
+        ops.embed_faces(image, faces, fusion="mix")
+
+
+def test_embed_faces_with_an_enhanced_copy(stand):
+    image = frames()
+    faces = FaceSet([[face(box=(10, 10, 130, 130))], []], [(200, 300)] * 2)
+    big = torch.nn.functional.interpolate(image.permute(0, 3, 1, 2), scale_factor=2).permute(
+        0, 2, 3, 1).contiguous()
+    out, report = ops.embed_faces(image, faces, enhanced_image=big, fusion="enhanced")
+    assert out.frames[0][0].fusion_gate == 0.0
+    assert report.endswith(", enhanced fusion raw weight 0.00 (ENHANCED pixels used: not "
+                           "evidence on their own)")
+    raw, report = ops.embed_faces(image, faces, enhanced_image=big, fusion="raw")
+    assert report.endswith(", raw fusion raw weight 1.00")
+    for bad in (big[:1], big[:, :, :500]):
+        with pytest.raises(ValueError, match=r"^enhanced_image \(.*\) must be the same frames "
+                           r"as image \(2, 200, 300\) \(same count and aspect; any size\)$"):
+            ops.embed_faces(image, faces, enhanced_image=bad)
+    ops.embed_faces(image, faces, enhanced_image=big[:, :, :597])   # aspect within 2 %
+    with pytest.raises(ValueError, match="enhanced_image"):
+        ops.embed_faces(image, faces, enhanced_image=torch.zeros(2, 0, 4, 3))
+
+
+def test_layers_embed_the_face_shrunk_to_each_width(stand):
+    frame = np.random.default_rng(2).integers(0, 255, (200, 300, 3)).astype(np.uint8)
+    f = face(box=(100, 50, 180, 130))                           # 80 px wide
+    full = np.full(D, 7.0, np.float32)
+    layers = ops._embed_at_widths(stand, frame, f, (16, 40, 80, 120), full)
+    assert layers.shape == (4, D) and (layers[2] == 7).all() and (layers[3] == 7).all()
+    assert len(stand.calls) == 2                                # 80 and 120: no embedding
+    # 16 px: the region one width around (20..260 x 0..200) shrunk 5x, then the small-face path
+    shapes = [c[0] for c in stand.calls]
+    assert shapes[0][:2] == (250, 300)     # region 240 x 200 / 5 = 48 x 40, then x 6.25
+    g, notes = ops.gallery_from_images(torch.from_numpy(frame[None] / 255.0).float(),
+                                       FaceSet([[f]], [(200, 300)]), ["ann"], widths=(16,))
+    assert g.widths == (16,) and g.scaled.shape == (1, 1, D) and g.sources == ("image 0",)
+
+
+def test_gallery_from_images_names_each_frame(stand):
+    image = frames(3)
+    faces = FaceSet([[face(box=(10, 10, 130, 130)), face(box=(150, 10, 270, 130))], [],
+                     [face(box=(20, 20, 140, 140))]], [(200, 300)] * 3)
+    g, report = ops.gallery_from_images(image, faces, ["ann", "bob", "cy"], device="cpu",
+                                        allow_download=True)
+    assert stand.loads == [(ops.DEFAULT_EMBEDDER, "cpu", True)]
+    assert g.names == ("ann", "cy") and g.sources == ("image 0", "image 2") and g.widths == ()
+    assert report.split("\n")[1:] == ["image 1 (bob): no face, skipped"]
+    assert report.split("\n")[0] == g.summary()
+    with pytest.raises(ValueError, match=r"^got 2 names for 3 images: give one name per image, "
+                       r"separated by commas or new lines$"):
+        ops.gallery_from_images(image, faces, ["ann", "bob"])
+    with pytest.raises(ValueError, match="^no face could be embedded: the gallery would be "
+                       "empty$"):
+        ops.gallery_from_images(image[:1], FaceSet([[]], [(200, 300)]), ["ann"])
+
+
+def test_gallery_from_folder_reads_person_folders(stand, tmp_path, monkeypatch):
+    from PIL import Image
+    found = []
+
+    def detect(image, detector, max_faces, device, allow_download):
+        found.append((detector, max_faces, device, allow_download, tuple(image.shape)))
+        if image.shape[2] == 64:                                  # the "faceless" photo
+            return FaceSet([[]])
+        return FaceSet([[face(box=(10, 10, 60, 60))]])
+
+    monkeypatch.setattr(ops, "detect_faces", detect)
+    root = tmp_path / "people"
+    for person, files in {"ann": ["1.jpg", "2.png", "notes.txt"], "bob": ["x.webp"],
+                          "cy": ["empty.jpg"]}.items():
+        (root / person).mkdir(parents=True)
+        for name in files:
+            if name.endswith(".txt"):
+                (root / person / name).write_text("hi")
+            elif name == "empty.jpg":
+                (root / person / name).write_bytes(b"")
+            else:
+                size = (64, 48) if person == "bob" else (120, 100)
+                Image.new("RGB", size, (90, 120, 150)).save(root / person / name)
+    (root / "loose.jpg").write_bytes(b"")
+    (root / "ann" / "link.jpg").symlink_to(tmp_path / "outside.jpg")
+    (tmp_path / "outside.jpg").write_bytes(b"")
+    g, report = ops.gallery_from_folder(root, device="cpu", allow_download=False)
+    assert g.names == ("ann", "ann") and g.sources == ("ann/1.jpg", "ann/2.png")
+    assert found[0][:4] == (ops.DEFAULT_DETECTOR, 1, "cpu", False)
+    lines = report.split("\n")
+    assert lines[0] == g.summary()
+    assert "ann/link.jpg: links outside the gallery folder, skipped" in lines
+    assert "bob/x.webp: no face found, skipped" in lines
+    assert any(l.startswith("cy/empty.jpg: could not be read (") and l.endswith("), skipped")
+               for l in lines)
+    with pytest.raises(ValueError, match=r"does not exist$"):
+        ops.gallery_from_folder(tmp_path / "nowhere")
+    (tmp_path / "none" / "ann").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"holds no photos in per-person subfolders \(expected "
+                       r"<folder>/<name>/<photo>.jpg\)$"):
+        ops.gallery_from_folder(tmp_path / "none")
+    with pytest.raises(ValueError, match=r"^no face could be embedded from .*only: the gallery "
+                       r"would be empty\nbob/x.webp: no face found, skipped$"):
+        only_bob = tmp_path / "only"
+        (only_bob / "bob").mkdir(parents=True)
+        Image.new("RGB", (64, 48)).save(only_bob / "bob" / "x.webp")
+        ops.gallery_from_folder(only_bob)
+    layered, _ = ops.gallery_from_folder(root, widths=(16, 24))
+    assert layered.widths == (16, 24) and layered.scaled.shape == (2, 2, D)
+
+
+def test_build_face_model_with_photos_adds_layers(stand):
+    image = frames(2)
+    faces = FaceSet([[face(unit(0), box=(10, 10, 130, 130))], [face(unit(1), box=(20, 20, 140,
+                                                                                   140))]],
+                    [(200, 300)] * 2)
+    model, report = ops.build_face_model(faces, "ann", image=image, device="cpu")
+    assert model.widths == ops.GALLERY_WIDTHS == (16, 24, 32, 48)
+    assert stand.loads == [(MODEL, "cpu")]
+    assert report.split("\n")[0].endswith(", also at face widths [16, 24, 32, 48] px")
+    half = FaceSet([[f.scaled(0.5, 0.5) for f in fs] for fs in faces.frames], [(100, 150)] * 2)
+    mapped, _ = ops.build_face_model(half, "ann", image=image)
+    assert mapped.widths == model.widths
