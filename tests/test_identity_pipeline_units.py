@@ -14,6 +14,7 @@ from face_pipeline.pipeline import identity as ops
 from face_pipeline.vision import identity
 from face_pipeline.vision.face import Face, FaceSet
 from face_pipeline.vision.gallery import FaceModel, Gallery
+from face_pipeline.vision.quality import face_quality
 
 MODEL, D = "dlib_resnet_v1", 128
 
@@ -74,7 +75,7 @@ def test_thresholds_and_compare():
     c = ops.compare(faces, faces, index_a=1, index_b=0, metric="cosine", threshold=0.001)
     assert c.metric == "cosine" and c.threshold == 0.001 and not c.same
     other = FaceSet([[face(unit(0), model="arcface")]])
-    with pytest.raises(ValueError, match="the second face"):
+    with pytest.raises(ValueError, match="^the second face was embedded with 'arcface' but "):
         ops.compare(faces, other)
 
 
@@ -113,7 +114,7 @@ def test_search_uses_the_captured_width_and_defaults():
     flat = ops.search(faces, gallery(), multiscale=False, k=1, metric="cosine", threshold=0.5)
     assert [h.result.identity for h in flat] == ["ann", "ann"] and len(flat[0].result.matches) == 1
     assert flat[0].result.threshold == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="these faces"):
+    with pytest.raises(ValueError, match="^these faces was embedded with 'arcface' but "):
         ops.search(FaceSet([[face(unit(0), model="arcface")]]), gallery())
 
 
@@ -181,7 +182,7 @@ def test_select_by_reference_keeps_near_faces_and_whole_tracks():
     two = FaceSet([[face(unit(0)), face(unit(1))]])
     second, _ = ops.select_by_reference(faces, two, reference_index=1, threshold=0.05)
     assert second.frames[0][0].embedding[1] == 1.0
-    with pytest.raises(ValueError, match="these faces"):
+    with pytest.raises(ValueError, match="^these faces was embedded with 'arcface' but "):
         ops.select_by_reference(FaceSet([[face(unit(0), model="arcface")]]), ref)
 
 
@@ -242,8 +243,11 @@ def test_small_faces_reach_the_embedder_upscaled_to_100_px():
 
 def test_embedded_faces_carry_model_quality_width_and_notes():
     emb, frame = Stand(), np.random.default_rng(0).integers(0, 255, (200, 300, 3)).astype(np.uint8)
-    faces = (face(box=(10, 10, 130, 130)), face(box=(200, 100, 230, 130), width=12.0))
+    faces = (face(box=(10, 10, 130, 130), model=None),
+             face(box=(200, 100, 230, 130), width=12.0, model=None))
     out, notes = ops._embed(emb, frame, faces)
+    for f, o in zip(faces, out):                               # measured at the captured width
+        assert o.quality == face_quality(frame, f.keypoints, f.box, f.captured_width).quality
     assert [f.embedding_model for f in out] == [MODEL, MODEL]
     assert out[0].source_width == 120.0 and out[1].source_width == 12.0
     assert all(f.fusion_gate is None for f in out)
@@ -251,13 +255,22 @@ def test_embedded_faces_carry_model_quality_width_and_notes():
         notes[-1].endswith(": flagged small + blurry; its identity results are unreliable") or \
         notes[-1].endswith(": flagged small; its identity results are unreliable")
     big = np.kron(frame, np.ones((2, 2, 1), np.uint8))            # an "enhanced" 2x copy
+    emb.calls.clear()
     raw, _ = ops._embed(emb, frame, faces[:1], big, "raw")
+    assert [c[0][:2] for c in emb.calls] == [(200, 300)]           # raw: the enhanced copy unused
     assert raw[0].fusion_gate == 1.0 and np.allclose(raw[0].embedding, out[0].embedding)
+    emb.calls.clear()
     only, _ = ops._embed(emb, frame, faces[:1], big, "enhanced")
+    assert [c[0][:2] for c in emb.calls] == [(400, 600)]           # enhanced: the copy only
     assert only[0].fusion_gate == 0.0 and only[0].enhanced
     assert np.allclose(only[0].embedding, ops.embed_vectors(emb, big, (faces[0].scaled(2, 2),))[0])
     gated, _ = ops._embed(emb, frame, faces[:1], big)
-    assert 0 < gated[0].fusion_gate < 1
+    moved = faces[0].scaled(2, 2)
+    gate = identity.fusion_gate(out[0].quality, face_quality(
+        big, moved.keypoints, moved.box, faces[0].captured_width).quality)
+    assert gated[0].fusion_gate == pytest.approx(gate) and 0 < gate < 1
+    assert np.allclose(gated[0].embedding, identity.fuse(out[0].embedding, only[0].embedding,
+                                                         gate), atol=1e-6)
 
 
 def test_stored_files_names_paths_and_refusals(tmp_path, monkeypatch):
@@ -323,6 +336,7 @@ def test_embed_faces_fills_every_face_and_reports(stand):
     out, report = ops.embed_faces(image, faces, device="cpu", allow_download=False)
     assert stand.loads == [(ops.DEFAULT_EMBEDDER, "cpu", False)]
     assert out.count == 2 and all(f.embedding_model == MODEL for _, _, f in out.items())
+    assert out.image_sizes == faces.image_sizes
     lines = report.split("\n")
     assert lines[0].startswith("frame 0: WARNING 12 px face, quality ")
     assert lines[-2] == f"frame 0 face 0: 120 px, quality {out.frames[0][0].quality:.2f}"
@@ -348,10 +362,15 @@ def test_embed_faces_with_an_enhanced_copy(stand):
                            "evidence on their own)")
     raw, report = ops.embed_faces(image, faces, enhanced_image=big, fusion="raw")
     assert report.endswith(", raw fusion raw weight 1.00")
-    for bad in (big[:1], big[:, :, :500]):
-        with pytest.raises(ValueError, match=r"^enhanced_image \(.*\) must be the same frames "
-                           r"as image \(2, 200, 300\) \(same count and aspect; any size\)$"):
+    for bad, shape in ((big[:1], "1, 400, 600"), (big[:, :, :500], "2, 400, 500")):
+        with pytest.raises(ValueError, match=rf"^enhanced_image \({shape}\) must be the same "
+                           r"frames as image \(2, 200, 300\) \(same count and aspect; any "
+                           r"size\)$"):
             ops.embed_faces(image, faces, enhanced_image=bad)
+    nan = big.clone()
+    nan[1, 5, 5, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"^enhanced_image: frame 1 has 1 NaN"):
+        ops.embed_faces(image, faces, enhanced_image=nan)
     ops.embed_faces(image, faces, enhanced_image=big[:, :, :597])   # aspect within 2 %
     with pytest.raises(ValueError, match="enhanced_image"):
         ops.embed_faces(image, faces, enhanced_image=torch.zeros(2, 0, 4, 3))
@@ -382,6 +401,8 @@ def test_gallery_from_images_names_each_frame(stand):
     assert g.names == ("ann", "cy") and g.sources == ("image 0", "image 2") and g.widths == ()
     assert report.split("\n")[1:] == ["image 1 (bob): no face, skipped"]
     assert report.split("\n")[0] == g.summary()
+    ops.gallery_from_images(image, faces, ["ann", "bob", "cy"])
+    assert stand.loads[-1] == (ops.DEFAULT_EMBEDDER, "auto", None)
     with pytest.raises(ValueError, match=r"^got 2 names for 3 images: give one name per image, "
                        r"separated by commas or new lines$"):
         ops.gallery_from_images(image, faces, ["ann", "bob"])
@@ -402,34 +423,41 @@ def test_gallery_from_folder_reads_person_folders(stand, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ops, "detect_faces", detect)
     root = tmp_path / "people"
-    for person, files in {"ann": ["1.jpg", "2.png", "notes.txt"], "bob": ["x.webp"],
+    for person, files in {"ann": ["0.txt", "00.jpg", "1.jpg", "2.png"], "bob": ["x.webp"],
                           "cy": ["empty.jpg"]}.items():
         (root / person).mkdir(parents=True)
         for name in files:
             if name.endswith(".txt"):
                 (root / person / name).write_text("hi")
-            elif name == "empty.jpg":
+            elif name in ("empty.jpg", "00.jpg"):
                 (root / person / name).write_bytes(b"")
             else:
                 size = (64, 48) if person == "bob" else (120, 100)
                 Image.new("RGB", size, (90, 120, 150)).save(root / person / name)
     (root / "loose.jpg").write_bytes(b"")
-    (root / "ann" / "link.jpg").symlink_to(tmp_path / "outside.jpg")
+    (root / "ann" / "0link.jpg").symlink_to(tmp_path / "outside.jpg")
     (tmp_path / "outside.jpg").write_bytes(b"")
+    (tmp_path / "elsewhere").mkdir()
+    (root / "aaa").symlink_to(tmp_path / "elsewhere")          # a person folder outside
     g, report = ops.gallery_from_folder(root, device="cpu", allow_download=False)
     assert g.names == ("ann", "ann") and g.sources == ("ann/1.jpg", "ann/2.png")
     assert found[0][:4] == (ops.DEFAULT_DETECTOR, 1, "cpu", False)
+    assert stand.loads == [(ops.DEFAULT_EMBEDDER, "cpu", False)]
     lines = report.split("\n")
     assert lines[0] == g.summary()
-    assert "ann/link.jpg: links outside the gallery folder, skipped" in lines
+    assert lines[1:3] == ["aaa/: links outside the gallery folder, skipped",
+                          "ann/0link.jpg: links outside the gallery folder, skipped"]
+    assert lines[3].startswith("ann/00.jpg: could not be read (UnidentifiedImageError: ")
     assert "bob/x.webp: no face found, skipped" in lines
     assert any(l.startswith("cy/empty.jpg: could not be read (") and l.endswith("), skipped")
                for l in lines)
     with pytest.raises(ValueError, match=r"does not exist$"):
         ops.gallery_from_folder(tmp_path / "nowhere")
     (tmp_path / "none" / "ann").mkdir(parents=True)
+    (tmp_path / "none" / "bob").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(ValueError, match=r"holds no photos in per-person subfolders \(expected "
-                       r"<folder>/<name>/<photo>.jpg\)$"):
+                       r"<folder>/<name>/<photo>.jpg\)\nbob/: links outside the gallery "
+                       r"folder, skipped$"):
         ops.gallery_from_folder(tmp_path / "none")
     with pytest.raises(ValueError, match=r"^no face could be embedded from .*only: the gallery "
                        r"would be empty\nbob/x.webp: no face found, skipped$"):
@@ -438,6 +466,7 @@ def test_gallery_from_folder_reads_person_folders(stand, tmp_path, monkeypatch):
         Image.new("RGB", (64, 48)).save(only_bob / "bob" / "x.webp")
         ops.gallery_from_folder(only_bob)
     layered, _ = ops.gallery_from_folder(root, widths=(16, 24))
+    assert stand.loads[-1] == (ops.DEFAULT_EMBEDDER, "auto", None)
     assert layered.widths == (16, 24) and layered.scaled.shape == (2, 2, D)
 
 
@@ -452,4 +481,4 @@ def test_build_face_model_with_photos_adds_layers(stand):
     assert report.split("\n")[0].endswith(", also at face widths [16, 24, 32, 48] px")
     half = FaceSet([[f.scaled(0.5, 0.5) for f in fs] for fs in faces.frames], [(100, 150)] * 2)
     mapped, _ = ops.build_face_model(half, "ann", image=image)
-    assert mapped.widths == model.widths
+    assert mapped.widths == model.widths and stand.loads[-1] == (MODEL, "auto")
