@@ -43,11 +43,12 @@ def test_rect_matrix_maps_the_rect_onto_the_crop():
             p = center + size / 2 * (corner[0] * axis_x + corner[1] * axis_y)
             np.testing.assert_allclose(m @ [*p, 1.0], want, atol=1e-3)
     assert np.isfinite(lmk.rect_matrix(center, 0.0, 0.0, out)).all()   # degenerate size: no division by 0
+    assert lmk.rect_matrix(center, 0.5, 0.0, out)[0, 0] == pytest.approx(128)   # a sub-pixel rect is enlarged
 
 
 def test_mesh_roi_from_a_detection():
     face = Face(box=np.array([10, 20, 50, 80], np.float32), score=0.9,
-                keypoints=np.array([[20, 40], [40, 60], [30, 50], [22, 65], [38, 65]], np.float32))
+                keypoints=np.array([[20, 40], [40, 60], [31, 62], [22, 65], [38, 65]], np.float32))
     center, size, angle = lmk.mesh_roi_from_face(face)
     np.testing.assert_allclose(center, [30, 50])
     assert size == pytest.approx(1.5 * 60) and angle == pytest.approx(math.pi / 4)
@@ -64,7 +65,7 @@ def test_mesh_roi_from_landmarks_is_the_tilted_bounding_box():
         c, s = math.cos(angle), math.sin(angle)
         mesh[:, :2] = local @ np.array([[c, s], [-s, c]]) + [200, 150]
         center, size, got = lmk.mesh_roi_from_landmarks(mesh)
-        assert got == pytest.approx(angle, abs=1e-6)
+        assert got == pytest.approx(angle, abs=1e-6) and center.dtype == np.float32
         np.testing.assert_allclose(center, np.array([0, 5]) @ np.array([[c, s], [-s, c]]) + [200, 150], atol=1e-3)
         assert size == pytest.approx(1.5 * 90, rel=1e-5)
 
@@ -97,6 +98,20 @@ def test_head_pose_reads_back_known_rotations(yaw, pitch, roll):
     got = lmk.head_pose(mesh @ rotation(yaw, pitch, roll).T)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, [yaw, pitch, roll], atol=0.05)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_head_pose_of_any_rotation_is_the_turned_nose_and_eye_line(seed):
+    """Known answer from the rotation itself: the nose (-z) goes to -R[:, 2], the eye line (+x)
+    to R[:, 0]; the chin sits off the face's midline (the forehead -> chin line is not square to
+    the eyes), which must not change the pose."""
+    mesh = frontal_mesh()
+    mesh[lmk.CHIN] = [0.4, 1.5, 0]
+    r = rotation(*np.random.default_rng(seed).uniform(-35, 35, 3))
+    nose, eyes = -r[:, 2], r[:, 0]
+    want = [math.degrees(math.atan2(nose[0], -nose[2])), math.degrees(math.atan2(nose[1], math.hypot(nose[0], nose[2]))),
+            math.degrees(math.atan2(eyes[1], eyes[0]))]
+    np.testing.assert_allclose(lmk.head_pose(mesh @ r.T), want, atol=0.05)
 
 
 def test_head_pose_ignores_size_and_position():
