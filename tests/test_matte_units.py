@@ -388,3 +388,22 @@ def test_estimate_foreground_recovers_the_subject_colour(size):
     assert error < 0.07 and error < 0.3 * raw                  # measured 0.054..0.060 / 0.24
     near = (alpha == 0) & (cv2.dilate(alpha, np.ones((5, 5), np.uint8)) > 0)
     assert np.abs(out[near] - fg).mean() < 0.1                 # blur_F just outside
+
+
+def test_box_mean_and_field_sampling_at_the_borders():
+    impulse = np.zeros((9, 11), np.float32)
+    impulse[4, 5] = 1.0
+    box = matte._box(impulse, 2)
+    assert np.allclose(box[2:7, 3:8], 1 / 25) and box.sum() == pytest.approx(1.0)
+    assert box[1, 5] == 0 and box[4, 2] == 0 and box[4, 8] == 0 and box[7, 5] == 0
+    corner = np.zeros((6, 6), np.float32)
+    corner[0, 0] = 1.0
+    # reflected border (abc|cba): the corner pixel counts 4 times in the corner's 3x3 mean
+    assert matte._box(corner, 1)[0, 0] == pytest.approx(4 / 9)
+    field = np.arange(12, dtype=np.float32).reshape(3, 4) / 11
+    index = np.arange(6 * 8)
+    got = matte.sample_field(field, index, (6, 8))
+    want = cv2.resize(field, (8, 6), interpolation=cv2.INTER_LINEAR).reshape(-1)
+    assert got.shape == (48, 1) and np.allclose(got[:, 0], want, atol=1e-6)
+    many = matte.sample_field(np.dstack([field, 1 - field]), np.arange(0, 6 * 8, 5), (6, 8))
+    assert many.shape == (10, 2) and np.allclose(many.sum(1), 1.0)
