@@ -407,3 +407,90 @@ def test_box_mean_and_field_sampling_at_the_borders():
     assert got.shape == (48, 1) and np.allclose(got[:, 0], want, atol=1e-6)
     many = matte.sample_field(np.dstack([field, 1 - field]), np.arange(0, 6 * 8, 5), (6, 8))
     assert many.shape == (10, 2) and np.allclose(many.sum(1), 1.0)
+
+
+# ---- vision/chroma_key.py: parsing, despill, unmix, the HSV baseline ----------------------
+
+def test_parse_key_color():
+    assert keying.parse_key_color("") is None and keying.parse_key_color(None) is None
+    assert keying.parse_key_color("  AUTO ") is None
+    key = keying.parse_key_color(" 00b140 ")
+    assert key.dtype == np.float32 and np.allclose(key * 255, [0, 177, 64])
+    assert np.allclose(keying.parse_key_color("#FF0080") * 255, [255, 0, 128])
+    for bad in ("XXXX", "#00b14", "#00b1400", "green"):
+        with pytest.raises(ValueError, match=exactly(
+                f"key_color: expected 'auto' or a hex colour like '#00b140', got {bad!r}")):
+            keying.parse_key_color(bad)
+
+
+def test_despill_limits_the_key_channel():
+    frame = np.array([[[0.3, 0.7, 0.2], [0.5, 0.2, 0.4]]], np.float32)
+    avg = keying.despill(frame, 1)
+    assert np.allclose(avg, [[[0.3, 0.25, 0.2], [0.5, 0.2, 0.4]]]) and avg is not frame
+    assert np.allclose(keying.despill(frame, 1, "max"), [[[0.3, 0.3, 0.2], [0.5, 0.2, 0.4]]])
+    assert np.allclose(keying.despill(frame, 1, "average", 0.5)[0, 0], [0.3, 0.475, 0.2])
+    for method, amount in (("none", 1.0), ("average", 0.0), ("max", -1.0)):
+        same = keying.despill(frame, 1, method, amount)
+        assert np.array_equal(same, frame) and same is not frame and same.dtype == np.float32
+    assert keying.despill(frame.astype(np.float64), 1).dtype == np.float32
+    blue = np.array([[[0.2, 0.3, 0.9]]], np.float32)
+    assert np.allclose(keying.despill(blue, 2), [[[0.2, 0.3, 0.25]]])
+    u8 = (frame * 255).round().astype(np.uint8)
+    out8 = keying.despill(u8, 1)
+    assert out8.dtype == np.uint8 and out8[0, 0, 1] == 64 and np.array_equal(out8[0, 1], u8[0, 1])
+    target = np.zeros_like(frame)
+    assert keying.despill(frame, 1, out=target) is target and np.allclose(target, avg)
+    assert frame[0, 0, 1] == np.float32(0.7)
+    assert keying.despill(frame, 1, "none", out=target) is target and np.array_equal(target, frame)
+    inplace = frame.copy()
+    assert keying.despill(inplace, 1, out=inplace) is inplace and np.allclose(inplace, avg)
+    with pytest.raises(ValueError, match=exactly(
+            "despill: unknown method 'strong'; choose one of ['average', 'max', 'none']")):
+        keying.despill(frame, 1, "strong")
+
+
+def test_unmix_recovers_the_subject_behind_a_known_screen():
+    plate = np.float32([0.1, 0.8, 0.1])
+    subject = np.float32([0.5, 0.5, 0.5])
+    mixed = 0.6 * subject + 0.4 * plate                        # 60 % subject over the screen
+    greener = plate + [0, 0.05, 0]                             # greener than the plate
+    frame = np.stack([mixed, greener]).reshape(1, 2, 3).astype(np.float32)
+    e8 = np.round(keying.excess(frame, 1) * 255).astype(np.uint8)
+    plate_small = np.broadcast_to(plate, (2, 2, 3)).copy()
+    e_screen = np.full((2, 2), 0.7, np.float32)
+    out = keying._unmix(frame, e8, np.array([0, 1]), plate_small, e_screen)
+    assert out.shape == (2, 1, 3) and out.dtype == np.uint8
+    assert np.abs(out[0, 0].astype(int) - 127.5).max() <= 2          # the subject's grey
+    assert out[1, 0, 1] == 255 and out[1, 0, 0] == 26               # share floored at UNMIX_MIN
+
+
+def _hsv_pixel(h, s, v):
+    import cv2 as _cv2
+    return _cv2.cvtColor(np.float32([[[h, s, v]]]), _cv2.COLOR_HSV2RGB)[0, 0]
+
+
+def test_hsv_key_thresholds_hue_saturation_and_value():
+    green = np.float32([0.1, 0.8, 0.1])
+    pixels = {"screen": _hsv_pixel(120, 0.9, 0.8), "near hue": _hsv_pixel(138, 0.9, 0.8),
+              "far hue": _hsv_pixel(143, 0.9, 0.8), "grey": np.float32([0.5, 0.5, 0.5]),
+              "pale": _hsv_pixel(120, 0.24, 0.8), "pale ok": _hsv_pixel(120, 0.27, 0.8),
+              "dark": _hsv_pixel(120, 0.9, 0.14), "dark ok": _hsv_pixel(120, 0.9, 0.16),
+              "mid": _hsv_pixel(118, 0.5, 0.5)}
+    frame = np.stack(list(pixels.values()))[None].astype(np.float32)
+    alpha = dict(zip(pixels, keying.hsv_key(frame, green)[0]))
+    assert alpha == {"screen": 0, "near hue": 0, "far hue": 1, "grey": 1, "pale": 1,
+                     "pale ok": 0, "dark": 1, "dark ok": 0, "mid": 0}
+    assert keying.hsv_key(frame, green).dtype == np.float32
+    assert keying.hsv_key(frame, green, hue_range=25.0)[0, 2] == 0
+    assert keying.hsv_key(frame, green, min_saturation=0.3)[0, 5] == 1
+    assert keying.hsv_key(frame, green, min_value=0.2)[0, 7] == 1
+    # hue is an angle: a red key matches hues on both sides of 0 / 360
+    red = np.float32([0.8, 0.1, 0.1])
+    reds = np.stack([_hsv_pixel(h, 0.9, 0.8) for h in (350, 10, 25, 180)])[None]
+    assert keying.hsv_key(reds, red)[0].tolist() == [0, 0, 1, 1]
+    # the key from the border: the frame's green ring
+    ring = np.zeros((20, 20, 3), np.float32) + green
+    ring[8:12, 8:12] = 0.5
+    assert np.array_equal(keying.hsv_key(ring), keying.hsv_key(ring, green))
+    assert keying.hsv_key(ring)[10, 10] == 1 and keying.hsv_key(ring)[0, 0] == 0
+    assert keying.hsv_key(ring.astype(np.float64), green.tolist()).dtype == np.float32
