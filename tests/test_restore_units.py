@@ -245,17 +245,42 @@ def test_enhance_faces_policy_blend_mask_and_report():
                       "frame 0 face 1 (100 px): enhanced with nearest, blend 0.80")
     _, _, report = ops.enhance_faces(image, faces, Nearest(4), small=30.0)
     assert report.startswith("frame 0 face 0 (40 px): not enhanced (size policy auto)")
+    _, _, report = ops.enhance_faces(image, faces, Nearest(4), small=30.0, large=90.0,
+                                     size_policy="auto+medium")
+    assert report.endswith("face 1 (100 px): not enhanced (size policy auto+medium)")
+    kept_on = ops.enhance_faces(image, faces, Nearest(4, gain=0.5))[0]
+    kept_off = ops.enhance_faces(image, faces, Nearest(4, gain=0.5), keep_structure=False)[0]
+    assert (kept_on - kept_off).abs().max() > 0.05
+    # the defaults: 64 px and 128 px; a skipped face does not stop the next
+    edge = FaceSet(((_face((20, 20, 149, 149)), _face((150, 40, 215, 105)),
+                     _face((150, 120, 214, 184))),), ((200, 240),))
+    _, _, report = ops.enhance_faces(image, edge, Nearest(4))
+    assert [line.split(": ")[1][:6] for line in report.splitlines()] == ["not en", "not en", "enhanc"]
+    _, _, report = ops.enhance_faces(image, edge, Nearest(4), size_policy="auto+medium")
+    assert [line.split(": ")[1][:6] for line in report.splitlines()] == ["not en", "enhanc", "enhanc"]
     none, mask, report = ops.enhance_faces(image, FaceSet(((),), ((200, 240),)), Nearest(4))
     assert report == "no faces" and torch.equal(none, image) and not mask.any()
     with pytest.raises(ValueError, match="FACES has 1 frame"):
         ops.enhance_faces(_image(frame, frame), faces, Nearest(4))
 
 
-def test_face_mask_without_landmarks_is_the_feathered_square():
-    from face_pipeline.vision.geometry import feather_mask
+def test_face_mask_is_the_feathered_square_times_the_face_oval():
+    from conftest import ROOT
 
-    m = ops.face_mask(_face((40, 40, 80, 80)), np.eye(2, 3))
-    assert np.array_equal(m, feather_mask((512, 512), 32))
+    from face_pipeline.vision import regions
+    from face_pipeline.vision.geometry import feather_mask, similarity_transform
+
+    edge = feather_mask((512, 512), 32)
+    assert np.array_equal(ops.face_mask(_face((40, 40, 80, 80)), np.eye(2, 3)), edge)
+    ref = np.load(ROOT / "tests" / "data" / "landmarks_reference.npz")
+    lm = ref["faces/nasa_astronaut/1.png|landmarks"][0].astype(np.float32)
+    box = ref["faces/nasa_astronaut/1.png|boxes"][0]
+    face = _face(tuple(box)).with_(landmarks=lm)
+    matrix = similarity_transform(face.keypoints, Template("ffhq_512", 512).points)
+    oval = regions.crop_region_mask(face.with_(matrix=matrix, crop_size=(512, 512)), ["face"])
+    got = ops.face_mask(face, matrix)
+    assert np.allclose(got, edge * oval) and 0.2 < (got > 0.5).mean() < 0.8
+    assert got[256, 256] == pytest.approx(1.0) and got[5, 256] == 0.0
 
 
 def test_upscale_image_tiles_frames_or_face_regions():
@@ -276,6 +301,9 @@ def test_upscale_image_tiles_frames_or_face_regions():
         frames[0], [faces.frames[0][0].box], Nearest(2), 2, tile=16, overlap=4))
     assert np.array_equal(out[1].numpy(), np.clip(cv2.resize(frames[1], (96, 80),
                                                              interpolation=cv2.INTER_CUBIC), 0, 1))
+    wide = _image(_frame(24, 300, seed=4))
+    assert np.array_equal(ops.upscale_image(wide, up)[0].numpy(),
+                          restore.tiled_upscale(wide[0].numpy(), up, 2, 256, 32))
     half = FaceSet(((_face((5, 5, 10, 10)),), ()), ((20, 24), (20, 24)))   # on a half-size copy
     assert torch.equal(ops.upscale_image(image, Nearest(2), faces=half, tile=16, overlap=4)[0],
                        out[0])
@@ -325,9 +353,28 @@ def test_detect_with_retry_maps_faces_back_and_keeps_the_better():
     calls.clear()
     _, report = ops.detect_with_retry(image, detect, Nearest(4), weak=0.6, max_side=47)
     assert report == "" and len(calls) == 1
-    calls.clear()
-    ops.detect_with_retry(image[2:3], detect, Nearest(4), weak=0.71)
-    assert len(calls) == 2                                   # 0.7 < weak: retried
+    def strong(img, presence_threshold=None):                # frame 2 alone: scores 0.7
+        return FaceSet((first[2],), ((img.shape[1], img.shape[2]),))
+
+    assert ops.detect_with_retry(image[2:3], strong, Nearest(4))[1] == ""   # 0.7 >= 0.6
+    assert ops.detect_with_retry(image[2:3], strong, Nearest(4), weak=0.71)[1].startswith(
+        "frame 0: retried")
+
+    def nothing_better(img, presence_threshold=None):
+        if presence_threshold is None:
+            return FaceSet(((_face((1, 1, 5, 5), score=0.5),),) * img.shape[0], ((img.shape[1], img.shape[2]),) * img.shape[0])
+        return FaceSet(((_face((4, 4, 20, 20), score=0.5),),), ((img.shape[1], img.shape[2]),))
+
+    _, report = ops.detect_with_retry(image[:1], nothing_better, Nearest(4))
+    assert report.endswith("1 -> 1 faces (kept the first)")            # as good: not better
+
+    def empty(img, presence_threshold=None):
+        return FaceSet(((),) * img.shape[0], ((img.shape[1], img.shape[2]),) * img.shape[0])
+
+    for h, w, retried in ((8, 512, True), (8, 513, False), (513, 8, False)):
+        _, report = ops.detect_with_retry(torch.zeros(1, h, w, 3), empty, Nearest(2))
+        assert report == ("frame 0: retried on a x2 nearest enlargement: 0 -> 0 faces (kept the first)"
+                          if retried else ""), (h, w)
     with pytest.raises(ValueError, match=exactly(
             "gfpgan restores aligned faces only and cannot enlarge a frame for detection: "
             "choose an upscaler")):
@@ -361,6 +408,7 @@ def test_restore_source_crop_faces_and_note(monkeypatch):
     up = Nearest(4, gain=0.5)
     image, crop_faces, note = ops.restore_source(_image(frame), faces, 0,
                                                  face.with_(source_width=33.0), up, blend=0.25)
+    assert seen[-1] == ((1, 512, 512, 3), "auto") and crop_faces.image_sizes == ((512, 512),)
     assert note == "source face (40 px) enhanced with nearest, blend 0.25"
     assert crop_faces.frames[0][0].source_width == 33.0       # the fallback: mapped face
     assert crop_faces.frames[0][0].landmarks is None
@@ -386,16 +434,20 @@ def test_source_enhancement_policy_and_prepare_source(monkeypatch):
     got = []
     monkeypatch.setattr(ops, "get_enhancer", lambda *a: got.append(a) or Nearest(4))
     monkeypatch.setattr(ops, "restore_source",
-                        lambda img, fs, i, face, enh, device: (img, fs, f"{face.width} {enh and enh.id} {device}"))
+                        lambda img, fs, i, face, enh, device:
+                        (img, fs, f"{face.width} {enh and enh.id} {device} {i} {fs.count} {img.shape[0]}"))
     assert ops.prepare_source(image, faces, 0, "auto") == (image, faces, 0, "")
-    assert ops.prepare_source(image, faces, 1, "off", device="cpu")[2:] == (0, "40.0 None cpu")
+    assert ops.prepare_source(image, faces, 1, "off", device="cpu")[2:] == (0, "40.0 None cpu 0 2 1")
     assert got == []
     assert ops.prepare_source(image, faces, 1, "auto", model="m", upscale_model="u", device="cpu",
-                              allow_download=False)[2:] == (0, "40.0 nearest cpu")
+                              allow_download=False)[2:] == (0, "40.0 nearest cpu 0 2 1")
     assert got == [("m", "u", "cpu", False)]
-    assert ops.prepare_source(image, faces, 0, "always")[3] == "100.0 nearest auto"
+    assert ops.prepare_source(image, faces, 0, "always")[3] == "100.0 nearest auto 0 2 1"
     assert got[-1] == (ops.DEFAULT_SOURCE_ENHANCER, None, "auto", None)
-    assert ops.prepare_source(image, faces, 0, "auto", small=100.0)[3] == "100.0 nearest auto"
+    assert ops.prepare_source(image, faces, 0, "auto", small=100.0)[3] == "100.0 nearest auto 0 2 1"
+    assert ops.prepare_source(image, faces, 1)[3] == "40.0 nearest auto 0 2 1"        # auto
+    sixty_five = FaceSet(((_face((20, 20, 85, 85)),),), ((200, 240),))
+    assert ops.prepare_source(image, sixty_five, 0)[3] == ""            # over 64 px: as is
     edge = FaceSet(((_face((20, 20, 67.4, 67.4)), _face((20, 20, 67.6, 67.6))),), ((200, 240),))
     assert ops.prepare_source(image, edge, 0, "off")[3].startswith("47.4")
     assert ops.prepare_source(image, edge, 1, "off")[3] == ""      # 47.6: 48 px after rounding
