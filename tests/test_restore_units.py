@@ -459,3 +459,90 @@ def test_get_enhancer_prefers_the_connected_upscale_model(monkeypatch):
     assert ops.get_enhancer("x", "model", "cpu") == ("comfy", "model", "cpu")
     assert ops.get_enhancer("x", None, "cpu", False, 0.7) == ("manifest", "x", "cpu", False, 0.7)
     assert ops.get_enhancer() == ("manifest", ops.DEFAULT_ENHANCER, "auto", None, 0.5)
+
+
+class Fixed:
+    """Stand-in engine returning a fixed random image of ``size`` (whatever its input)."""
+
+    def __init__(self, size, scale=4, input_size=None, low=0.0, seed=0):
+        self.scale, self.input_size, self.id, self.face_only = scale, input_size, "fixed", False
+        rng = np.random.default_rng(seed)
+        self.output = rng.uniform(low, 1.0, (size, size, 3)).astype(np.float32)
+
+    def __call__(self, image):
+        return self.output.copy()
+
+
+def test_enhance_face_resizes_outputs_by_area_down_and_cubically_up():
+    frame = _frame()
+    big = Fixed(2048)
+    got, _, _ = restore.enhance_face(frame, _keypoints(1.0), big, structure=False)
+    assert np.allclose(got, cv2.resize(big.output, (512, 512), interpolation=cv2.INTER_AREA), atol=1e-6)
+    small = Fixed(256, scale=1, input_size=256, seed=1)
+    got, _, _ = restore.enhance_face(frame, _keypoints(4.0), small)
+    want = np.clip(cv2.resize(small.output, (512, 512), interpolation=cv2.INTER_CUBIC), 0, 1)
+    assert np.allclose(got, want, atol=1e-6)
+    negative = Fixed(512, scale=4, low=-1.0, seed=2)
+    got, _, _ = restore.enhance_face(frame, _keypoints(4.0), negative, structure=False)
+    assert got.min() == 0.0 and np.allclose(got, np.clip(negative.output, 0, 1))
+    sharp, original, _ = restore.enhance_face(frame, _keypoints(4.0), negative, sharpen=1.0)
+    want = restore.keep_structure(np.clip(negative.output, 0, 1), original, 4.0, 1.0)
+    assert np.allclose(sharp, want, atol=1e-5)
+
+
+def test_sharpen_and_structure_details():
+    rng = np.random.default_rng(5)
+    crop = rng.uniform(0.3, 0.7, (32, 32, 3)).astype(np.float32)
+    half = restore.sharpened(crop, 2.0, 0.5)
+    blur = cv2.GaussianBlur(crop, (0, 0), 1.0)
+    assert np.allclose(half, np.clip(crop + 0.5 * (crop - blur), 0, 1), atol=1e-6)
+    fine = restore.keep_structure(crop, np.full_like(crop, 0.5), 0.5)
+    detail = crop - cv2.GaussianBlur(crop, (0, 0), restore.DETAIL_SIGMA * 0.5)
+    assert np.allclose(fine, np.clip(0.5 + detail, 0, 1), atol=1e-6)
+    assert np.array_equal(restore._ramp(4, 1, True, False), [0.5, 1, 1, 1])
+
+
+def test_tiles_cross_fade_vertically_and_use_the_defaults():
+    def mean_of_tile(patch):
+        return np.full((patch.shape[0] * 2, patch.shape[1] * 2, 3), patch.mean(), np.float32)
+
+    image = np.tile(np.linspace(0, 1, 50, dtype=np.float32)[:, None, None], (1, 20, 3))
+    out = restore.tiled_upscale(image, mean_of_tile, 2, tile=30, overlap=10)
+    m0, m1 = image[:30].mean(), image[20:].mean()
+    t = (np.arange(20, dtype=np.float32) + 0.5) / 20
+    s = t * t * (3 - 2 * t)
+    assert np.allclose(out[40:60, 5, 0], (m0 * s[::-1] + m1 * s) / (s[::-1] + s), atol=1e-5)
+    wide = np.tile(np.linspace(0, 1, 300, dtype=np.float32)[None, :, None], (8, 1, 3))
+    assert np.array_equal(restore.tiled_upscale(wide, mean_of_tile, 2),
+                          restore.tiled_upscale(wide, mean_of_tile, 2, 256, 32))
+    assert np.array_equal(restore.tiled_upscale(wide, mean_of_tile, 2, tile=16, overlap=40),
+                          restore.tiled_upscale(wide, mean_of_tile, 2, tile=16, overlap=8))
+    below = restore.tiled_upscale(wide, lambda p: Nearest(2)(p) - 2.0, 2)
+    assert below.min() == 0.0 and below.max() == 0.0
+
+
+def test_face_regions_fade_box_sizes_and_skips():
+    image = _frame(60, 80, seed=3)
+    bicubic = np.clip(cv2.resize(image, (160, 120), interpolation=cv2.INTER_CUBIC), 0, 1)
+    from face_pipeline.vision.geometry import feather_mask
+
+    def expected(box, margin=restore.FACE_REGION_MARGIN, tile=256, overlap=32):
+        x1, y1, x2, y2 = box
+        pad = margin * max(x2 - x1, y2 - y1, 1.0)
+        left, top = int(max(np.floor(x1 - pad), 0)), int(max(np.floor(y1 - pad), 0))
+        right, bottom = int(min(np.ceil(x2 + pad), 80)), int(min(np.ceil(y2 + pad), 60))
+        up = restore.tiled_upscale(image[top:bottom, left:right], Nearest(2), 2, tile, overlap)
+        out = bicubic.copy()
+        region = out[2 * top:2 * bottom, 2 * left:2 * right]
+        region += feather_mask((up.shape[1], up.shape[0]), pad)[..., None] * (up - region)
+        return out
+
+    for box in ((30, 20, 36, 44), (20, 25, 50, 31)):       # tall, wide: the longer side pads
+        got = restore.upscale_face_regions(image, [box], Nearest(2), 2)
+        assert np.allclose(got, expected(box), atol=1e-6), box
+    got = restore.upscale_face_regions(image, [(30, 20, 36, 44)], Nearest(2), 2, tile=8, overlap=2)
+    assert np.allclose(got, expected((30, 20, 36, 44), tile=8, overlap=2), atol=1e-6)
+    # a region 2 px wide is enlarged by the network; a degenerate one before it is skipped
+    two = restore.upscale_face_regions(image, [(79.5, 10, 79.5, 10), (10, 10, 12, 40)],
+                                       Nearest(2), 2, margin=0.0)
+    assert not np.array_equal(two, bicubic)
