@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from matte_synthetic import green_screen
+from matte_synthetic import green_screen, mse, sad
 
 from face_pipeline.pipeline import matte as ops
 from face_pipeline.vision import chroma_key as keying
@@ -494,3 +494,113 @@ def test_hsv_key_thresholds_hue_saturation_and_value():
     assert np.array_equal(keying.hsv_key(ring), keying.hsv_key(ring, green))
     assert keying.hsv_key(ring)[10, 10] == 1 and keying.hsv_key(ring)[0, 0] == 0
     assert keying.hsv_key(ring.astype(np.float64), green.tolist()).dtype == np.float32
+
+
+@pytest.fixture(scope="module")
+def composite_1():
+    c = green_screen(1)                 # not a calibration seed (100..103)
+    return c, keying.chroma_key(c.image)
+
+
+def test_key_alpha_and_colours_on_one_synthetic_composite(composite_1):
+    """The same bounds as tests/test_matte.py's (SAD 4.5, MSE 0.006: the calibration seeds'
+    worst plus ~30 %), on one composite."""
+    c, k = composite_1
+    assert sad(k.alpha, c.alpha) < 4.5 and mse(k.alpha, c.alpha) < 0.006
+    assert k.alpha.dtype == np.float32 and k.alpha.min() >= 0 and k.alpha.max() <= 1
+    assert sad(k.alpha, c.alpha) < 0.6 * sad(keying.hsv_key(c.image), c.alpha)
+    soft = (c.alpha > 0.2) & (c.alpha < 0.8)
+    assert np.abs(k.alpha[soft] - c.alpha[soft]).mean() < 0.25
+    assert keying.excess(k.foreground, 1)[k.alpha > 0].max() <= 1e-6
+    band = (c.alpha > 0.5) & (c.alpha < 0.95)
+    assert np.abs(k.foreground[band] - c.foreground[band]).mean() < 0.15
+    screen = (c.alpha == 0) & (k.alpha == 0)
+    # the screen keeps its red and blue as shot (green: despilled)
+    assert np.abs(k.foreground[screen][:, [0, 2]] - c.image[screen][:, [0, 2]]).max() <= 0.5 / 255 + 1e-6
+    assert np.argmax(k.key) == 1 and keying.TOLERANCE <= k.tolerance < 0.5
+    assert k.plate.shape[2] == 3 and max(k.plate.shape[:2]) == keying.PLATE_SIZE
+    assert np.abs(np.median(k.plate.reshape(-1, 3), 0) - k.key).max() < 0.1
+
+
+def test_key_writes_into_given_arrays_and_handles_any_size(composite_1):
+    c, k = composite_1
+    h, w = c.alpha.shape
+    fg, alpha = np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
+    got = keying.chroma_key(c.image, out=(fg, alpha))
+    assert got.alpha is alpha and got.foreground is fg
+    assert np.array_equal(alpha, k.alpha) and np.array_equal(fg, k.foreground)
+    for size in ((1, 1), (2, 300), (300, 2), (7, 5)):
+        frame = np.zeros((*size, 3), np.float32) + np.float32([0.1, 0.8, 0.1])
+        assert keying.chroma_key(frame, np.float32([0.1, 0.8, 0.1])).alpha.max() == 0.0
+    # a subject with no green in it: opaque and its own colours
+    frame = _screen_frame()
+    key = keying.chroma_key(frame)
+    assert np.all(key.alpha[16:32, 22:42] == 1.0) and np.all(key.alpha[:8] == 0.0)
+    assert np.allclose(key.foreground[16:32, 22:42], 0.5, atol=1 / 255)
+    assert key.tolerance == pytest.approx(keying.TOLERANCE)
+
+
+def test_key_options_act_as_documented(composite_1):
+    c, k = composite_1
+    soft = keying.chroma_key(c.image, softness=0.5)
+    ramp = (k.alpha > 0.05) & (k.alpha < 0.95)
+    assert ((soft.alpha > 0.05) & (soft.alpha < 0.95)).sum() < ramp.sum()   # a shorter ramp
+    tight = keying.chroma_key(c.image, tolerance=0.3)
+    assert tight.tolerance == pytest.approx(0.3) and tight.alpha.sum() < k.alpha.sum()
+    raw = keying.chroma_key(c.image, clean_up=0)
+    cleaned = keying.remove_small(raw.alpha, keying.CLEAN_UP)
+    assert np.array_equal(cleaned, k.alpha)
+    kept = keying.chroma_key(c.image, despill_method="none")
+    assert keying.excess(kept.foreground, 1)[k.alpha > 0.99].max() > 0.02    # spill left in
+    assert np.array_equal(kept.alpha, k.alpha)
+    mild = keying.chroma_key(c.image, despill_method="max")
+    assert np.all(keying.excess(mild.foreground, 1)[k.alpha > 0] <= 1e-6)
+    half = keying.chroma_key(c.image, despill_amount=0.5)
+    e_half = keying.excess(half.foreground, 1)[k.alpha > 0.99]
+    assert e_half.max() > 0.0 and e_half.mean() < keying.excess(kept.foreground, 1)[k.alpha > 0.99].mean()
+    with pytest.raises(ValueError, match=r"^despill: unknown method 'x'"):
+        keying.chroma_key(c.image, despill_method="x")
+
+
+def test_key_colour_helpers():
+    assert keying.key_channel(np.float32([0.1, 0.2, 0.9])) == 2
+    with pytest.raises(ValueError, match=exactly(
+            "key_color [128, 128, 140] is nearly grey: a chroma key needs a saturated screen "
+            "colour (green or blue)")):
+        keying.key_channel(np.float32([128, 128, 140]) / 255)
+    assert keying.key_channel(np.float32([128, 128, 142]) / 255) == 2
+    frame = np.random.default_rng(0).uniform(0, 1, (6, 7, 3)).astype(np.float32)
+    want = frame[..., 1] - np.maximum(frame[..., 0], frame[..., 2])
+    assert np.allclose(keying.excess(frame, 1), want)
+    assert np.allclose(keying.excess(frame.astype(np.float64), 1), want)
+    assert np.allclose(keying.excess(frame[0], 0), frame[0, :, 0] - frame[0, :, 1:].max(1))
+    ring = _screen_frame((20, 60, 200), size=(50, 50))
+    ring[20:30, 20:30] = [0.9, 0.1, 0.1]
+    assert np.allclose(keying.border_key_color(ring) * 255, [20, 60, 200], atol=0.5)
+    grey = np.full((30, 30, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match=exactly(
+            "key_color 'auto': the image border shows no saturated screen colour; "
+            "give key_color as a hex colour (e.g. '#00b140')")):
+        keying.border_key_color(grey)
+
+
+def test_remove_small_islands_and_holes():
+    alpha = np.zeros((60, 60), np.float32)
+    alpha[10:50, 10:50] = 1.0
+    alpha[25:28, 25:28] = 0.0          # a 9 px hole
+    alpha[2:4, 55:57] = 1.0            # a 4 px speck
+    alpha[30:45, 0:3] = 0.0            # a gap at the border: not a hole
+    alpha[30:45, 3:10] = 1.0
+    for area, step_note in ((64, "half resolution"), (10, "full resolution")):
+        out = keying.remove_small(alpha, area)
+        assert out[26, 26] == 1.0 and out[3, 56] == 0.0 and out[35, 1] == 0.0, step_note
+        assert out is not alpha and alpha[26, 26] == 0.0
+    assert keying.remove_small(alpha, 9)[26, 26] == 0.0       # exactly the limit: kept as is
+    assert keying.remove_small(alpha, 10)[26, 26] == 1.0
+    assert keying.remove_small(alpha, 4)[3, 56] == 1.0 and keying.remove_small(alpha, 5)[3, 56] == 0.0
+    same = alpha.copy()
+    assert keying.remove_small(same, 64, out=same) is same and same[26, 26] == 1.0
+    target = np.full_like(alpha, 7.0)
+    assert keying.remove_small(alpha, 0, out=target) is target and np.array_equal(target, alpha)
+    soft = alpha * 0.6                 # soft values are kept where nothing is removed
+    assert np.array_equal(keying.remove_small(soft, 64)[40], soft[40])
