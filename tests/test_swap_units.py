@@ -335,3 +335,92 @@ def test_model_swap_with_a_tiny_inswapper(pair, tmp_path, monkeypatch):
             model_swap(torch.zeros(1, 4, 4), src_faces, tgt, tgt_faces)
     finally:
         ort_cache.unload_all()
+
+
+def test_skin_match_receives_the_learned_masks_glasses_and_track_stats(pair, monkeypatch):
+    """The wiring of mesh_warp_swap's skin match (vision.skin.skin_swap and the learned
+    masks are tested on their own): what each gets, and what comes back into the outputs."""
+    from types import SimpleNamespace
+
+    from face_pipeline.vision import skin
+
+    src, src_faces, tgt, tgt_faces = pair
+    parser, xseg = SimpleNamespace(kind="parsing"), SimpleNamespace(kind="occlusion")
+    seen, swaps, glasses_calls = [], [], []
+
+    def visible_face(image, landmarks, maskers, box):
+        seen.append((image.copy(), landmarks, list(maskers), tuple(box)))
+        return np.full((box[3] - box[1], box[2] - box[0]), 0.25 * len(seen), np.float32)
+
+    def skin_swap(source, target, mask, landmarks, **kw):
+        swaps.append(kw)
+        occlusion = np.zeros(mask.shape, np.float32)
+        occlusion[:4, :4] = 1.0
+        occlusion[4:8, :4] = 0.6
+        return skin.SkinSwap(np.full_like(source, 0.5), occlusion, np.zeros_like(source))
+
+    def wears_glasses(image, landmarks):
+        glasses_calls.append(image.shape)
+        return np.ones(3, np.float32)
+
+    monkeypatch.setattr(ops.face_parsing, "visible_face", visible_face)
+    monkeypatch.setattr(ops.skin, "skin_swap", skin_swap)
+    monkeypatch.setattr(ops.skin, "wears_glasses", wears_glasses)
+    face = tgt_faces.frames[0][0].with_(track_id=3)
+    faces = FaceSet(((face,),), tgt_faces.image_sizes)
+    cleaned, kept, smoothers = {}, {}, {}
+    out, mask, _ = ops.mesh_warp_swap(src, src_faces, tgt, faces, maskers=[parser, xseg],
+                                      occlusion=True, keep_beard=True, target_light=0.3,
+                                      cleaned_boxes=cleaned, kept_boxes=kept,
+                                      skin_smoothers=smoothers)
+    frame = tgt[0].numpy()
+    (laid, lm1, m1, box1), (plain, lm2, m2, box2) = seen
+    assert m1 == [parser] and m2 == [parser, xseg] and box1 == box2
+    assert not np.array_equal(laid, frame) and np.array_equal(plain, frame)   # source laid over
+    assert np.array_equal(lm1, face.landmarks) and np.array_equal(lm2, face.landmarks)
+    (kw,) = swaps
+    assert kw["light"] == 0.3 and kw["occlusion"] is True and kw["keep_beard"] is True
+    assert kw["glasses"] is None and glasses_calls == []        # a parser finds glasses itself
+    assert np.all(kw["source_face"] == 0.25) and np.all(kw["target_visible"] == 0.5)
+    assert kw["stats"] is smoothers[3]
+    x0, y0, x1, y1 = box1
+    (kbox, kmask), = kept[0]
+    assert tuple(kbox) == box1 and kmask.dtype == bool and kmask.sum() == 16 and kmask[:4, :4].all()
+    assert mask[0, y0:y0 + 4, x0:x0 + 4].max() == 0.0            # kept in front: not swapped
+    assert tuple(cleaned[0][0][0]) == box1
+    # without a parser: glasses from the source (when it is wide enough), no parser call
+    seen.clear(), swaps.clear()
+    ops.mesh_warp_swap(src, src_faces, tgt, tgt_faces, maskers=[xseg])
+    assert glasses_calls == [tuple(src.shape[1:])] and swaps[0]["glasses"] is not None
+    assert seen == [] and swaps[0]["target_visible"] is None and swaps[0]["stats"] is None
+    assert swaps[0]["keep_beard"] is False and swaps[0]["occlusion"] is False
+    narrow = FaceSet(((src_faces.frames[0][0].with_(source_width=skin.GLASSES_MIN_WIDTH - 1),),),
+                     src_faces.image_sizes)
+    swaps.clear()
+    ops.mesh_warp_swap(src, narrow, tgt, tgt_faces)
+    assert len(glasses_calls) == 1 and swaps[0]["glasses"] is None
+    wide = FaceSet(((src_faces.frames[0][0].with_(source_width=skin.GLASSES_MIN_WIDTH),),),
+                   src_faces.image_sizes)
+    ops.mesh_warp_swap(src, wide, tgt, tgt_faces)
+    assert len(glasses_calls) == 2
+    swaps.clear()
+    ops.mesh_warp_swap(src, src_faces, tgt, tgt_faces, match_skin=False)
+    assert swaps == [] and len(glasses_calls) == 2
+
+
+def test_crop_region_masks_of_aligned_faces(pair):
+    from face_pipeline.vision.geometry import Template, similarity_transform
+
+    _, _, tgt, tgt_faces = pair
+    face = tgt_faces.frames[0][0]
+    matrix = similarity_transform(face.keypoints, Template("ffhq_512", 256).points)
+    aligned = face.with_(matrix=matrix, crop_size=(256, 256))
+    faces = FaceSet(((aligned,), (), (aligned,)), tgt_faces.image_sizes * 3)
+    masks = ops.crop_region_masks(faces, ["face"], ["eyes"], grow=3)
+    want = regions.crop_region_mask(aligned, ["face"], ["eyes"], grow=3)
+    assert masks.shape == (2, 256, 256) and np.array_equal(masks[1].numpy(), want)
+    assert not np.array_equal(want, regions.crop_region_mask(aligned, ["face"]))
+    image_mask = ops.face_region_masks(tgt, tgt_faces, ["face"], grow=3)       # 234 x 200
+    assert image_mask.shape == (1, 234, 200)
+    assert np.array_equal(image_mask[0].numpy(),
+                          regions.faces_region_mask(tgt_faces.frames[0], (234, 200), ["face"], grow=3))
