@@ -424,3 +424,116 @@ def test_crop_region_masks_of_aligned_faces(pair):
     assert image_mask.shape == (1, 234, 200)
     assert np.array_equal(image_mask[0].numpy(),
                           regions.faces_region_mask(tgt_faces.frames[0], (234, 200), ["face"], grow=3))
+
+
+def test_face_swap_passes_its_inputs_to_the_engines_and_the_blend(pair, monkeypatch):
+    from face_pipeline.pipeline import swap
+    from face_pipeline.vision import skin
+
+    src, src_faces, tgt, tgt_faces = pair
+    calls = {"find": [], "maskers": [], "mesh": [], "model": [], "blend": [], "prepare": []}
+    real_find, real_mesh, real_blend = swap.find_faces, swap.mesh_warp_swap, swap.blend.gated_blend
+
+    def find(image, faces, device, loop, name="image"):
+        calls["find"].append((device, loop, name))
+        return real_find(image, faces, device, loop, name)
+
+    def maskers(model, device, allow_download, occlusion):
+        calls["maskers"].append((model, device, allow_download, occlusion))
+        return []
+
+    def mesh(*args, **kw):
+        calls["mesh"].append(kw)
+        return real_mesh(*args, **kw)
+
+    def model(source_image, source_faces, target_image, target_faces, **kw):
+        calls["model"].append(kw)
+        mask = torch.zeros(target_image.shape[:3])
+        mask[:, 80:120, 80:120] = 1.0
+        return target_image * 0.5, mask, "frame 0: swapped face 0"
+
+    def gated(*args, **kw):
+        calls["blend"].append(kw)
+        return real_blend(*args, **kw)
+
+    def prepare(image, faces, index, policy, **kw):
+        calls["prepare"].append(policy)
+        return image, faces, index, ""
+
+    monkeypatch.setattr(swap, "find_faces", find)
+    monkeypatch.setattr(swap, "load_maskers", maskers)
+    monkeypatch.setattr(swap, "mesh_warp_swap", mesh)
+    monkeypatch.setattr(swap, "model_swap", model)
+    monkeypatch.setattr(swap.blend, "gated_blend", gated)
+    monkeypatch.setattr(swap, "prepare_source", prepare)
+    loop = lambda n: range(n)                                          # noqa: E731
+    swap.face_swap(src, tgt, source_faces=src_faces, target_faces=tgt_faces, watermark=False)
+    assert calls["find"] == [("auto", range, "source_image"), ("auto", range, "target_image")]
+    assert calls["maskers"] == [("auto", "auto", None, False)] and calls["prepare"] == ["auto"]
+    kw = calls["mesh"][-1]
+    assert (kw["targets"], kw["shape_transfer"], kw["keep_eyes"], kw["keep_mouth"]) == ("all", 0.5, False, True)
+    assert (kw["match_skin"], kw["occlusion"], kw["keep_beard"], kw["maskers"]) == (True, False, False, [])
+    assert kw["target_light"] == skin.TARGET_LIGHT and kw["checked"] is True
+    assert isinstance(kw["cleaned_boxes"], dict) and kw["skin_smoothers"] == {} and isinstance(kw["kept_boxes"], dict)
+    assert kw["min_confidence"] == ops.MIN_FACE_CONFIDENCE and kw["source_index"] == 0
+    b = calls["blend"][-1]
+    assert (b["strength"], b["feather"], b["color"], b["target_light"], b["sharpen"]) == (1.0, 15.0, "none", 0.0, 0.0)
+    assert b["in_place"] is True and b["checked"] is True and b["target_patches"] is kw["cleaned_boxes"]
+    for v in calls.values():
+        v.clear()
+    swap.face_swap(src, tgt, source_faces=src_faces, target_faces=tgt_faces, watermark=False,
+                   targets="0", shape_transfer=0.3, keep_eyes=True, keep_mouth=False,
+                   occlusion=True, keep_beard=True, mask_model="m", target_light=0.2,
+                   min_confidence=0.5, device="cpu", allow_download=False, loop=loop,
+                   strength=0.7, feather=4.0, sharpen=0.5, enhance_source="off")
+    assert calls["find"] == [("cpu", range, "source_image"), ("cpu", loop, "target_image")]
+    assert calls["maskers"] == [("m", "cpu", False, True)] and calls["prepare"] == ["off"]
+    kw = calls["mesh"][-1]
+    assert (kw["targets"], kw["shape_transfer"], kw["keep_eyes"], kw["keep_mouth"]) == ("0", 0.3, True, False)
+    assert (kw["occlusion"], kw["keep_beard"], kw["target_light"], kw["min_confidence"]) == (True, True, 0.2, 0.5)
+    assert kw["loop"] is loop
+    b = calls["blend"][-1]
+    assert (b["strength"], b["feather"], b["sharpen"], b["loop"]) == (0.7, 4.0, 0.5, loop)
+    for v in calls.values():
+        v.clear()
+    swap.face_swap(src, tgt, source_faces=src_faces, target_faces=tgt_faces, watermark=False,
+                   color="reinhard", engine="inswapper_128", pixel_boost=256, device="cpu",
+                   allow_download=False, min_confidence=0.4, targets="0", loop=loop)
+    assert calls["maskers"] == [] and calls["mesh"] == []
+    assert calls["model"] == [dict(source_index=0, targets="0", model="inswapper_128",
+                                   pixel_boost=256, device="cpu", allow_download=False,
+                                   min_confidence=0.4, loop=loop)]
+    b = calls["blend"][-1]
+    assert (b["color"], b["target_light"]) == ("reinhard", swap.BLEND_TARGET_LIGHT)
+    swap.face_swap(src, tgt, source_faces=src_faces, target_faces=tgt_faces, watermark=False,
+                   color="reinhard")
+    assert calls["maskers"] == [] and calls["mesh"][-1]["match_skin"] is False
+    assert calls["blend"][-1]["color"] == "reinhard"
+
+
+def test_model_swap_loads_its_models_with_the_download_choice(pair, monkeypatch):
+    from face_pipeline.pipeline import swap
+
+    src, src_faces, tgt, tgt_faces = pair
+    loads = []
+
+    class Stop(Exception):
+        pass
+
+    def load_swapper(model, device, allow_download):
+        loads.append(("swapper", model, device, allow_download))
+        return lambda crop, embedding: crop
+
+    def load_embedder(model, device, allow_download):
+        loads.append(("embedder", model, device, allow_download))
+        raise Stop
+
+    monkeypatch.setattr(swap, "load_swapper", load_swapper)
+    monkeypatch.setattr(swap, "load_embedder", load_embedder)
+    with pytest.raises(Stop):
+        swap.model_swap(src, src_faces, tgt, tgt_faces, model="m", device="cpu", allow_download=False)
+    assert loads == [("swapper", "m", "cpu", False), ("embedder", swap.SWAP_EMBEDDER, "cpu", False)]
+    nan = tgt.clone()
+    nan[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="^target_image: "):
+        swap.model_swap(src, src_faces, nan, tgt_faces)
