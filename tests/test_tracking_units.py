@@ -109,6 +109,9 @@ def test_stats_smoother_steps():
     assert np.allclose(s.trend, trend) and np.allclose(got, value)
     got[:] = 0                                                # a copy
     assert np.allclose(s.value, value)
+    trend2 = trend + g(0.1) * (x1 - value - trend)
+    value2 = value + g(0.03 + 0.5 * np.abs(trend2).max()) * (x1 - value)
+    assert np.allclose(s(x1), value2) and np.allclose(s.trend, trend2)
     assert np.array_equal(s(np.zeros((2, 3))), np.zeros((2, 3)))     # a new shape restarts
     flat = tracking.StatsSmoother()
     for _ in range(4):
