@@ -50,6 +50,10 @@ class BlazeFaceDetector:
     # Anchor layouts from MediaPipe's face_detection_{short,full}_range graphs.
     LAYOUTS = {128: ((8, 16, 16, 16), (2, 2, 2, 2)), 192: ((4,), (1,))}
     NMS_IOU = 0.3
+    BLEND_FLOOR = 0.5
+    """MediaPipe's own score threshold: anchors below it are blended into a face's box only
+    when no anchor of the face reaches it (the adaptive threshold admits weak small faces;
+    at 0.3 its extra anchors tilted a 10 px face's keypoints until verification failed)."""
 
     def __init__(self, spec: ModelSpec, device: str = "auto", allow_download: Optional[bool] = None):
         self.id = spec.id
@@ -67,7 +71,8 @@ class BlazeFaceDetector:
         idx = np.flatnonzero(logits[:, 0] >= _logit(threshold) - 1e-3)
         boxes, kps, scores = det.decode_ssd(raw[idx], logits[idx, 0], anchors[idx], 6)
         keep = scores >= threshold
-        boxes, kps, scores = det.nms(boxes[keep], kps[keep], scores[keep], self.NMS_IOU, weighted=True)
+        boxes, kps, scores = det.nms(boxes[keep], kps[keep], scores[keep], self.NMS_IOU, weighted=True,
+                                     blend_floor=self.BLEND_FLOOR)
         return boxes, keypoints5_from_blazeface(kps), scores
 
     def __call__(self, frame: np.ndarray, threshold: float):

@@ -105,7 +105,8 @@ class FaceLandmarks:
     def INPUT_TYPES(cls):
         return {"required": {
             "image": ("IMAGE", {"tooltip": "The images the faces were detected on."}),
-            "faces": ("FACES", {"tooltip": "Faces from Detect Faces."}),
+            "faces": ("FACES", {"tooltip": "Faces from Detect Faces (faces that already have "
+                                 "landmarks pass through unchanged unless refine)."}),
             "model": (model_ids("landmarks"), {"default": model_ids("landmarks")[0],
                                                "tooltip": "Landmark model."}),
             "refine": ("BOOLEAN", {"default": False, "tooltip": "Run the mesh a second time on a "

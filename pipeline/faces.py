@@ -106,15 +106,19 @@ def add_landmarks(image: torch.Tensor, faces: FaceSet, model: str = DEFAULT_LAND
                   refine: bool = False, device: str = "auto", loop: Loop = range) -> FaceSet:
     """``faces`` with 478 landmarks, landmark score, mesh-derived keypoints and head pose.
 
-    NaN/inf pixels inside a face's crops raise ``ValueError`` naming the frame; elsewhere they
-    do not matter here (landmarks depend only on the crops) and pass."""
+    Faces that already have landmarks pass through unchanged unless ``refine`` (which re-runs
+    the mesh on them), so running this twice changes nothing. NaN/inf pixels inside a face's
+    crops raise ``ValueError`` naming the frame; elsewhere they do not matter here (landmarks
+    depend only on the crops) and pass."""
     check_faces(image, faces, finite=False)
     landmarker = load_landmarker(model, device)
     frames = []
     for i in loop(len(faces)):
+        todo = tuple(f for f in faces.frames[i] if refine or f.landmarks is None)
         with _non_finite_named(image):
-            frames.append(landmarker(frame_float(image, i), faces.frames[i], refine=refine)
-                          if faces.frames[i] else ())
+            found = iter(landmarker(frame_float(image, i), todo, refine=refine) if todo else ())
+        frames.append(tuple(next(found) if refine or f.landmarks is None else f
+                            for f in faces.frames[i]))
     return FaceSet(frames, faces.image_sizes)
 
 

@@ -286,6 +286,16 @@ def test_detection_options_reach_the_detector():
     assert ops.detect_faces(upside_down, rotations="0,180").count == 1
 
 
+def test_adaptive_threshold_keeps_a_small_face_the_fixed_one_finds():
+    """The lowered threshold's extra weak anchors, blended into the astronaut's 10 px box (a
+    48 px image), tilted her keypoints until verification failed (presence 0.37 against 0.65),
+    and she was lost; with 0.5 she was found."""
+    rgb = load_rgb("faces/nasa_astronaut/1.png")
+    small = as_image(cv2.resize(rgb, (48, 48), interpolation=cv2.INTER_AREA))
+    assert ops.detect_faces(small, adaptive_threshold=False).count == 1
+    assert ops.detect_faces(small).count == 1
+
+
 def test_models_get_the_device_and_download_choice(hopper, monkeypatch):
     image, faces = hopper
     calls = []
@@ -306,6 +316,18 @@ def test_refine_runs_the_mesh_again(hopper):
     refined = ops.add_landmarks(image, faces, refine=True).frames[0][0].landmarks
     assert not np.array_equal(plain, refined)
     assert np.abs(plain - refined)[:, :2].max() < 0.1 * faces.frames[0][0].width
+
+
+def test_landmarks_twice_change_nothing():
+    """Faces that have landmarks pass through Face Landmarks (a second mesh from the mesh's own
+    keypoints moved points by up to 1.5 px); the others in the frame get theirs, in order."""
+    image = as_image(load_rgb("group/two_people.jpg"))
+    found = ops.detect_faces(image)
+    once = ops.add_landmarks(image, found)
+    assert ops.add_landmarks(image, once).frames == once.frames
+    mixed = ops.FaceSet(((once.frames[0][0], found.frames[0][1]),), found.image_sizes)
+    out = ops.add_landmarks(image, mixed).frames[0]
+    assert all(np.allclose(a.landmarks, b.landmarks, atol=1e-4) for a, b in zip(out, once.frames[0]))
 
 
 def test_aligned_faces_record_template_and_sizes(hopper):

@@ -164,6 +164,152 @@ def test_cli_reports_a_rejected_prompt(server, capsys):
     assert f"Node {swap} (FacePipelineFaceSwap) input 'engine'" in capsys.readouterr().err
 
 
+def _detect(image: str) -> dict:
+    return {"class_type": "FacePipelineDetectFaces", "inputs": {
+        "image": [image, 0], "model": "mediapipe_face_short", "threshold": 0.5, "adaptive_threshold": True,
+        "max_faces": 0, "order": "largest", "min_size": 0, "scan": "auto", "verify": True, "device": "auto"}}
+
+
+def _embed(image: str, faces: str) -> dict:
+    return {"class_type": "FacePipelineFaceEmbedding", "inputs": {
+        "image": [image, 0], "faces": [faces, 0], "model": "dlib_resnet_v1", "device": "auto"}}
+
+
+def _landmarks(image: str, faces: str) -> dict:
+    return {"class_type": "FacePipelineFaceLandmarks", "inputs": {
+        "image": [image, 0], "faces": [faces, 0], "model": "mediapipe_face_mesh", "refine": False, "device": "auto"}}
+
+
+def _show(value: list) -> dict:
+    return {"class_type": "PreviewAny", "inputs": {"source": value}}
+
+
+def _save(images: list, prefix: str) -> dict:
+    return {"class_type": "SaveImage", "inputs": {"images": images, "filename_prefix": f"tour/{prefix}"}}
+
+
+def node_tour() -> tuple[dict, dict]:
+    """Two prompts that call every pack node no example workflow uses; the second loads what the
+    first saves (a Load node's file list is read when its prompt is validated). Grace Hopper is the
+    source and the known person, the astronaut the target and the stranger; ``S*`` nodes show values."""
+    h, a, swap = "1", "2", "20"
+    first = {
+        h: {"class_type": "LoadImage", "inputs": {"image": "grace_hopper.jpg"}},
+        a: {"class_type": "LoadImage", "inputs": {"image": "astronaut.png"}},
+        "3": _detect(h), "4": _detect(a),
+        "5": _landmarks(a, "4"), "15": _landmarks(h, "3"),
+        "6": _embed(h, "3"), "7": _embed(a, "4"),
+        "8": {"class_type": "FacePipelineCompareFaces", "inputs": {
+            "faces_a": ["6", 0], "index_a": 0, "metric": "euclidean", "threshold": 0.0, "faces_b": ["7", 0]}},
+        "9": {"class_type": "FacePipelineBuildFaceModel", "inputs": {
+            "faces": ["6", 0], "name": "grace_hopper", "method": "mean", "min_quality": 0.2}},
+        "10": {"class_type": "FacePipelineSaveFaceModel", "inputs": {
+            "face_model": ["9", 0], "filename": "tour/grace_hopper", "overwrite": True}},
+        "11": {"class_type": "FacePipelineGalleryFromImages", "inputs": {
+            "image": [a, 0], "faces": ["4", 0], "names": "eileen_collins", "model": "dlib_resnet_v1",
+            "multiscale": False, "device": "auto"}},
+        "12": {"class_type": "FacePipelineEditGallery", "inputs": {
+            "gallery": ["11", 0], "remove": "", "add_face_model": ["9", 0]}},
+        "13": {"class_type": "FacePipelineSaveGallery", "inputs": {
+            "gallery": ["12", 0], "filename": "tour/people", "overwrite": True}},
+        "14": {"class_type": "FacePipelineSelectFacesByReference", "inputs": {
+            "faces": ["7", 0], "metric": "cosine", "threshold": 0.0, "reference_model": ["9", 0]}},
+        swap: {**ONE_NODE[next(k for k, v in ONE_NODE.items() if v["class_type"] == "FacePipelineFaceSwap")]},
+        "21": {"class_type": "FacePipelineDetectSwapWatermark", "inputs": {"image": [swap, 0]}},
+        "22": {"class_type": "FacePipelineDetectSwapWatermark", "inputs": {"image": [a, 0]}},
+        "23": {"class_type": "FacePipelineFaceRegionMask", "inputs": {
+            "image": [a, 0], "faces": ["5", 0], "regions": "skin", "subtract": "", "grow": 0, "blur": 4.0,
+            "forehead": 0.15, "space": "image"}},
+        "24": {"class_type": "FacePipelineMeshWarpSwap", "inputs": {
+            "source_image": [h, 0], "source_faces": ["15", 0], "target_image": [a, 0], "target_faces": ["5", 0],
+            "source_face_index": 0, "target_selection": "all", "shape_transfer": 0.5, "keep_target_eyes": False,
+            "keep_target_mouth": True, "match_skin": True, "target_light": 0.9, "keep_occluders": False,
+            "keep_target_beard": False}},
+        "25": {"class_type": "FacePipelinePoissonComposite", "inputs": {
+            "target": [a, 0], "source": ["24", 0], "mask": ["23", 0], "mode": "normal"}},
+        "26": {"class_type": "FacePipelineFaceQuality", "inputs": {"image": [h, 0], "faces": ["3", 0]}},
+        "30": {"class_type": "FacePipelineAlignFaces", "inputs": {
+            "image": [a, 0], "faces": ["5", 0], "template": "ffhq_512", "size": 0, "scale": 1.0}},
+        "31": {"class_type": "FacePipelineFaceRegionMask", "inputs": {
+            "image": ["30", 0], "faces": ["30", 1], "regions": "face", "subtract": "", "grow": 0, "blur": 8.0,
+            "forehead": 0.15, "space": "aligned crop"}},
+        "32": {"class_type": "FacePipelinePasteFacesBack", "inputs": {
+            "image": [a, 0], "crops": ["30", 0], "faces": ["30", 1], "feather": 16.0, "crop_mask": ["31", 0]}},
+        "33": {"class_type": "LoadImage", "inputs": {"image": "astronaut_64px_face.png"}},
+        "34": {"class_type": "FacePipelineEnhanceFaces", "inputs": {
+            "image": ["33", 0], "enhance_model": "esrgan_slim_x4", "blend": 0.8, "size_policy": "auto",
+            "small_face": 64, "large_face": 128, "codeformer_fidelity": 0.5, "device": "auto"}},
+        "35": {"class_type": "FacePipelinePortraitMatte", "inputs": {
+            "image": [a, 0], "model": "modnet", "resolution": 448, "device": "auto"}},
+        "36": {"class_type": "MaskToImage", "inputs": {"mask": ["35", 0]}},
+        "40": {"class_type": "FacePipelineUnloadModels", "inputs": {"trigger": ["34", 0]}},
+        "S8": _show(["8", 3]), "S10": _show(["10", 0]), "S13": _show(["13", 0]), "S14": _show(["14", 1]),
+        "S21": _show(["21", 0]), "S22": _show(["22", 0]), "S26": _show(["26", 0]), "S34": _show(["34", 2]),
+        "S40": _show(["40", 0]),
+        "O25": _save(["25", 0], "poisson"), "O32": _save(["32", 0], "pasted"), "O34": _save(["34", 0], "enhanced"),
+        "O36": _save(["36", 0], "matte"),
+    }
+    first[swap]["inputs"] = {**first[swap]["inputs"], "source_image": [h, 0], "target_image": [a, 0]}
+    second = {
+        h: first[h], "3": first["3"], "6": first["6"],
+        "50": {"class_type": "FacePipelineLoadFaceModel", "inputs": {"filename": "tour/grace_hopper.safetensors"}},
+        "51": {"class_type": "FacePipelineLoadGallery", "inputs": {"filename": "tour/people.safetensors"}},
+        "52": {"class_type": "FacePipelineSearchGallery", "inputs": {
+            "image": [h, 0], "faces": ["6", 0], "gallery": ["51", 0], "top_k": 2, "metric": "euclidean",
+            "threshold": 0.0, "multiscale": True}},
+        "53": {"class_type": "FacePipelineCompareFaces", "inputs": {
+            "faces_a": ["6", 0], "index_a": 0, "metric": "euclidean", "threshold": 0.0, "face_model_b": ["50", 0]}},
+        "S50": _show(["50", 1]), "S52": _show(["52", 0]), "S53": _show(["53", 3]),
+    }
+    return first, second
+
+
+def shown(client, prompt_id: str) -> dict:
+    """What each Preview Any node of a finished prompt showed: {node id: text}."""
+    outputs = client.get_json(f"/history/{prompt_id}")[prompt_id]["outputs"]
+    return {node: out["text"][0] for node, out in outputs.items() if "text" in out}
+
+
+def test_every_node_class_runs_on_the_server(server, client):
+    """The node tour and the example workflows call every pack node; each tour value is checked:
+    Hopper is not the astronaut, her saved face model and gallery load and find her, the swap
+    carries the watermark and the original does not, the 64 px face is enhanced, and a download
+    without a pinned sha256 is refused with a clear error (no network touched)."""
+    first, second = node_tour()
+    in_workflows = {v["class_type"] for p in API_WORKFLOWS for v in json.loads(p.read_text()).values()}
+    called = in_workflows | {v["class_type"] for p in (first, second) for v in p.values()} | {"FacePipelineDownloadModel"}
+    assert set(face_pipeline.NODE_CLASS_MAPPINGS) <= called
+
+    ids = []
+    for prompt in (first, second):
+        prompt_id = client.queue(prompt)
+        ended = client.wait([prompt_id])[prompt_id]
+        assert ended["type"] == "execution_success", error_text(ended)
+        ids.append(prompt_id)
+    one, two = (shown(client, i) for i in ids)
+    assert one["S8"].startswith("different"), one["S8"]
+    assert one["S10"].endswith("grace_hopper.safetensors") and one["S13"].endswith("people.safetensors")
+    assert float(one["S14"]) > 0.093, one["S14"]   # the astronaut is beyond dlib's cosine threshold
+    assert (one["S21"], one["S22"]) == ("True", "False")
+    assert 0.3 < float(one["S26"]) <= 1.0
+    assert "enhanced" in one["S34"] and "esrgan_slim_x4" in one["S34"], one["S34"]
+    assert one["S40"].startswith("unloaded") and not one["S40"].startswith("unloaded 0 "), one["S40"]
+    assert "grace_hopper" in two["S50"]
+    best = two["S52"].splitlines()[0]
+    assert "grace_hopper" in best and "unknown" not in best, two["S52"]
+    assert two["S53"].startswith("same"), two["S53"]
+
+    original = pixels(INPUTS / "astronaut.png")
+    pasted, poisson = (pixels(next((server.base / "output" / "tour").glob(f"{n}_*.png"))) for n in ("pasted", "poisson"))
+    assert np.abs(pasted - original).mean() < 1.0   # unchanged crops paste back to the same picture
+    changed = np.abs(poisson - original).max(-1) > 2
+    assert 0.02 < changed.mean() < 0.3 and not changed[:40].any()   # the face, nothing above the head
+
+    download = {"1": {"class_type": "FacePipelineDownloadModel", "inputs": {"model": "dncnn_color_blind"}}}
+    ended = run(client, download)
+    assert ended["type"] == "execution_error" and "sha256" in ended["data"]["exception_message"], error_text(ended)
+
+
 def _frontend_diff(api: dict, got: dict, info: dict) -> list:
     """Differences between an API workflow and the frontend's graphToPrompt() output: node ids,
     class types, links and widget values. An input the API file leaves out may appear only as an

@@ -95,6 +95,10 @@ def test_weighted_nms_blends_overlapping_boxes():
     inner = np.array([[0, 0, 100, 100], [40, 40, 60, 60]], np.float32)
     assert len(det.nms(inner, kps[:2], scores[:2], 0.3)[2]) == 2
     assert len(det.nms(inner, kps[:2], scores[:2], 0.3, containment=True)[2]) == 1
+    # blend_floor: 0.6 is below 0.7, so the confident box stays its own; a weak group blends
+    assert det.nms(boxes, kps, scores, 0.3, weighted=True, blend_floor=0.7)[0][0] == pytest.approx([0, 0, 10, 10])
+    weak = det.nms(boxes, kps, scores * 0.5, 0.3, weighted=True, blend_floor=0.7)[0][0]
+    np.testing.assert_allclose(weak, [0.4, 0.4, 10.4, 10.4], atol=1e-5)
 
 
 def test_ssd_anchors_count_matches_blazeface():

@@ -143,11 +143,13 @@ def nms_indices(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
 
 
 def nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray, iou_threshold: float,
-        weighted: bool = False, containment: bool = False):
+        weighted: bool = False, containment: bool = False, blend_floor: float = 0.0):
     """Non-maximum suppression, highest score first.
 
     ``weighted=True`` is MediaPipe's blending NMS: each kept detection's box and keypoints
-    become the score-weighted mean of the detections it suppresses (steadier boxes).
+    become the score-weighted mean of the detections it suppresses (steadier boxes), of those
+    scoring at least ``blend_floor`` when the kept one does (so a threshold lowered to admit
+    weak faces does not move the boxes of confident ones).
     ``containment=True`` also suppresses boxes lying mostly inside a better one (merging
     detections of one face from windows of different sizes).
     Returns boxes, keypoints, scores of the kept detections, by descending score.
@@ -161,6 +163,8 @@ def nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray, iou_threshold: f
         overlap = iou(boxes[top], boxes[remaining], containment) > iou_threshold
         group = remaining[overlap]
         if weighted:
+            if scores[top] >= blend_floor:
+                group = group[scores[group] >= blend_floor]
             w = scores[group][:, None]
             keep_b.append((boxes[group] * w).sum(0) / w.sum())
             keep_k.append((kps[group] * w[:, :, None]).sum(0) / w.sum())
