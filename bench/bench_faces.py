@@ -152,11 +152,12 @@ def pack_measurements(image: torch.Tensor) -> dict:
     }
 
 
-def sequence_profile(image: torch.Tensor, frames: int = 100) -> dict[str, float]:
+def sequence_profile(image: torch.Tensor, frames: int = 100) -> tuple[dict[str, float], float]:
     """CPU ms per step of detect + 478 on one face, the steps run in the pipeline's order (so
     each finds the caches as the step before left them: the frame, network weights and
     activations evicted in turn) and timed with the process's CPU clock; the eye crops go
-    through the iris network in one call on this thread (its CPU time is then all counted)."""
+    through the iris network in one call on this thread (its CPU time is then all counted).
+    Also the median CPU ms of the end-to-end call, run in turn with the steps."""
     detector = load_detector(ops.DEFAULT_DETECTOR)
     marker = load_landmarker(ops.DEFAULT_LANDMARKER)
     spent: dict[str, list[float]] = {}
@@ -171,7 +172,7 @@ def sequence_profile(image: torch.Tensor, frames: int = 100) -> dict[str, float]
         frame = step("IMAGE -> float frame view", lambda: frame_float(image, 0))
         square, box = step("letterbox", lambda: det.letterbox(frame, detector.size))
         blob = step("detector input (scale to -1..1)",
-                    lambda: square[None].astype(np.float32) * np.float32(2 * unit_scale(frame)) - 1)
+                    lambda: square[None] * np.float32(2 * unit_scale(frame)) - np.float32(1))
         raw, logits = step("short-range detector, ONNX Runtime",
                            lambda: detector.session.run(None, {detector.input_name: blob}))
         boxes, kps, scores = step("anchor decoding + weighted NMS", lambda: detector._decode(
@@ -190,12 +191,19 @@ def sequence_profile(image: torch.Tensor, frames: int = 100) -> dict[str, float]
         step("eyes -> frame pixels, head pose", lambda: (
             lm._to_frame(contours.reshape(2, 71, 3), eye_back), lmk.head_pose(mesh[0])))
 
+    def end_to_end():  # what the steps leave out, under the same load
+        start = time.process_time()
+        ops.add_landmarks(image, ops.detect_faces(image, scan="whole_frame"))
+        whole.append(time.process_time() - start)
+
+    whole: list[float] = []
     for _ in range(10):
-        one_frame()
-    spent.clear()
+        one_frame(), end_to_end()
+    spent.clear(), whole.clear()
     for _ in range(frames):
-        one_frame()
-    return {name: 1000 * statistics.median(v) for name, v in spent.items()}
+        one_frame(), end_to_end()
+    steps = {name: 1000 * statistics.median(v) for name, v in spent.items()}
+    return steps, 1000 * statistics.median(whole)
 
 
 def main():
@@ -228,7 +236,7 @@ def main():
                     cpu.setdefault("mp_" + PEER_TASKS[name], []).extend(answer["cpu"])
         results[label] = {k: 1000 * statistics.median(v) for k, v in times.items()}
         results[label].update({"cpu_" + k: 1000 * statistics.median(v) for k, v in cpu.items()})
-        results[label]["sequence"] = sequence_profile(image)
+        results[label]["sequence"], results[label]["sequence_whole"] = sequence_profile(image)
         print(label, {k: round(v, 2) for k, v in results[label].items() if k != "sequence"})
     if peer:
         version = peer.version
@@ -338,6 +346,12 @@ def write_results(results: dict, mp_version):
             f"{r['sequence'][name]:.2f}" for r in results.values()) + " |")
     lines.append("| **sum** | " + " | ".join(
         f"**{sum(r['sequence'].values()):.1f}**" for r in results.values()) + " |")
+    lines.append("| detect + 478 end to end, run in turn with the steps | " + " | ".join(
+        f"{r['sequence_whole']:.1f}" for r in results.values()) + " |")
+    lines.append("| end to end minus the sum: bookkeeping (FACES, the verification's candidate "
+                 "faces, model lookups, checks) | " + " | ".join(
+                     f"{r['sequence_whole'] - sum(r['sequence'].values()):.1f}"
+                     for r in results.values()) + " |")
     lines += ["",
               "Network sizes (multiply-accumulates of the convolutions, counted in the TFLite "
               "graphs): short-range detector 31 M, face mesh 35 M, iris 54 M per eye; the pack "
@@ -362,7 +376,32 @@ def write_results(results: dict, mp_version):
               "alternating rounds, load 6.3: 720p 11.03 against 10.74 ms CPU (wall 20.2 / 19.6), "
               "1080p 12.13 against 11.68 ms CPU (wall 23.7 / 23.4) | identical (bit for bit) | "
               "dropped: more CPU and no wall gain on this 2-core machine; a machine with a free "
-              "second core would save about one eye's call (~1.5 ms) of wall time |"]
+              "second core would save about one eye's call (~1.5 ms) of wall time |",
+              "| letterbox: the vertical pass as numpy adds of strided row views, "
+              "`np.add.reduceat`, one `np.dot` or `cv2.reduce` per output row, or OpenCV's area "
+              "resize of the frame seen as one `[H, W*3]` plane, instead of the batched matmul "
+              "(CPU ms, cold frame, load 4-5) | 1080p: 1.63 (adds), 10.7 (reduceat), 1.6-2.1 "
+              "(per row), 2.5 (plane) against 1.3-1.9 for the matmul; 512x512 adds 0.82 against "
+              "0.40; reading the frame alone (`max`) takes 0.9-1.2 ms at 1080p | float rounding | "
+              "dropped: slower |",
+              "| letterbox split over two threads (each half of the output rows, numpy's "
+              "matmul releases the GIL) | load 4.7: CPU 0.59 / 1.16 / 1.70 ms against 0.44 / "
+              "0.96 / 1.56 on one thread (512x512 / 720p / 1080p), wall 0.61 / 1.17 / 1.74 against "
+              "0.44 / 0.95 / 1.57 | identical | dropped: more CPU and no wall gain on these shared "
+              "cores |",
+              "| mesh crop warped straight from the frame (no copied rectangle), or the rectangle "
+              "read once first (a `max` over it) to bring it into the caches | 1080p, frame cold "
+              "after the letterbox: 0.8-1.5 ms either way against 1.05-1.4 ms for copy + warp "
+              "(runs swing more than the variants differ) | identical | dropped: no steady gain "
+              "(the exact 192 px float warp itself costs 0.2-0.26 ms) |",
+              "| ONNX Runtime graph optimisation EXTENDED or BASIC instead of ALL (no NCHWc "
+              "blocked layout, so no layout reorders around the detector's channel Pads) | "
+              "detector 2.9 against 1.85 ms, mesh 4.1 against 1.6 ms | 1e-5 | dropped: the "
+              "blocked convolutions are worth far more than the reorders |",
+              "| OpenCV on one thread (`cv2.setNumThreads(1)`; warps and resizes use 2) | "
+              "detect + 478 end to end, 30 alternating rounds: 512x512 9.26 against 9.18 ms "
+              "CPU, 1080p 12.2 against 11.7 | identical | dropped: no change (the pack leaves "
+              "OpenCV's setting alone) |"]
     (ROOT / "bench" / "results_faces.md").write_text("\n".join(lines) + "\n")
 
 

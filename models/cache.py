@@ -16,6 +16,10 @@ from typing import Callable, Hashable, Sequence, TypeVar
 
 T = TypeVar("T")
 
+HANDLES = "model handle"
+"""Kind of the cached backend objects (:func:`models.registry.load_backend`): they only hold
+models cached here under their own kinds, so :func:`clear` drops them without counting them."""
+
 _entries: dict[tuple, object] = {}
 _lock = threading.RLock()
 _inherited: list[dict] = []
@@ -42,7 +46,9 @@ def file_key(paths: Sequence[Path]) -> tuple:
     key = []
     for path in paths:
         stat = os.stat(path)
-        key.append((os.path.abspath(path), stat.st_mtime_ns, stat.st_size))
+        name = os.fspath(path)
+        key.append((name if os.path.isabs(name) else os.path.abspath(name), stat.st_mtime_ns,
+                    stat.st_size))
     return tuple(key)
 
 
@@ -70,6 +76,6 @@ def loaded(kind: str) -> list[tuple]:
 def clear() -> Counter:
     """Drop every cached model; returns how many of each kind were dropped."""
     with _lock:
-        counts = Counter(k[0] for k in _entries)
+        counts = Counter(k[0] for k in _entries if k[0] != HANDLES)
         _entries.clear()
     return counts

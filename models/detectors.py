@@ -7,6 +7,7 @@ keypoints in the order documented in ``vision/face.py``.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Optional
 
@@ -35,7 +36,7 @@ def _logit(probability: float) -> float:
     """The inverse sigmoid, -inf / +100 (the decoder's logit clip) at the ends."""
     if probability <= 0:
         return -np.inf
-    return 100.0 if probability >= 1 else float(np.log(probability) - np.log1p(-probability))
+    return 100.0 if probability >= 1 else math.log(probability) - math.log1p(-probability)
 
 
 @lru_cache(maxsize=32)
@@ -77,7 +78,7 @@ class BlazeFaceDetector:
 
     def __call__(self, frame: np.ndarray, threshold: float):
         square, box = det.letterbox(frame, self.size)
-        blob = ensure_finite(square[None].astype(np.float32) * np.float32(2 * unit_scale(frame)) - 1)
+        blob = ensure_finite(square[None] * np.float32(2 * unit_scale(frame)) - np.float32(1))
         raw, logits = self.session.run(None, {self.input_name: blob})
         boxes, kps, scores = self._decode(raw[0], logits[0], self.size, self.size, threshold)
         return box.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4), box.to_frame(kps), scores

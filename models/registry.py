@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-from . import paths
+from . import cache, paths
 from .download import download, downloads_allowed
 
 MANIFEST = Path(__file__).resolve().parent / "manifest.json"
@@ -105,6 +106,13 @@ def _package_file(spec: ModelSpec, file: ModelFile) -> Path:
     return path
 
 
+@lru_cache(maxsize=None)
+def _embedded_path(name: str) -> Path:
+    """Where the pack ships the embedded file ``name`` (the manifest's own name, not user
+    input)."""
+    return paths.EMBEDDED_DIR / name
+
+
 def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> list[Path]:
     """Local paths of ``spec``'s files, downloading missing ones only when allowed."""
     out = []
@@ -113,10 +121,10 @@ def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> lis
             out.append(_package_file(spec, file))
             continue
         if spec.embedded:
-            path = paths.EMBEDDED_DIR / file.name  # the manifest's own name, not user input
-            if not path.is_file():
-                path = paths.find_model_file(file.name) or path
-            if not path.is_file():
+            path = _embedded_path(file.name)
+            if not os.path.isfile(path):
+                path = paths.find_model_file(file.name)
+            if path is None:
                 raise ModelUnavailableError(
                     f"embedded model file {paths.EMBEDDED_DIR / file.name} is missing: the "
                     "pack's install is incomplete; run the pack's install.py (it fetches "
@@ -140,9 +148,12 @@ def resolve_files(spec: ModelSpec, allow_download: Optional[bool] = None) -> lis
 def load_backend(model_id: str, task: str, backends: dict, device: str = "auto",
                  allow_download: Optional[bool] = None):
     """The backend object for manifest entry ``model_id``, which must be a ``task`` model:
-    ``backends[spec.backend](spec, device, allow_download)`` (sessions are cached, so this is
-    cheap to call per node execution)."""
+    ``backends[spec.backend](spec, device, allow_download)``, made once per version of its
+    files and device (cached like the models it holds: a lookup per node execution costs a
+    ``stat`` per file, not a backend's construction)."""
     spec = get_spec(model_id)
     if spec.task != task:
         raise ValueError(f"model {model_id!r} is a {spec.task} model, not a {task} model")
-    return backends[spec.backend](spec, device, allow_download)
+    backend = backends[spec.backend]
+    return cache.cached(cache.HANDLES, resolve_files(spec, allow_download),
+                        lambda: backend(spec, device, allow_download), (model_id, device, backend))

@@ -91,13 +91,11 @@ def detect_faces(image: torch.Tensor, model: str = DEFAULT_DETECTOR, *, threshol
                 max_faces=max_faces, order=order, min_size=min_size, scan=scan,
                 rotations=rotations, verify=presence if verifier is not None else None,
                 presence_threshold=presence_threshold)
-        faces = []
-        for b, k, s, extra in zip(boxes, kps, scores, verified):
-            face = Face(box=b, score=float(s), keypoints=k, detector=detector.id)
-            if extra is not None:
-                face = face.with_(landmark_score=float(extra[0]), mesh=extra[1])
-            faces.append(face)
-        frames.append(tuple(faces))
+        frames.append(tuple(
+            Face(box=b, score=float(s), keypoints=k, detector=detector.id,
+                 landmark_score=None if extra is None else float(extra[0]),
+                 mesh=None if extra is None else extra[1])
+            for b, k, s, extra in zip(boxes, kps, scores, verified)))
     sizes = [(int(image.shape[1]), int(image.shape[2]))] * image.shape[0]
     return FaceSet(frames, sizes)
 

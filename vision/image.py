@@ -39,6 +39,21 @@ def ensure_finite(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def clip_unit(values: np.ndarray) -> np.ndarray:
+    """``values`` (a model's small float input, e.g. crops of a float frame) clipped to ``0..1``
+    in place; raises :class:`NonFinitePixels` if it holds NaN or inf (see
+    :func:`ensure_finite`).  One min and one max (NaN and inf reach them) decide both, and the
+    clip runs only when they fall outside ``0..1`` (interpolated IMAGE pixels rarely do)."""
+    if not values.size:
+        return values
+    lo, hi = values.min(), values.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise NonFinitePixels("non-finite pixels in a model input")
+    if lo < 0 or hi > 1:
+        np.clip(values, 0, 1, out=values)
+    return values
+
+
 def check_image(image: torch.Tensor, name: str = "image", finite: bool = True) -> None:
     """Raise ``ValueError`` unless ``image`` is a non-empty ``[B, H, W, C]`` tensor, C in 1..4
     (and, with ``finite``, free of NaN/inf: :func:`check_finite`)."""
@@ -175,7 +190,10 @@ def shrink_area(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def frame_float(image: torch.Tensor, index: int) -> np.ndarray:
     """Frame ``index`` of an IMAGE as contiguous float32 RGB ``[H, W, 3]`` in ``0..1`` (for a
     3-channel float32 IMAGE on the CPU a read-only view of its memory: no copy)."""
-    frame = image[index].detach().to("cpu", torch.float32).numpy()
+    if image.device.type == "cpu" and image.dtype == torch.float32:
+        frame = image.detach().numpy()[index]  # numpy indexing costs less than torch's
+    else:
+        frame = image[index].detach().to("cpu", torch.float32).numpy()
     frame = np.ascontiguousarray(to_rgb(frame))
     frame.flags.writeable = False
     return frame

@@ -38,12 +38,13 @@ IRIS_ROI_SCALE = 2.3    # MediaPipe: eye-corner distance grown 2.3x, square
 
 def rect_matrix(center: np.ndarray, size: float, angle: float, out_size: int) -> np.ndarray:
     """Frame -> crop ``[2, 3]`` map of a square rect of side ``size`` px rotated by ``angle``
-    (radians, the rect's x axis direction in the frame) onto an ``out_size`` crop."""
+    (radians, the rect's x axis direction in the frame) onto an ``out_size`` crop (float32).
+    Computed in Python floats (float64): six numbers do not pay for numpy calls."""
     s = out_size / max(size, 1e-6)
-    c, n = math.cos(angle), math.sin(angle)
-    rot = s * np.array([[c, n], [-n, c]])
-    shift = np.array([out_size / 2, out_size / 2]) - rot @ np.asarray(center, np.float64)
-    return np.hstack([rot, shift[:, None]]).astype(np.float32)
+    a, b = s * math.cos(angle), s * math.sin(angle)  # rotation and scale: [[a, b], [-b, a]]
+    cx, cy = float(center[0]), float(center[1])
+    return np.array([[a, b, out_size / 2 - (a * cx + b * cy)],
+                     [-b, a, out_size / 2 - (a * cy - b * cx)]], np.float32)
 
 
 def _angle(start: np.ndarray, end: np.ndarray) -> float:
@@ -87,19 +88,28 @@ def keypoints_from_mesh(landmarks: np.ndarray) -> np.ndarray:
     return landmarks[[RIGHT_IRIS, LEFT_IRIS, NOSE_TIP, MOUTH_RIGHT, MOUTH_LEFT], :2].copy()
 
 
+def _dot(a: list[float], b: list[float]) -> float:
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _unit(a: list[float]) -> list[float]:
+    norm = math.sqrt(_dot(a, a)) + 1e-9
+    return [v / norm for v in a]
+
+
 def head_pose(landmarks: np.ndarray) -> np.ndarray:
     """``[yaw, pitch, roll]`` in degrees from the 3D mesh (conventions in ``face.py``).
 
     The face frame is built from the outer eye corners (x axis) and the forehead -> chin line
     (y axis); the nose direction is the face's -z axis.  A frontal, upright face gives zeros.
     """
-    p = landmarks[:, :3].astype(np.float64)
-    ex = p[LEFT_EYE_OUTER] - p[RIGHT_EYE_OUTER]
-    ex /= np.linalg.norm(ex) + 1e-9
-    ey = p[CHIN] - p[FOREHEAD]
-    ey -= ey.dot(ex) * ex
-    ey /= np.linalg.norm(ey) + 1e-9
-    nose = -np.cross(ex, ey)  # towards the camera for a frontal face
+    p = landmarks[[RIGHT_EYE_OUTER, LEFT_EYE_OUTER, FOREHEAD, CHIN], :3].tolist()  # in Python
+    ex = _unit([a - b for a, b in zip(p[1], p[0])])  # floats: numpy calls on 3-vectors cost more
+    ey = [a - b for a, b in zip(p[3], p[2])]
+    along = _dot(ey, ex)
+    ey = _unit([a - along * b for a, b in zip(ey, ex)])
+    nose = [ex[2] * ey[1] - ex[1] * ey[2], ex[0] * ey[2] - ex[2] * ey[0],
+            ex[1] * ey[0] - ex[0] * ey[1]]  # -(ex x ey): towards the camera for a frontal face
     yaw = math.degrees(math.atan2(nose[0], -nose[2]))
     pitch = math.degrees(math.atan2(nose[1], math.hypot(nose[0], nose[2])))
     roll = math.degrees(math.atan2(ex[1], ex[0]))
