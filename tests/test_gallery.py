@@ -189,6 +189,12 @@ def test_search_ranks_counts_people_once_and_applies_the_threshold():
     (res,) = g.search(probe * 7, 0.1, k=2)
     assert [m.name for m in res.matches] == ["ann", "bob"]
     assert res.matches[1].source == "b"
+    assert res.matches[0].source == "a2"              # the entry that matched best, not "a1"
+    (first,) = g.search(unit(1, -0.1, 0, 0), 0.1, k=1)
+    assert first.matches[0].source == "a1"
+    many = Gallery("m", tuple("abcdefg"), np.eye(7, dtype=np.float32), [1] * 7, tuple("ABCDEFG"))
+    (five,) = many.search(np.eye(7, dtype=np.float32)[2], 0.1)
+    assert len(five.matches) == 5 and five.matches[0].source == "C"      # default k = 5
     d = 1 - float(probe @ unit(1, 0.2, 0, 0))
     assert res.matches[0].distance == pytest.approx(d, abs=1e-6)
     assert res.matches[0].score == pytest.approx(identity.match_score(d, 0.1))

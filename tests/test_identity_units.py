@@ -95,3 +95,65 @@ def test_layer_weights_interpolate_in_log_width():
                                         (2, round(np.log(1.25) / np.log(2), 4))]
     assert weights((1, 4), 0.5) == [(0, 1.0)] and weights((1, 4), 0) == [(0, 1.0)]
     assert weights((1, 4), 2) == [(0, 0.5), (1, 0.5)]
+
+
+def test_normalize_gives_float32_unit_rows():
+    out = identity.normalize(np.array([[3, 4], [0, 0]], np.int64))
+    assert out.dtype == np.float32 and np.allclose(out, [[0.6, 0.8], [0, 0]])
+    assert identity.normalize(np.array([0.0, 2.0])).dtype == np.float32
+
+
+def test_distances_clip_rounding_and_default_to_cosine():
+    with pytest.raises(ValueError, match=r"^unknown metric 'l1'; choose one of \['cosine', "
+                       r"'euclidean'\]$"):
+        identity.to_distance(0.5, "l1")
+    # similarities a hair outside -1..1 (float rounding) are clipped, never NaN or > 2
+    assert float(identity.to_distance(1.0001, "euclidean")) == 0.0
+    assert float(identity.to_distance(1.0001, "cosine")) == 0.0
+    assert float(identity.to_distance(-1.5, "cosine")) == 2.0
+    assert float(identity.to_distance(-1.5, "euclidean")) == pytest.approx(2.0)
+    a, b = unit(1, 0, 0), unit(1, 1, 0)
+    assert identity.distances(a, b)[0, 0] == pytest.approx(1 - np.sqrt(0.5))
+    v = identity.verify(a, b, 0.3)
+    assert v.metric == "cosine" and v.distance == pytest.approx(1 - np.sqrt(0.5)) and v.same
+
+
+def test_match_score_is_100_at_zero_50_at_the_threshold_0_at_twice_it():
+    assert identity.match_score(0.0, 0.3) == pytest.approx(100.0)
+    assert identity.match_score(0.15, 0.3) == pytest.approx(75.0)
+    assert identity.match_score(0.3, 0.3) == pytest.approx(50.0)
+    assert identity.match_score(0.45, 0.3) == pytest.approx(25.0)
+    assert identity.match_score(0.6, 0.3) == pytest.approx(0.0, abs=1e-9)
+    assert identity.match_score(1.0, 0.3) == 0.0              # clipped, not negative
+    assert identity.Verdict(0.3, 0.3, "cosine").text.endswith("(match 50/100)")
+
+
+def test_top_k_of_ranks_best_first_and_returns_empty_for_k_0():
+    rng = np.random.default_rng(0)
+    sims = rng.uniform(-1, 1, (40, 9)).astype(np.float32)
+    for k in (1, 2, 5, 9):
+        idx, top = identity.top_k_of(sims, k)
+        assert idx.tolist() == np.argsort(-sims, axis=1)[:, :k].tolist()
+        assert np.array_equal(top, np.take_along_axis(sims, idx, axis=1))
+    wide = rng.uniform(-1, 1, (40, 300)).astype(np.float32)
+    assert identity.top_k_of(wide, 1)[0][:, 0].tolist() == np.argmax(wide, axis=1).tolist()
+    names = np.array(["a", "b", "c"])
+    for s, k in ((sims[:4, :3], 0), (sims[:4, :3], -2), (np.zeros((4, 0), np.float32), 3)):
+        idx, top = identity.top_k_of(s, k)
+        assert idx.shape == (4, 0) and top.shape == (4, 0)
+        assert names[idx].shape == (4, 0)                      # usable as indices
+    idx, top = identity.top_k_of(sims[:2, :3], 5)               # k > N: all, ranked
+    assert idx.shape == (2, 3) and np.all(np.diff(top, axis=1) <= 0)
+
+
+def test_quality_flags_name_small_and_blurry_faces_below_the_limits():
+    assert identity.quality_flags(39.9, 0.1) == ("small", "blurry")
+    assert identity.quality_flags(10, 0.9) == ("small",)
+    assert identity.quality_flags(100, 0.34) == ("blurry",)
+    assert identity.quality_flags(identity.SMALL_FACE, identity.BLURRY) == ()
+
+
+def test_cluster_joins_at_exactly_the_limit_and_labels_unvisited_rows():
+    a, b = unit(1, 0, 0), unit(0, 1, 0)
+    assert identity.cluster(np.stack([a, a, b]), 0.0).tolist() == [0, 0, 1]
+    assert identity.cluster(np.stack([a, b, a]), 0.1, order=[2, 1]).tolist() == [-1, 1, 0]

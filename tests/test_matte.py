@@ -137,7 +137,7 @@ def test_composite_face_poisson_relights_only_the_face():
     alpha = torch.ones(1, *frame.shape[:2])
     alpha[:, :, :40] = 0.0                                  # background shows at the left
     kwargs = dict(background_color="#c08020", match_light=1.0)
-    plain, _ = ops.composite(image, alpha, **kwargs)
+    plain, plain_rgba = ops.composite(image, alpha, **kwargs)
     poisson, rgba = ops.composite(image, alpha, faces=faces, face_poisson="normal", **kwargs)
     changed = (poisson != plain).any(-1)[0].numpy()
     oval = faces_region_mask(faces.frames[0], frame.shape[:2], ["face"]) > 0.5
@@ -150,6 +150,7 @@ def test_composite_face_poisson_relights_only_the_face():
     err_plain = np.abs(lap(plain[0].numpy()) - lap(source))[inner].mean()
     assert err_poisson < 0.5 * err_plain
     assert torch.equal(rgba[..., :3][0][torch.from_numpy(changed)], poisson[0][torch.from_numpy(changed)])
+    assert torch.equal(rgba[0][torch.from_numpy(~changed)], plain_rgba[0][torch.from_numpy(~changed)])
     with pytest.raises(ValueError, match="face_poisson needs faces"):
         ops.composite(image, alpha, face_poisson="mixed")
 

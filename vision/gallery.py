@@ -113,7 +113,8 @@ class FaceModel:
 
 @dataclass(frozen=True)
 class Match:
-    """One gallery identity as a candidate for a probe face."""
+    """One gallery identity as a candidate for a probe face: its best entry's ``distance``
+    (and 0..100 ``score``) and ``source`` (the photo that entry was embedded from)."""
 
     name: str
     distance: float
@@ -276,17 +277,26 @@ class Gallery:
                 sims *= weights[:, :1]
                 sims += weights[:, 1:2] * (probes[rows] @ self._matrix(layers[1]).T)
             idx, best = identity.top_k_of(sims, k, self.groups)
+            if self.groups is not None:  # group numbers -> each group's best entry
+                idx = self._best_entries(sims, idx)
             dists = identity.to_distance(best, metric)
             cut = weights @ np.array([limits[layer] for layer in layers], np.float32)
             for row, entries, ds, limit in zip(rows, idx, dists, cut):
                 limit = identity.convert_distance(float(limit), "cosine", metric)
-                entries = entries if self.groups is None else self.groups[entries]
                 matches = tuple(Match(self.names[e], float(d), identity.match_score(float(d), limit),
                                       self.sources[e]) for e, d in zip(entries, ds))
                 known = bool(matches) and matches[0].distance <= limit
                 results[row] = SearchResult(matches[0].name if known else identity.UNKNOWN,
                                             matches, limit)
         return results
+
+    def _best_entries(self, sims: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """The entries ``[P, k]`` that matched best in the groups numbered ``found``
+        ``[P, k]``, row by row of ``sims`` ``[P, N]``."""
+        ends = np.append(self.groups[1:], sims.shape[1])
+        return np.array([[self.groups[g] + int(np.argmax(row[self.groups[g]:ends[g]]))
+                          for g in groups] for row, groups in zip(sims, found)],
+                        np.int64).reshape(found.shape)
 
     def _matrix(self, layer: int) -> np.ndarray:
         return self.embeddings if layer < 0 else self.scaled[layer]

@@ -202,7 +202,8 @@ def cluster(embeddings: np.ndarray, threshold, order: np.ndarray | None = None) 
     Greedy leader clustering: rows are visited in ``order`` (e.g. best first); a row joins the
     group whose leader (its first row) is nearest, if within the stricter of the two rows'
     ``threshold`` (cosine distance; a scalar or ``[N]``, e.g. stricter for tiny faces), else it
-    starts a new group.  Deterministic; ``O(N x groups)``."""
+    starts a new group.  Rows left out of ``order`` are labelled -1.  Deterministic;
+    ``O(N x groups)``."""
     rows = normalize(np.atleast_2d(embeddings))
     limits = np.broadcast_to(np.asarray(threshold, np.float32), (len(rows),))
     order = np.arange(len(rows)) if order is None else np.asarray(order)

@@ -88,28 +88,18 @@ def keypoints_from_mesh(landmarks: np.ndarray) -> np.ndarray:
     return landmarks[[RIGHT_IRIS, LEFT_IRIS, NOSE_TIP, MOUTH_RIGHT, MOUTH_LEFT], :2].copy()
 
 
-def _dot(a: list[float], b: list[float]) -> float:
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-
-
-def _unit(a: list[float]) -> list[float]:
-    norm = math.sqrt(_dot(a, a)) + 1e-9
-    return [v / norm for v in a]
-
-
 def head_pose(landmarks: np.ndarray) -> np.ndarray:
     """``[yaw, pitch, roll]`` in degrees from the 3D mesh (conventions in ``face.py``).
 
     The face frame is built from the outer eye corners (x axis) and the forehead -> chin line
-    (y axis); the nose direction is the face's -z axis.  A frontal, upright face gives zeros.
+    (y axis); the nose direction, ``-(x × y)``, is the face's -z axis.  A frontal, upright face
+    gives zeros.  Only directions enter the angles, so neither axis needs normalising, and the
+    y axis need not be square to x (its part along x drops out of the cross product).
     """
-    p = landmarks[[RIGHT_EYE_OUTER, LEFT_EYE_OUTER, FOREHEAD, CHIN], :3].tolist()  # in Python
-    ex = _unit([a - b for a, b in zip(p[1], p[0])])  # floats: numpy calls on 3-vectors cost more
-    ey = [a - b for a, b in zip(p[3], p[2])]
-    along = _dot(ey, ex)
-    ey = _unit([a - along * b for a, b in zip(ey, ex)])
-    nose = [ex[2] * ey[1] - ex[1] * ey[2], ex[0] * ey[2] - ex[2] * ey[0],
-            ex[1] * ey[0] - ex[0] * ey[1]]  # -(ex x ey): towards the camera for a frontal face
+    (rx, ry, rz), (lx, ly, lz), (fx, fy, fz), (cx, cy, cz) = \
+        landmarks[[RIGHT_EYE_OUTER, LEFT_EYE_OUTER, FOREHEAD, CHIN], :3].tolist()  # Python floats:
+    ex, ey = (lx - rx, ly - ry, lz - rz), (cx - fx, cy - fy, cz - fz)    # numpy on 3-vectors costs more
+    nose = (ex[2] * ey[1] - ex[1] * ey[2], ex[0] * ey[2] - ex[2] * ey[0], ex[1] * ey[0] - ex[0] * ey[1])
     yaw = math.degrees(math.atan2(nose[0], -nose[2]))
     pitch = math.degrees(math.atan2(nose[1], math.hypot(nose[0], nose[2])))
     roll = math.degrees(math.atan2(ex[1], ex[0]))

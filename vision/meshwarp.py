@@ -38,7 +38,8 @@ the mirror is seen better (by :data:`MIRROR_MARGIN` or more in cosine; a hidden 
 as -1).  Where both points face the camera at a grazing angle or less (cosines in
 :data:`VALID_RANGE`, hidden or not: the silhouette, where the source's pixels are its
 outline and the background), the mask fades to the target.  Calibrated by
-eye on the astronaut and Grace Hopper turned by +-30 and +-50 degrees with this module."""
+eye on the astronaut and Grace Hopper turned by +-30 and +-50 degrees with this module; the
+turned-head tests assert on Obama 1 and Biden."""
 MIRROR_MARGIN = 0.2
 VALID_RANGE = (-0.05, 0.08)
 HIDDEN_DEPTH = 0.04

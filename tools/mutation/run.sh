@@ -27,6 +27,7 @@ run_one() {
       ':!tests' ':!bench' ':!tools' ':!workflows' ':!docs' | xargs -0 cp --parents -t "$stage/face_pipeline")
   cp -r "$ROOT/models" "$stage/face_pipeline/"          # embedded model files, untracked ones too
   cp -r "$ROOT/tests" "$stage/tests"
+  cp -r "$ROOT/workflows" "$stage/face_pipeline/"       # example inputs some tests read
   mkdir -p "$stage/face_pipeline/tests" && cp -r "$ROOT/tests/data" "$stage/face_pipeline/tests/"
   ln -s "$ROOT/../shared" "$stage/shared"
   local args=""
