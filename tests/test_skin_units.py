@@ -368,3 +368,89 @@ def test_skin_swap_keeps_an_occluder_and_leaves_no_skin_as_none(astronaut):
     speck = np.full((4, 4, 3), 0.5, np.float32)   # a face too small for a skin model
     dot = local * 0.001
     assert skin.skin_swap(speck, speck, np.ones((4, 4), np.float32), dot) is None
+
+
+def test_skin_swap_cleans_a_painted_beard_unless_kept(astronaut):
+    image, lm = astronaut
+    target, local = box_of(image, lm)
+    shape = target.shape[:2]
+    chin = (skin.lower_face(local, shape) > 0.9) & (skin.feature_mask(local, shape) < 0.01)
+    bearded = target.copy()
+    bearded[chin] = [0.2, 0.14, 0.1]
+    mask = np.ones(shape, np.float32)
+    out = skin.skin_swap(target, bearded, mask, local)
+    assert out.target is not None and out.target.dtype == np.float32
+    assert out.occlusion[chin].mean() < 0.05   # a beard is not an occluder
+    assert lab(out.target)[chin][:, 0].mean() > lab(bearded)[chin][:, 0].mean() + 25
+    outside = skin.lower_face(local, shape) == 0
+    assert np.allclose(out.target[outside], bearded[outside], atol=1e-6)
+    kept = skin.skin_swap(target, bearded, mask, local, keep_beard=True)
+    assert kept.occlusion[chin].mean() > 0.9 and kept.target is None
+    clean = skin.skin_swap(target, target, mask, local)
+    assert clean.target is None   # nothing to clean
+
+
+def test_skin_swap_stats_hook_moves_the_tone(hopper):
+    image, lm = hopper
+    target, local = box_of(image, lm)
+    mask = np.ones(target.shape[:2], np.float32)
+    seen = []
+
+    def brighter(measured):
+        seen.append(measured.copy())
+        return measured + [[0, 0, 0], [6, 0, 0]]   # the target's tone 6 L* lighter
+
+    base = skin.skin_swap(target, target, mask, local)
+    moved = skin.skin_swap(target, target, mask, local, stats=brighter)
+    assert seen[0].shape == (2, 3) and np.allclose(seen[0][0], seen[0][1], atol=0.5)
+    cheeks = skin.sample_mask(local, target.shape[:2]) & (skin.feature_mask(
+        local, target.shape[:2]) < 0.01)
+    gain = lab(moved.image)[cheeks].mean(0) - lab(base.image)[cheeks].mean(0)
+    assert gain[0] == pytest.approx(6, abs=1.0) and np.abs(gain[1:]).max() < 1.5
+    dimmer = skin.skin_swap(target, target, mask, local,
+                            stats=lambda m: m + [[6, 0, 0], [0, 0, 0]])   # source lighter
+    assert (lab(dimmer.image)[cheeks].mean(0) - lab(base.image)[cheeks].mean(0))[0] \
+        == pytest.approx(-6, abs=1.0)
+
+
+def test_skin_swap_takes_a_sources_glasses_out(hopper):
+    image, lm = hopper
+    target, local = box_of(image, lm)
+    mask = np.ones(target.shape[:2], np.float32)
+    colour = skin.wears_glasses(image, lm)
+    with_frames = skin.skin_swap(target, target, mask, local).image
+    without = skin.skin_swap(target, target, mask, local, glasses=colour).image
+    scale = 128 / face_height(local)
+    small = local.copy()
+    small[:, :2] = (local[:, :2] + 0.5) * scale - 0.5
+    fs = skin.face_skin(cv2.resize(target, None, fx=scale, fy=scale,
+                                   interpolation=cv2.INTER_AREA), small)
+    frames = cv2.resize(skin.glasses_frames(fs, small, colour), target.shape[1::-1]) > 0.9
+    frames &= skin.feature_mask(local, target.shape[:2]) < 0.01   # the bridge, outside the eyes
+    assert frames.sum() > 50
+    dark = lab(target)[frames][:, 0].mean()
+    took = lab(without)[frames][:, 0].mean()   # the frames took the skin's shading ...
+    assert took > dark + 10 and took > lab(with_frames)[frames][:, 0].mean() + 2.5   # ... more
+    # learned masks replace the colour model: no frame search then
+    own = np.ones(target.shape[:2], np.float32)
+    learned = skin.skin_swap(target, target, mask, local, glasses=colour, source_face=own)
+    assert abs(lab(learned.image)[frames][:, 0].mean() - dark) < 1
+
+
+def test_skin_swap_with_learned_masks(astronaut):
+    image, lm = astronaut
+    target, local = box_of(image, lm)
+    shape = target.shape[:2]
+    mask = np.ones(shape, np.float32)
+    visible = np.ones(shape, np.float32)
+    x, y = (int(v) for v in local[205, :2])
+    visible[y - 3:y + 3, x - 3:x + 3] = 0   # a small thing the model sees on the cheek
+    out = skin.skin_swap(target, target, mask, local, target_visible=visible)
+    assert out.occlusion[y - 3:y + 3, x - 3:x + 3].min() == 1.0   # kept however thin
+    assert out.occlusion[y + 8:y + 20, x - 3:x + 3].max() == 0
+    nothing = np.zeros(shape, np.float32)   # no own face at all: skin shading everywhere
+    flat = skin.skin_swap(target, target, mask, local, source_face=nothing).image
+    cheeks = skin.sample_mask(local, shape) & (skin.feature_mask(local, shape) < 0.01)
+    assert lab(flat)[cheeks][:, 0].std() < 0.6 * lab(target)[cheeks][:, 0].std()
+    eye = (int(local[468, 1]), int(local[468, 0]))   # features always travel
+    assert np.abs(flat[eye] - target[eye]).max() < 0.05
