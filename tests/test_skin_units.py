@@ -454,3 +454,22 @@ def test_skin_swap_with_learned_masks(astronaut):
     assert lab(flat)[cheeks][:, 0].std() < 0.6 * lab(target)[cheeks][:, 0].std()
     eye = (int(local[468, 1]), int(local[468, 0]))   # features always travel
     assert np.abs(flat[eye] - target[eye]).max() < 0.05
+
+
+def test_occlusion_mask_from_learned_maskers(astronaut):
+    from face_pipeline.models.maskers import OCCLUSION, FaceMasker
+    image, lm = astronaut
+    covered, box = paint(image, lm, 205, [0.1, 0.2, 0.9])   # blue
+    not_blue = FaceMasker("stand-in", OCCLUSION, 128, "ffhq_512",
+                          lambda crop: (crop[..., 2] < 0.8).astype(np.float32))
+    occ = skin.occlusion_mask(covered, lm, [not_blue])
+    inner = (slice(box[0].start + 6, box[0].stop - 6), slice(box[1].start + 6, box[1].stop - 6))
+    assert occ[inner].min() == 1.0
+    x, y = (int(v) for v in lm[425, :2])
+    assert occ[y - 5:y + 5, x - 5:x + 5].max() == 0   # the other cheek is clean
+    face = skin.region_mask(lm, image.shape[:2], ["face"])
+    grown = cv2.dilate((face > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
+    assert occ[grown == 0].max() == 0   # over the face oval only
+    everything = FaceMasker("stand-in", OCCLUSION, 128, "ffhq_512",
+                            lambda crop: np.ones(crop.shape[:2], np.float32))
+    assert not skin.occlusion_mask(covered, lm, [everything]).any()
