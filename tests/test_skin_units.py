@@ -473,3 +473,17 @@ def test_occlusion_mask_from_learned_maskers(astronaut):
     everything = FaceMasker("stand-in", OCCLUSION, 128, "ffhq_512",
                             lambda crop: np.ones(crop.shape[:2], np.float32))
     assert not skin.occlusion_mask(covered, lm, [everything]).any()
+
+
+def test_glasses_readings_match_the_documented_values(hopper, astronaut):
+    """The numbers GLASSES_BRIDGE's docstring quotes (Hopper scaled to ANALYSIS_HEIGHT 17.8,
+    the astronaut 2.6), pinned so that a change of the strip, the window or the scaling shows;
+    an alpha channel is ignored."""
+    image, lm = hopper
+    colour = skin.wears_glasses(image, lm)
+    assert np.linalg.norm(colour) == pytest.approx(17.8, abs=0.1)
+    rgba = np.dstack([image, np.full(image.shape[:2], 0.3, np.float32)])
+    assert np.allclose(skin.wears_glasses(rgba, lm), colour, atol=1e-4)
+    assert skin.glasses_bridge(lab(image), lm)[0] == pytest.approx(19.52, abs=0.05)
+    img, mesh = astronaut   # 104 px high: read at its own size
+    assert skin.glasses_bridge(lab(img), mesh)[0] == pytest.approx(2.60, abs=0.05)
