@@ -487,3 +487,20 @@ def test_glasses_readings_match_the_documented_values(hopper, astronaut):
     assert skin.glasses_bridge(lab(image), lm)[0] == pytest.approx(19.52, abs=0.05)
     img, mesh = astronaut   # 104 px high: read at its own size
     assert skin.glasses_bridge(lab(img), mesh)[0] == pytest.approx(2.60, abs=0.05)
+
+
+def test_learned_occluders_are_kept_however_small(astronaut):
+    """The learned masks are trusted as they are: a 4 px patch they see is an occluder (the
+    colour model's opening would drop it), grown by a pixel."""
+    from face_pipeline.models.maskers import OCCLUSION, FaceMasker
+    image, lm = astronaut
+    x, y = (int(v) for v in lm[205, :2])
+    covered = image.copy()
+    covered[y - 2:y + 2, x - 2:x + 2] = [0.1, 0.2, 0.9]
+    not_blue = FaceMasker("stand-in", OCCLUSION, 512, "ffhq_512",
+                          lambda crop: (crop[..., 2] < 0.8).astype(np.float32))
+    occ = skin.occlusion_mask(covered, lm, [not_blue])
+    assert occ.dtype == np.float32
+    assert occ[y - 1:y + 1, x - 1:x + 1].min() == 1.0
+    assert occ[y - 12:y + 12, x - 12:x + 12].sum() < 400   # and nothing much around it
+    assert occ[y - 12, x - 12] == 0 and occ[y + 12, x + 12] == 0
