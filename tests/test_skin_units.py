@@ -504,3 +504,31 @@ def test_learned_occluders_are_kept_however_small(astronaut):
     assert occ[y - 1:y + 1, x - 1:x + 1].min() == 1.0
     assert occ[y - 12:y + 12, x - 12:x + 12].sum() < 400   # and nothing much around it
     assert occ[y - 12, x - 12] == 0 and occ[y + 12, x + 12] == 0
+
+
+def test_glasses_frames_stay_in_the_ring_and_go_round_it(hopper):
+    """Frames are searched in an ellipse of GLASSES_RING eye widths round each eye (tilted
+    with the eye line) and a band between the eyes; Grace Hopper's rims are found on every
+    side of both eyes."""
+    from face_pipeline.vision import mesh_topology as topo
+    image, lm = hopper
+    fs = skin.face_skin(image, lm)
+    frames = skin.glasses_frames(fs, lm, skin.wears_glasses(image, lm))
+    ring = np.zeros(frames.shape, np.uint8)
+    tilt = np.degrees(np.arctan2(lm[263, 1] - lm[33, 1], lm[263, 0] - lm[33, 0]))
+    centres = []
+    for eye, (inner, outer) in ((topo.RIGHT_EYE, (133, 33)), (topo.LEFT_EYE, (362, 263))):
+        c = lm[list(eye), :2].mean(0)
+        width = np.hypot(*(lm[inner, :2] - lm[outer, :2]))
+        cv2.ellipse(ring, (int(c[0]), int(c[1])), (int(1.15 * width), int(width)), tilt,
+                    0, 360, 1, -1)
+        centres.append((c, width))
+        ys, xs = np.nonzero(frames > 0.5)
+        dx, dy = xs - c[0], ys - c[1]
+        near = np.hypot(dx / 1.15, dy) < width
+        for side in (dx > 0.5 * width, dx < -0.5 * width, dy > 0.4 * width, dy < -0.4 * width):
+            assert (near & side).sum() > 5
+    (a, wa), (b, wb) = centres
+    cv2.line(ring, tuple(int(v) for v in a), tuple(int(v) for v in b), 1, int(min(wa, wb)))
+    assert frames[ring == 0].max() == 0
+    assert (frames[ring > 0] > 0.5).mean() > 0.05
