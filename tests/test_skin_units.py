@@ -68,7 +68,10 @@ def test_sample_mask_is_discs_at_the_sample_points(hopper):
     tiny = lm.copy()
     tiny[:, :2] = lm[:, :2] * 0.02   # a face 4 px high: discs of radius 1 (the floor)
     small = skin.sample_mask(tiny, (20, 20))
-    assert small.any() and small.sum() <= 5 * len(skin.SAMPLE_POINTS)
+    dots = np.zeros((20, 20), np.uint8)
+    for k in skin.SAMPLE_POINTS:
+        cv2.circle(dots, (int(tiny[k, 0]), int(tiny[k, 1])), 1, 1, -1)
+    assert small.any() and np.array_equal(small, dots > 0)
 
 
 def test_feature_mask_covers_eyes_lips_nose_not_cheeks(hopper):
@@ -192,10 +195,15 @@ def test_face_skin_on_a_portrait(astronaut):
     half = skin.face_skin(image, lm, valid=valid)
     assert half.weight[valid == 0].max() == 0 and np.array_equal(
         half.weight[valid > 0], fs.weight[valid > 0])
+    sigma = skin.SHADING_SCALE * face_height(lm)   # the skin outside the features only
+    assert np.allclose(fs.shading, skin.skin_shading(fs.lab, fs.weight * (1 - fs.features),
+                                                     sigma), atol=1e-4)
     given = np.zeros(image.shape[:2], np.float32)
     assert skin.face_skin(image, lm, features=given).features is given
     none = skin.face_skin(np.zeros((4, 4, 3), np.float32), lm * 0.001)
     assert not none.found and none.weight.max() == 0 and np.array_equal(none.shading, none.lab)
+    assert none.weight.shape == (4, 4) and none.weight.dtype == np.float32
+    assert np.array_equal(none.features, skin.feature_mask(lm * 0.001, (4, 4)))
 
 
 def test_lower_face_is_the_oval_below_the_nose(hopper):
@@ -205,6 +213,9 @@ def test_lower_face_is_the_oval_below_the_nose(hopper):
     h = face_height(lm)
     top = int(lm[2, 1] - 0.02 * h)
     assert lower[:top].max() == 0 and lower.dtype == np.float32
+    assert lower[top + 1, int(lm[2, 0])] > 0.5   # just above the nose's base: it starts there
+    soft = (lower > 0.05) & (lower < 0.95)   # feathered by 2 % of the face height
+    assert 0.05 * (lower > 0.5).sum() < soft.sum() < 0.3 * (lower > 0.5).sum()
     for k in (200, 18, 175):   # chin and under the lip
         assert lower[int(lm[k, 1]), int(lm[k, 0])] > 0.85
     assert lower[int(lm[152, 1]) - 1, int(lm[152, 0])] < 0.5   # the jaw's edge is shrunk
