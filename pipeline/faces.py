@@ -110,13 +110,13 @@ def add_landmarks(image: torch.Tensor, faces: FaceSet, model: str = DEFAULT_LAND
     depend only on the crops) and pass."""
     check_faces(image, faces, finite=False)
     landmarker = load_landmarker(model, device)
+    needs_mesh = lambda face: refine or face.landmarks is None
     frames = []
     for i in loop(len(faces)):
-        todo = tuple(f for f in faces.frames[i] if refine or f.landmarks is None)
+        todo = tuple(filter(needs_mesh, faces.frames[i]))
         with _non_finite_named(image):
             found = iter(landmarker(frame_float(image, i), todo, refine=refine) if todo else ())
-        frames.append(tuple(next(found) if refine or f.landmarks is None else f
-                            for f in faces.frames[i]))
+        frames.append(tuple(next(found) if needs_mesh(f) else f for f in faces.frames[i]))
     return FaceSet(frames, faces.image_sizes)
 
 

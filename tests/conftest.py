@@ -105,3 +105,23 @@ def degraded(frame):
     noisy += np.random.default_rng(0).normal(0, 8, noisy.shape)
     return {"hr": frame, "x4": down(frame, 4), "x8": down(frame, 8), "jpeg10": jpeg(frame, 10),
             "mixed": jpeg(np.clip(noisy, 0, 255).astype(np.uint8), 30)}
+
+
+def checked_poisson_clone(target, source, mask):
+    """``poisson.poisson_clone(target, source, mask)`` after asserting what every clone holds:
+    pixels outside the solved region bit-identical to the target, the source's gradients inside
+    it (away from its edge: the Laplacian of image - source about 0), and a source equal to the
+    target plus an offset giving the target back.  Returns ``(image, region, interior)``."""
+    import cv2
+    import numpy as np
+    from face_pipeline.vision import poisson
+
+    image, region = poisson.poisson_clone(target, source, mask)
+    outside = region == 0
+    assert np.array_equal(image[outside], target[outside])
+    interior = cv2.erode(region, np.ones((3, 3), np.uint8)) > 0
+    lap = cv2.Laplacian((image - source).astype(np.float64), cv2.CV_64F, ksize=1)
+    assert np.abs(lap[interior]).mean() < 1e-3                 # source gradients kept
+    shifted, _ = poisson.poisson_clone(target, target + 0.1, mask)
+    assert np.abs(shifted - target).max() < 2e-3
+    return image, region, interior

@@ -7,6 +7,7 @@ target plus an offset gives the target back), masks on the border, clipping and 
 import cv2
 import numpy as np
 import pytest
+from conftest import checked_poisson_clone
 
 from face_pipeline.vision import poisson
 
@@ -151,16 +152,9 @@ def test_the_source_detail_is_kept_and_the_outside_is_untouched():
     target, source = smooth(h, w, 4), smooth(h, w, 5)
     mask = square(h, w, 10, 38, 12, 36)
     mask[20, 5] = 0.9                                          # a second, one-pixel region
-    image, region = poisson.poisson_clone(target, source, mask)
-    outside = region == 0
-    assert np.array_equal(image[outside], target[outside])
-    interior = cv2.erode(region, np.ones((3, 3), np.uint8)) > 0
-    lap = cv2.Laplacian((image - source).astype(np.float64), cv2.CV_64F, ksize=1)
-    assert np.abs(lap[interior]).mean() < 1e-3                 # source gradients kept
+    image, region, interior = checked_poisson_clone(target, source, mask)
     edge = (region > 0) & ~interior
     assert np.abs(image[edge] - target[edge]).mean() < np.abs(source[edge] - target[edge]).mean()
-    shifted, _ = poisson.poisson_clone(target, target + 0.1, mask)
-    assert np.abs(shifted - target).max() < 2e-3
     assert np.abs(image[20, 5] - target[20, 5]).max() < 0.05   # the lone pixel meets its ring
 
 

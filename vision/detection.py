@@ -460,8 +460,8 @@ def find_faces(frame: np.ndarray, detector, *, threshold: float = 0.5, adaptive:
             second opinion per candidate (the face mesh's presence score); candidates below
             ``presence_threshold`` (default :data:`PRESENCE_THRESHOLD`) are dropped, and
             those of the edge pass and the scan unless detector score x presence reaches
-            :data:`SCAN_ACCEPT` (:data:`EDGE_ACCEPT` past the frame border).  The extras (e.g. the mesh it placed) are returned per
-            face.
+            :data:`SCAN_ACCEPT` (:data:`EDGE_ACCEPT` past the frame border).  The extras (e.g.
+            the mesh it placed) are returned per face.
 
     Detections of one face from several passes are merged by NMS (overlap or containment):
     the whole-frame pass's detection wins, then the edge pass's, then the scan's; within a
