@@ -15,7 +15,6 @@ the frame height).  Pack timings start from the IMAGE tensor (conversion include
 import json
 import os
 import pathlib
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from common import frame_with_face  # noqa: E402
+from common import cpu_description, frame_with_face  # noqa: E402
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
@@ -49,6 +48,10 @@ PEER_TASKS = {"detect_whole": "detect_short", "detect_full_whole": "detect_full"
 """Pack measurement -> the MediaPipe task timed right after it (same load, a ratio's two sides)."""
 MP_VERSION = "0.10.14"
 MP_VENV = pathlib.Path.home() / ".cache" / "face_pipeline_bench" / f"mediapipe-{MP_VERSION}"
+MACHINES = ROOT / "bench" / "results_faces_machines.json"
+"""One summary per run of this script (machine, load, ratios), oldest first: the ratios change
+with the CPU (MediaPipe's XNNPACK and ONNX Runtime's MLAS gain differently from AVX-512), so the
+results file shows every machine measured, not only the latest."""
 MP_DEPS = ["absl-py", "attrs", "flatbuffers", "numpy<2", "protobuf<5",
            "opencv-python-headless", "matplotlib"]
 
@@ -244,6 +247,43 @@ def main():
     write_results(results, version if peer else None)
 
 
+def run_summary(results: dict) -> dict:
+    """This run as one row of :data:`MACHINES`: ratios pack / MediaPipe per frame size."""
+    def ratio(r, pack, peer):
+        return round(r[pack] / r[peer], 2) if peer in r else None
+
+    return {"date": time.strftime("%Y-%m-%d"), "machine": cpu_description(), "cores": cpu_cores(),
+            "load": [round(LOAD[0], 1), round(os.getloadavg()[0], 1)],
+            "detect478": {k: [ratio(r, "detect478", "mp_mesh478"),
+                              ratio(r, "cpu_detect478", "cpu_mp_mesh478")] for k, r in results.items()},
+            "detect": {k: [ratio(r, "detect_whole", "mp_detect_short"),
+                           ratio(r, "cpu_detect_whole", "cpu_mp_detect_short")]
+                       for k, r in results.items()},
+            "detect478_ms": {k: [round(r["detect478"], 1), round(r.get("mp_mesh478", 0), 1)]
+                             for k, r in results.items()}}
+
+
+def machines_table(runs: list[dict]) -> list[str]:
+    """The ``MACHINES`` runs as a markdown table (ratios: wall clock, CPU time in brackets)."""
+    sizes = list(SIZES)
+
+    def pair(values):
+        wall, cpu = values
+        return "-" if wall is None else f"{wall:.2f} ({cpu:.2f})"
+
+    lines = ["| date | CPU | cores | load (start / end) | detect + 478, pack / MediaPipe at "
+             + " / ".join(sizes) + " | whole-frame detection, pack / MediaPipe at "
+             + " / ".join(sizes) + " | detect + 478 ms, pack / MediaPipe at " + " / ".join(sizes)
+             + " |", "|---|---|---|---|---|---|---|"]
+    for run in runs:
+        lines.append(
+            f"| {run['date']} | {run['machine']} | {run['cores']} | {run['load'][0]} / "
+            f"{run['load'][1]} | " + " / ".join(pair(run["detect478"][s]) for s in sizes) + " | "
+            + " / ".join(pair(run["detect"][s]) for s in sizes) + " | "
+            + "; ".join("{:.1f} / {:.1f}".format(*run["detect478_ms"][s]) for s in sizes) + " |")
+    return lines
+
+
 def write_results(results: dict, mp_version):
     def ratio(r, a, b):
         return f"{r[a] / r[b]:.2f}" if b in r else "-"
@@ -254,7 +294,7 @@ def write_results(results: dict, mp_version):
     lines = [
         "# Detect Faces + Face Landmarks (478) vs MediaPipe, CPU",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {cpu_cores()} cores usable; "
+        f"Machine: {cpu_description()}, {cpu_cores()} cores usable; "
         f"pack sessions: {SMALL_GRAPH_THREADS} intra-op thread for single inputs of the MediaPipe "
         f"networks, small-face scan tiles one per call over {cpu_cores()} workers; medians of {ROUNDS} rounds x {RUNS} "
         f"runs, pack and MediaPipe {mp_version or '(not installed)'} alternating (each MediaPipe task "
@@ -376,7 +416,29 @@ def write_results(results: dict, mp_version):
               "alternating rounds, load 6.3: 720p 11.03 against 10.74 ms CPU (wall 20.2 / 19.6), "
               "1080p 12.13 against 11.68 ms CPU (wall 23.7 / 23.4) | identical (bit for bit) | "
               "dropped: more CPU and no wall gain on this 2-core machine; a machine with a free "
-              "second core would save about one eye's call (~1.5 ms) of wall time |",
+              "second core would save about one eye's call (~1.5 ms) of wall time. Measured again "
+              "on an idle machine (AMD EPYC, AVX2, load 0.5; 20 alternating rounds): wall 16.8 / "
+              "17.0 / 19.5 against 18.1 / 19.5 / 21.2 ms at 512x512 / 720p / 1080p, but CPU "
+              "20.5 / 20.6 / 23.3 against 18.1 / 19.5 / 21.2 ms: 1.1-2.4 ms more work per frame "
+              "for 1.4-2.5 ms less wait, and nothing gained once other work holds the second "
+              "core (ComfyUI's own threads, a second queue) |",
+              "| detector input from a few source rows per output row (1-4 rows, evenly spaced "
+              "in each row's cell, each averaged across its columns) instead of the area average "
+              "of every row: reads a fraction of the float frame (AMD EPYC, AVX2, idle, frame "
+              "cold) | 1080p 1.7-2.8 ms against 2.7 ms, 720p 1.3-1.9 against 1.5: the gather "
+              "costs what the reading saves | 2.13% (1 row), 1.95% (2), 0.77% (3), 1.60% (4), "
+              "against 0.47% today: the detector's box moves and the mesh follows it | dropped: "
+              "over the 0.5% limit, and no steady gain |",
+              "| OpenCV's DNN module (`cv2.dnn`, one thread) on the three networks, their PReLUs "
+              "as real PRelu ops (which it fuses into the convolutions) | AMD EPYC, AVX2: iris "
+              "(2 eyes) 10.3 against 5.9 ms, mesh 6.5 against 3.5, detector 4.5 against 2.6 "
+              "| outputs within 7e-7 of the ONNX Runtime ones | dropped: 1.7-1.8x slower |",
+              "| ONNX Runtime 1.32's own PRelu op in place of the converter's two per-channel "
+              "1x1 convolutions | iris 13.1 against 6.5 ms, mesh 7.1 against 3.3 ms (AMD EPYC) | "
+              "float rounding | dropped: 2x slower (it leaves the blocked layout) |",
+              "| denormals flushed to zero (`session.set_denormal_as_zero`) | iris 5.25 against "
+              "5.17 ms, mesh 3.24 against 3.25, detector 2.46 against 2.48 (AMD EPYC) | "
+              "identical | dropped: no change (these networks make no denormals) |",
               "| letterbox: the vertical pass as numpy adds of strided row views, "
               "`np.add.reduceat`, one `np.dot` or `cv2.reduce` per output row, or OpenCV's area "
               "resize of the frame seen as one `[H, W*3]` plane, instead of the batched matmul "
@@ -402,6 +464,15 @@ def write_results(results: dict, mp_version):
               "detect + 478 end to end, 30 alternating rounds: 512x512 9.26 against 9.18 ms "
               "CPU, 1080p 12.2 against 11.7 | identical | dropped: no change (the pack leaves "
               "OpenCV's setting alone) |"]
+    runs = json.loads(MACHINES.read_text()) if MACHINES.exists() else []
+    if mp_version:
+        runs.append(run_summary(results))
+        MACHINES.write_text(json.dumps(runs, indent=1) + "\n")
+    lines += ["", "## Every machine measured (this script's runs, oldest first)", "",
+              "Ratios are pack / MediaPipe per frame on the wall clock, CPU time in brackets; "
+              "the aim is 1.5 or less. The same code and models give different ratios on "
+              "different CPUs: MediaPipe's XNNPACK gains more from AVX-512 than ONNX Runtime "
+              "does.", ""] + machines_table(runs)
     (ROOT / "bench" / "results_faces.md").write_text("\n".join(lines) + "\n")
 
 

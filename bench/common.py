@@ -32,3 +32,24 @@ def median_ms(fn, runs: int, clock=time.perf_counter) -> float:
         fn()
         times.append(clock() - start)
     return 1000 * statistics.median(times)
+
+
+def cpu_description() -> str:
+    """The CPU as a results file should name it: model and widest vector extension (speed
+    ratios between two libraries change with both), e.g. ``AMD EPYC, AVX2``; the machine
+    type alone where ``/proc/cpuinfo`` is missing."""
+    import platform
+    model, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and not model:
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    isa = next((name for flag, name in [("avx512_vnni", "AVX-512 VNNI"), ("avx512f", "AVX-512"),
+                                        ("avx2", "AVX2"), ("avx", "AVX")] if flag in flags), "")
+    return ", ".join(part for part in (model or platform.machine(), isa) if part)
