@@ -10,7 +10,6 @@ on the same frames in the same process as the baseline.  Medians of repeated run
 limited to 2 threads, the swap's target machine.
 """
 import pathlib
-import platform
 import sys
 
 import cv2
@@ -19,7 +18,7 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from common import median_ms  # noqa: E402  (no pack imports)
+from common import cpu_description, median_ms  # noqa: E402  (no pack imports)
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
@@ -83,7 +82,7 @@ def main():
     text = "\n".join([
         "# Gated blend, CPU, one face per frame",
         "",
-        f"Machine: {platform.machine()}, {THREADS} threads; median of {RUNS} runs "
+        f"Machine: {cpu_description()}, {THREADS} threads; median of {RUNS} runs "
         "(Poisson: 5); `python bench/bench_blend.py`.",
         "Baseline: hard paste (`np.where` on the mask's bounding box + frame copy), same frames,",
         "same process. Gated blend: Reinhard colour transfer, feather 15 px, Laplacian bands;",

@@ -14,7 +14,6 @@ import os
 import importlib.util
 import io
 import pathlib
-import platform
 import subprocess
 import sys
 import tarfile
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
-from common import frame_with_face, median_ms  # noqa: E402
+from common import cpu_description, frame_with_face, median_ms  # noqa: E402
 from scenes import crowd_frame, face_free, hits  # noqa: E402
 
 from face_pipeline.models.onnx import cpu_cores  # noqa: E402
@@ -102,7 +101,7 @@ def write(timing, rates, false, fp_frames):
     lines = [
         "# Finding every face: scan modes, detection rate by face size, false positives",
         "",
-        f"`python bench/bench_detection.py` on {platform.processor() or platform.machine()}, "
+        f"`python bench/bench_detection.py` on {cpu_description()}, "
         f"{cpu_cores()} cores usable, CPU only; medians of {RUNS} runs. Baseline: the previous "
         f"release (commit {BASELINE}) in the same run. Load average (1 min) at the start and end of "
         f"the run: {LOAD[0]:.1f} / {os.getloadavg()[0]:.1f} on {cpu_cores()} cores; the machines "

@@ -23,6 +23,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from common import cpu_description  # noqa: E402
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
@@ -150,7 +151,7 @@ def main():
     lines = [
         "# Identity benchmark",
         "",
-        f"`python bench/bench_identity.py` on {platform.machine()}, {platform.python_version()}, "
+        f"`python bench/bench_identity.py` on {cpu_description()}, {platform.python_version()}, "
         "CPU only; medians of runs (machines here are noisy, +-30-50%).",
         "",
         "## Embedding (dlib_resnet_v1: 5-point shape predictor + chip + ResNet), per face",

@@ -12,7 +12,6 @@ errors / 1000 (Composition-1k convention).  Node defaults throughout.
 """
 import os
 import pathlib
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
+from common import cpu_description  # noqa: E402
 from run_workflow import load_pack  # noqa: E402
 
 load_pack()
@@ -189,7 +189,7 @@ def main():
     load = os.getloadavg()
     rows = speed()
     lines = ["# Mattes and green screen, CPU, per 1920x1080 frame", "",
-             f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs, "
+             f"Machine: {cpu_description()}, {os.cpu_count()} cores shared with other jobs, "
              f"{THREADS} threads (OpenCV, torch, ONNX Runtime); `python bench/bench_matte.py`. "
              "Steps run **interleaved** in groups (one call of each step per round, the plain HSV "
              "key in every group) and the table gives medians over the rounds of wall time and "

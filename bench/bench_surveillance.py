@@ -30,6 +30,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from common import cpu_description  # noqa: E402
 import surveillance as sv  # noqa: E402
 from conftest import as_image  # noqa: E402  (loads the pack)
 
@@ -203,7 +204,7 @@ def main():
     frames = bench_frames(gallery, people)
     search = bench_search()
     lines = ["# Surveillance identification benchmark", "",
-             f"`python bench/bench_surveillance.py` on {platform.machine()}, Python "
+             f"`python bench/bench_surveillance.py` on {cpu_description()}, Python "
              f"{platform.python_version()}, CPU only (2 shared cores; load {start_load} at the "
              f"start, {load()} at the end: timings +-50 %). Every stage runs through the "
              "pack's nodes with the settings of `workflows/surveillance_identify_api.json`.", "",
