@@ -442,6 +442,15 @@ def test_skin_swap_takes_a_sources_glasses_out(hopper):
     dark = lab(target)[frames][:, 0].mean()
     took = lab(without)[frames][:, 0].mean()   # the frames took the skin's shading ...
     assert took > dark + 10 and took > lab(with_frames)[frames][:, 0].mean() + 2.5   # ... more
+    # over the nose too (inside the features, not the eyes and brows), they are replaced
+    h = face_height(local)
+    eyes = skin.region_mask(local, target.shape[:2], ["eyes", "brows"], grow=0.015 * h,
+                            blur=0.015 * h)
+    nose = cv2.resize(skin.glasses_frames(fs, small, colour), target.shape[1::-1]) > 0.9
+    nose &= (skin.feature_mask(local, target.shape[:2]) > 0.9) & (eyes < 0.01)
+    assert nose.sum() > 50
+    assert abs(lab(with_frames)[nose][:, 0].mean() - lab(target)[nose][:, 0].mean()) < 1
+    assert abs(lab(without)[nose][:, 0].mean() - lab(target)[nose][:, 0].mean()) > 4
     # learned masks replace the colour model: no frame search then
     own = np.ones(target.shape[:2], np.float32)
     learned = skin.skin_swap(target, target, mask, local, glasses=colour, source_face=own)
@@ -543,3 +552,599 @@ def test_glasses_frames_stay_in_the_ring_and_go_round_it(hopper):
     cv2.line(ring, tuple(int(v) for v in a), tuple(int(v) for v in b), 1, int(min(wa, wb)))
     assert frames[ring == 0].max() == 0
     assert (frames[ring > 0] > 0.5).mean() > 0.05
+
+
+def _hair_share(out, bearded, local):
+    """How far ``skin_swap``'s cleaned target moved each pixel of ``bearded`` toward the
+    target's skin shading (0: kept, 1: replaced): the beard's per-pixel strength."""
+    tgt = skin.face_skin(bearded, local)
+    toward = lab_to_rgb(tgt.shading) - bearded
+    return ((out.target - bearded) * toward).sum(-1) / np.maximum((toward ** 2).sum(-1), 1e-9), tgt
+
+
+def _chin_bands(target, local, colours):
+    """``target`` with the chin (lower face, outside the features) painted in vertical bands
+    of the L*a*b* ``colours``; the bands (without their 2 px edges)."""
+    shape = target.shape[:2]
+    chin = (skin.lower_face(local, shape) > 0.99) & (skin.feature_mask(local, shape) < 0.01)
+    xs = np.nonzero(chin)[1]
+    edges = np.linspace(xs.min(), xs.max() + 1, len(colours) + 1).astype(int)
+    painted, bands = lab(target), []
+    for a, b, colour in zip(edges[:-1], edges[1:], colours):
+        band = chin.copy()
+        band[:, :a + 2] = False
+        band[:, b - 2:] = False
+        painted[band] = colour
+        bands.append(band)
+    return np.clip(lab_to_rgb(painted), 0, 1).astype(np.float32), bands
+
+
+def test_skin_swap_grades_a_beard_by_how_much_darker_it_is(astronaut):
+    """A grey chin is facial hair in proportion to how much darker than the skin model it is:
+    0 up to BEARD_DARKER / 2 L* units, 1 from 1.5 x BEARD_DARKER, linear between."""
+    image, lm = astronaut
+    target, local = box_of(image, lm)   # 104 px high: analysed at its own size
+    mean = skin.face_skin(target, local).model.mean
+    darker = [2.0, 6.0, 8.0, 10.0, 16.0]
+    bearded, bands = _chin_bands(target, local, [[mean[0] - d, 0, 0] for d in darker])
+    out = skin.skin_swap(target, bearded, np.ones(target.shape[:2], np.float32), local,
+                         occlusion=False)
+    assert not out.occlusion.any() and out.target is not None
+    hair, tgt = _hair_share(out, bearded, local)
+    for band in bands:
+        assert tgt.weight[band].max() == 0   # none of it is skin
+        below = tgt.model.mean[0] - lab(bearded)[band][:, 0].mean()
+        expected = np.clip(below / skin.BEARD_DARKER - 0.5, 0, 1)
+        assert np.median(hair[band]) == pytest.approx(expected, abs=0.03)
+    assert np.median(hair[bands[0]]) == 0 and np.median(hair[bands[-1]]) == pytest.approx(1)
+    assert 0.2 < np.median(hair[bands[1]]) < np.median(hair[bands[3]]) < 0.85
+
+
+def test_skin_swap_beard_is_grey_or_black_hair(astronaut):
+    """16 L* darker than the skin: facial hair with at most BEARD_CHROMA of the skin's chroma,
+    not with more (a hand, a shadow keeps the skin's colour) -- unless it is darker than
+    BEARD_BLACK of the skin's lightness (dark hair)."""
+    image, lm = astronaut
+    target, local = box_of(image, lm)
+    mean = skin.face_skin(target, local).model.mean
+    chroma = np.hypot(*mean[1:])
+    hue = mean[1:] / chroma
+    colours = [[mean[0] - 16, *(0.5 * chroma * hue)], [mean[0] - 16, *(0.7 * chroma * hue)],
+               [0.37 * mean[0], *(0.9 * chroma * hue)], [0.43 * mean[0], *(0.9 * chroma * hue)]]
+    bearded, bands = _chin_bands(target, local, colours)
+    out = skin.skin_swap(target, bearded, np.ones(target.shape[:2], np.float32), local,
+                         occlusion=False)
+    hair, tgt = _hair_share(out, bearded, local)
+    painted = lab(bearded)
+    skin_chroma = np.hypot(*tgt.model.mean[1:])
+    for band, expected in zip(bands, (1, 0, 1, 0)):
+        c = np.hypot(painted[band][:, 1], painted[band][:, 2]).mean() / skin_chroma
+        light = painted[band][:, 0].mean() / tgt.model.mean[0]
+        assert (c <= skin.BEARD_CHROMA or light <= skin.BEARD_BLACK) == bool(expected)
+        assert np.median(hair[band]) == pytest.approx(expected, abs=0.02)
+
+
+def test_skin_shading_of_one_colour_is_that_colour_whatever_the_weight():
+    """Normalised convolution: an even colour comes back exactly wherever skin is near,
+    however uneven the weight (the weight and the weighted image are resampled and blurred
+    alike); far from any skin it is still the colour, up to the floors."""
+    h, w = 90, 150
+    rng = np.random.default_rng(3)
+    weight = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 3)
+    weight = np.clip((weight - weight.mean()) * 8 + 0.5, 0, 1).astype(np.float32)
+    weight[:, 100:] = 0   # no skin on the right
+    colour = np.float32([55, 12, -7])
+    image = np.zeros((h, w, 3), np.float32) + colour
+    for sigma in (3.0, 8.0, 13.0):
+        out = skin.skin_shading(image, weight, sigma)
+        assert np.abs(out[:, :100] - colour).max() < 1e-3
+        assert np.abs(out - colour).max() < 0.5
+
+
+def test_skin_shading_is_a_gaussian_of_sigma():
+    """With skin everywhere, the shading is the image's Gaussian low-pass of ``sigma`` px:
+    exact up to sigma 8 (full resolution), within 0.1 L* beyond (computed at 1 / (sigma // 4)
+    the size); a blob spreads equally across and down."""
+    h, w = 96, 160
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    blob = np.exp(-((xs - 70) ** 2 + (ys - 50) ** 2) / (2 * 5.0 ** 2)).astype(np.float32)
+    image = np.dstack([40 + 30 * blob, 10 + 0 * blob, 5 - 20 * blob]).astype(np.float32)
+    ones = np.ones((h, w), np.float32)
+    for sigma, exact in ((4.0, True), (7.9, True), (8.0, False), (12.0, False), (21.0, False)):
+        out = skin.skin_shading(image, ones, sigma)
+        ref = cv2.GaussianBlur(image, (0, 0), sigma)
+        error = np.abs(out - ref).max()
+        assert error < 1e-4 if exact else 0.02 < error < 0.12
+        d = out[..., 0] - 40   # second moments of the blurred blob: sqrt(5^2 + sigma^2)
+        spread = [np.sqrt((d * (v - c) ** 2).sum() / d.sum()) for v, c in ((xs, 70), (ys, 50))]
+        assert spread == pytest.approx([np.hypot(5, sigma)] * 2, rel=0.03)
+    out = skin.skin_shading(image, ones, 8.0)   # at half size: the peak 0.1 under the exact one
+    assert out[50, 70, 0] - 40 == pytest.approx(8.334, abs=0.02)
+
+
+def test_occlusion_mask_reaches_the_face_ovals_edges_and_the_frames(astronaut):
+    """The face's box is the mesh's bounds grown by 2 px (3 past the far side), enough for an
+    occluder's grown, feathered edge: a dark patch over the chin is covered down to 2 rows
+    under the mesh, one over the leftmost point from its column; a face cut by the frame
+    (left) in a non-square picture is covered up to the frame's first column."""
+    image, lm = astronaut
+    covered, _ = paint(image, lm, 152, [0.05, 0.05, 0.05])   # over the chin
+    occ = skin.occlusion_mask(covered, lm)
+    bottom, x = int(np.ceil(lm[:, 1].max())), int(lm[152, 0])
+    assert occ[bottom - 4:bottom + 2, x - 3:x + 4].min() == 1.0
+    assert occ[bottom + 2, x - 3:x + 4].max() == pytest.approx(0.5)   # the feathered row
+    assert occ[bottom + 3:].max() == 0
+    k = int(lm[:, 0].argmin())
+    covered, _ = paint(image, lm, k, [0.05, 0.05, 0.05])   # over the leftmost point
+    occ = skin.occlusion_mask(covered, lm)
+    left, y = int(np.floor(lm[k, 0])), int(lm[k, 1])
+    assert occ[y - 3:y + 4, left:left + 4].min() == 1.0
+    top, cut = 100, left + 6   # the frame cuts the face 6 px right of its leftmost point
+    framed = np.ascontiguousarray(covered[top:400, cut:450])
+    mesh = lm.copy()
+    mesh[:, :2] -= (cut, top)
+    occ = skin.occlusion_mask(framed, mesh)
+    assert occ.shape == framed.shape[:2] == (300, 450 - cut)
+    assert occ[y - top - 3:y - top + 4, :3].min() == 1.0
+
+
+def test_solid_opens_thin_parts_then_grows_and_feathers_a_pixel():
+    """_solid: weights over 0.5 only; parts thinner than OCCLUDER_MIN face heights dropped (an
+    opening by a disc 2 * round(OCCLUDER_MIN * height / 2) + 1 px across, at least 3 px);
+    what stays is grown by one pixel (1) and feathered by one more (0.25 on a straight
+    edge), the same across and down."""
+    weight = np.zeros((60, 120), np.float32)
+    weight[10:50, 10:18] = 1     # 8 px wide: under the 9 px disc of a 100 px face
+    weight[10:50, 30:39] = 1     # 9 px wide: stays
+    weight[10:50, 60:70] = 0.5   # not over 0.5
+    weight[10:50, 90:92] = 0.9   # 2 px wide
+    weight[10:50, 100:103] = 0.9   # 3 px wide
+    out = skin._solid(weight, 100.0)
+    assert out.dtype == np.float32
+    edge = [0, 0.25] + [1] * 11 + [0.25, 0]   # the 9 px bar grown by 1, feathered by 1
+    assert np.allclose(out[30, 27:42], edge)
+    assert np.allclose(out[7:22, 34], edge[:8] + [1] * 7)   # its top (rounded by the disc)
+    assert np.allclose(out[38:53, 34], [1] * 7 + edge[-8:])
+    out[:, 27:42] = 0
+    assert not out.any()   # the rest is thinner or not over 0.5
+    kept = skin._solid(weight, 100.0, thin=False)   # nothing dropped but the 0.5 weights
+    assert np.allclose(kept[30, 7:22], [0, 0.25] + [1] * 10 + [0.25, 0, 0])
+    assert np.allclose(kept[30, 87:95], [0, 0.25, 1, 1, 1, 1, 0.25, 0])
+    assert not kept[:, 55:75].any()
+    small = skin._solid(weight, 10.0)   # a 10 px face: a 3 px disc (the floor)
+    assert np.allclose(small[30, 97:106], [0, 0.25, 1, 1, 1, 1, 1, 0.25, 0])
+    assert not small[:, 85:96].any()
+
+
+def test_fringe_is_the_feathered_smoothstep_of_how_much_darker_than_the_shading():
+    """On a synthetic flat forehead (L* 70, all skin, the shading 70): strands 20 L* darker are
+    1, 11 darker 0.5 (half way up FRINGE_DARKER), times 1 - features; exactly 8 darker they
+    are 0 and left out of the shading (so they do not lower it under their neighbours);
+    feathered by FRINGE_FEATHER face heights, never below itself; nothing under the brows."""
+    from face_pipeline.vision import mesh_topology as topo
+    image, lm = face(HOPPER)
+    shape = image.shape[:2]
+    h = face_height(lm)
+    flat = np.zeros(shape + (3,), np.float32) + [70, 10, 15]
+    colour = flat.copy()
+    x, y = (int(v) for v in lm[151, :2])
+    colour[y - 4:y + 4, x - 30:x - 22, 0] = 50      # 20 darker
+    colour[y - 3:y + 3, x + 10:x + 40, 0] = 59      # 11 darker
+    colour[y - 12:y + 12, x - 80:x - 50, 0] = 62    # exactly 8 darker ...
+    colour[y - 2:y + 2, x - 70:x - 60, 0] = 59      # ... round an 11 darker strand
+    features = np.zeros(shape, np.float32)
+    features[y - 3:y + 3, x + 30:x + 40] = 0.5
+    fs = skin.FaceSkin(colour, np.ones(shape, np.float32), features, None, flat)
+    out = skin.fringe(fs, lm)
+    found = np.zeros(shape, np.float32)
+    found[y - 4:y + 4, x - 30:x - 22] = 1
+    found[y - 3:y + 3, x + 10:x + 40] = 0.5
+    found[y - 3:y + 3, x + 30:x + 40] = 0.25
+    found[y - 2:y + 2, x - 70:x - 60] = 0.5
+    expected = np.maximum(found, cv2.GaussianBlur(found, (0, 0), skin.FRINGE_FEATHER * h))
+    near = (slice(y - 30, y + 14), slice(x - 100, x + 60))
+    assert np.abs(out - expected)[near].max() < 1e-3
+    assert out[y, x - 26] == 1 and out[y, x + 20] == pytest.approx(0.5, abs=1e-3)
+    assert 0.2 < out[y, x - 32] == pytest.approx(out[y - 6, x - 26], abs=1e-3)   # feathered alike
+    out[near] = 0
+    brows = int(lm[[*topo.RIGHT_BROW, *topo.LEFT_BROW], 1].min())
+    assert out[brows + 1:].max() < 0.01 and out.max() < 0.05
+
+
+def test_occluders_grow_into_alike_features_within_their_reach():
+    """A synthetic face (unit model: the distance is the L*a*b* distance; a 203 px face, so
+    blobs under OCCLUDER_MIN x 203 = 16 px are texture): a far 40 px block is an occluder; a
+    feature of its colour beside it is covered up to 16 px from it (not where ``where`` is
+    0), one of another colour is not; a 4 px strip out of it (not a feature) is dropped as
+    thin, and a block exactly OCCLUDER_DISTANCE from the skin is not an occluder."""
+    _, lm = face(HOPPER)
+    assert int(skin.OCCLUDER_MIN * face_height(lm)) == 16
+    H, W = 160, 240
+    mean = np.array([60.0, 10.0, 15.0])
+    colour = np.zeros((H, W, 3), np.float32) + mean.astype(np.float32)
+    features = np.zeros((H, W), np.float32)
+    colour[60:100, 100:140] = [30, 0, 0]                               # the occluder
+    colour[60:100, 140:180] = [32, 1, 1]
+    features[60:100, 140:180] = 1                                      # a feature alike, right
+    colour[60:100, 60:100] = [60, 40, 40]
+    features[60:100, 60:100] = 1                                       # not alike, left
+    colour[100:130, 118:122] = [30, 0, 0]                              # a thin strip down
+    colour[20:50, 20:60] = [55, 10, 15]                                # exactly 5 off
+    where = np.ones((H, W), np.float32)
+    where[90:100, 140:180] = 0
+    fs = skin.FaceSkin(colour, np.ones((H, W), np.float32), features,
+                       skin.SkinModel(mean, np.eye(3)), colour)
+    out = skin.occluders(fs, lm, where)
+    # across: the block (grown by a pixel twice) and the alike feature up to 16 px past it
+    assert np.array_equal(out[80, 95:162], [0, 0, 0.25] + [1] * 60 + [0.25, 0, 0, 0])
+    assert np.array_equal(out[55:112, 120], [0, 0, 0.25] + [1] * 45 + [0.25] + [0] * 8)
+    assert np.array_equal(out[85:100, 150], [1] * 6 + [0.25] + [0] * 8)   # where is 0
+    assert out[20:50, 20:60].max() == 0 and out[104:, :].max() == 0
+    assert out[:, :97].max() == 0 and out[:, 159:].max() == 0
+    assert skin.occluders(fs, lm, np.zeros((H, W), np.float32)).max() == 0
+
+
+def _tilted(lm, degrees):
+    """The mesh turned by ``degrees`` about the nose bridge (point 168)."""
+    t = np.radians(degrees)
+    turn = np.float32([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    out = lm.copy()
+    out[:, :2] = (lm[:, :2] - lm[168, :2]) @ turn.T + lm[168, :2]
+    return out
+
+
+def test_glasses_frames_ring_lines_and_contrast_on_a_synthetic_face():
+    """Grace Hopper's mesh tilted 15 degrees over synthetic colours (flat L*a*b* 70, 10, 15,
+    the shading flat too; the frames' colour 20 L* darker): where every pixel is 40 off the
+    shading, the frames are exactly the ring (an ellipse GLASSES_RING eye widths round each
+    eye, along the eye line, and the band between the eyes) outside the grown eyes and brows;
+    a 1 px line half the frame's offset darker is a line grown by one pixel each way, as
+    strong as its offset from its surroundings at GLASSES_SCALE makes it; inside a block 15
+    darker (half way up GLASSES_CONTRAST) the frames are 0.5."""
+    from face_pipeline.vision import mesh_topology as topo
+    image, lm = face(HOPPER)
+    shape = image.shape[:2]
+    mesh = _tilted(lm, 15)
+    h = face_height(mesh)
+    flat = np.zeros(shape + (3,), np.float32) + [70, 10, 15]
+    ones, zeros = np.ones(shape, np.float32), np.zeros(shape, np.float32)
+    frame = np.float32([-20, 0, 0])
+    out = skin.glasses_frames(skin.FaceSkin(flat + [40, 0, 0], ones, zeros, None, flat),
+                              mesh, frame)
+    ring = np.zeros(shape, np.uint8)
+    tilt = np.degrees(np.arctan2(mesh[263, 1] - mesh[33, 1], mesh[263, 0] - mesh[33, 0]))
+    assert tilt == pytest.approx(12.06, abs=0.01)
+    centres, widths = [], []
+    for eye, (inner, outer) in ((topo.RIGHT_EYE, (133, 33)), (topo.LEFT_EYE, (362, 263))):
+        c = mesh[list(eye), :2].mean(0)
+        width = np.hypot(*(mesh[inner, :2] - mesh[outer, :2]))
+        cv2.ellipse(ring, (int(c[0]), int(c[1])), (int(1.15 * width), int(width)), tilt,
+                    0, 360, 1, -1)
+        centres.append((int(c[0]), int(c[1])))
+        widths.append(width)
+    cv2.line(ring, *centres, 1, int(min(widths)))
+    grow = skin.FEATURE_GROW * h
+    kept = skin.region_mask(mesh, shape, ["eyes", "brows"], grow=grow, blur=grow)
+    assert np.abs(out - ring * (1 - kept)).max() < 1e-6
+    colour = flat.copy()
+    bx, by = (int(v) for v in (mesh[6, :2] + mesh[168, :2]) / 2)
+    colour[by, bx - 10:bx + 10, 0] -= 10   # a line on the bridge
+    ex, ey = (int(v) for v in mesh[list(topo.RIGHT_EYE), :2].mean(0))
+    qy = int(ey + 0.6 * widths[0])
+    colour[qy - 15:qy + 15, ex - 15:ex + 15, 0] -= 15   # a block under the right eye
+    out = skin.glasses_frames(skin.FaceSkin(colour, ones, zeros, None, flat), mesh, frame)
+    assert ring[by, bx] and kept[by, bx] == 0 and ring[qy, ex] and kept[qy, ex] == 0
+    around = cv2.GaussianBlur(colour, (0, 0), skin.GLASSES_SCALE * h)
+    share = (around[by, bx - 1:bx + 2, 0] - colour[by, bx - 1:bx + 2, 0]) / 20
+    expected = skin.smoothstep(share, skin.GLASSES_LINE).max()
+    assert 0.6 < expected < 0.9
+    assert np.allclose(out[by - 1:by + 2, bx - 1:bx + 2], expected, atol=2e-3)
+    assert out[by - 2, bx - 3:bx + 4].max() == 0 and out[by + 2, bx - 3:bx + 4].max() == 0
+    assert out[by, bx + 10] > 0.5 and out[by, bx + 11] == 0 and out[by, bx - 11] > 0.5
+    assert np.allclose(out[qy - 5:qy + 5, ex - 5:ex + 5], 0.5, atol=1e-6)
+
+
+def test_glasses_bridge_reads_the_strip_between_the_eyes_only():
+    """glasses_bridge on synthetic colours (flat L*a*b* 70, 10, 15) under Grace Hopper's mesh
+    tilted 15 degrees: lines 40 L* darker, 3 px high, drawn in the strip's own frame (across:
+    along the inner eye corners' line, the strip half their distance wide; down: from point 9
+    to point 197).  A line over the whole width reads ~40; over a quarter of it ~10; just
+    outside the strip's sides, above point 9 or below point 197 nothing; at its top and
+    bottom rows it is read in full."""
+    image, lm = face(HOPPER)
+    shape = image.shape[:2]
+    mesh = _tilted(lm, 15)
+    right, left = mesh[133, :2], mesh[362, :2]
+    axis = left - right
+    span = np.hypot(*axis)
+    across, down = axis / span, np.array([-axis[1], axis[0]]) / span
+    centre = (right + left) / 2
+    top, bottom = ((mesh[k, :2] - centre) @ down for k in (9, 197))
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    u = (xs - centre[0]) * across[0] + (ys - centre[1]) * across[1]
+    v = (xs - centre[0]) * down[0] + (ys - centre[1]) * down[1]
+    mid, inside = (top + bottom) / 2, np.abs(u) < span / 4
+
+    def reading(where):
+        painted = np.zeros(shape + (3,), np.float32) + [70, 10, 15]
+        painted[where] -= [40, 0, 0]
+        strength, colour = skin.glasses_bridge(painted, mesh)
+        assert np.isclose(np.linalg.norm(colour), strength) and not colour[1:].any()
+        assert colour[0] <= 0
+        return strength
+
+    band = np.abs(v - mid) < 1.5
+    assert reading(inside & band) == pytest.approx(38.91, abs=0.05)
+    assert reading((u > -span / 4) & (u < -span / 8) & band) == pytest.approx(10.36, abs=0.05)
+    assert reading((u < -span / 4 - 1) & (u > -span / 4 - 8) & band) == 0
+    assert reading((u > span / 4 + 1) & (u < span / 4 + 8) & band) == 0
+    assert reading(inside & (v < top - 1) & (v > top - 4)) == 0
+    assert reading(inside & (v > bottom + 1) & (v < bottom + 4)) == 0
+    assert reading(inside & (v > top + 1) & (v < top + 4)) == pytest.approx(39.13, abs=0.05)
+    assert reading(inside & (v < bottom - 1) & (v > bottom - 4)) == pytest.approx(39.74, abs=0.05)
+
+
+def test_wears_glasses_reads_the_bridge_at_the_analysis_height():
+    """A 2 px line 30 L* darker across the bridge of Grace Hopper's tilted mesh (203 px high)
+    on flat colours: read at ANALYSIS_HEIGHT (scaled by 128 / 203 from a crop 0.1 face
+    heights round the mesh) it is ~16 L*, at full size ~29; the same wherever the face is
+    in the frame by whole pixels, the crop starting at the frame's edge when the face is cut
+    by it (pinned: the resampling's phase then moves the reading)."""
+    image, lm = face(HOPPER)
+    shape = image.shape[:2]
+    mesh = _tilted(lm, 15)
+    right, left = mesh[133, :2], mesh[362, :2]
+    axis = left - right
+    span = np.hypot(*axis)
+    across, down = axis / span, np.array([-axis[1], axis[0]]) / span
+    centre = (right + left) / 2
+    top, bottom = ((mesh[k, :2] - centre) @ down for k in (9, 197))
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    u = (xs - centre[0]) * across[0] + (ys - centre[1]) * across[1]
+    v = (xs - centre[0]) * down[0] + (ys - centre[1]) * down[1]
+    painted = np.zeros(shape + (3,), np.float32) + [70, 10, 15]
+    painted[(np.abs(u) < span / 4) & (np.abs(v - (top + bottom) / 2) < 1.0)] -= [30, 0, 0]
+    rgb = np.clip(lab_to_rgb(painted), 0, 1).astype(np.float32)
+    colour = skin.wears_glasses(rgb, mesh)
+    assert np.linalg.norm(colour) == pytest.approx(16.22, abs=0.01) and colour[0] < -16
+    assert skin.glasses_bridge(lab(rgb), mesh)[0] == pytest.approx(29.08, abs=0.01)
+    for dx, dy in ((1, 0), (3, 2)):
+        moved = mesh.copy()
+        moved[:, :2] += (dx, dy)
+        assert np.allclose(skin.wears_glasses(np.roll(rgb, (dy, dx), (0, 1)), moved), colour,
+                           atol=1e-4)
+    h = face_height(mesh)
+    x0, y0 = np.floor(mesh[:, :2].min(0) - 0.1 * h).astype(int)
+    for (dx, dy), expected in (((5, 5), 16.287), ((5, 6), 16.862), ((7, 3), 16.453)):
+        cut = mesh.copy()
+        cut[:, :2] -= (x0 + dx, y0 + dy)
+        found = skin.wears_glasses(np.ascontiguousarray(rgb[y0 + dy:, x0 + dx:]), cut)
+        assert np.linalg.norm(found) == pytest.approx(expected, abs=0.005)
+
+
+def test_skin_swap_stats_hook_sees_the_means_over_the_targets_skin_inside_the_warp(astronaut):
+    """The stats hook is given the mean skin shading of the source and of the target over the
+    target's skin (weight over 0.5) where the warp is defined (mask over 0.5), and the tone
+    moves by what it returns minus that: a hook returning fixed tones sets the change."""
+    image, lm = astronaut
+    target, local = box_of(image, lm)   # 104 px high: analysed at its own size
+    shape = target.shape[:2]
+    source = shifted(target, (-15, 6, -8))
+    mask = np.ones(shape, np.float32)
+    mask[:, shape[1] // 2:] = 0.5   # the warp only counts on the left half
+    seen, used = [], np.array([[60.0, 5, 5], [70.0, 12, 20]])
+
+    def fixed(measured):
+        seen.append(measured.copy())
+        return used
+
+    base = skin.skin_swap(source, target, mask, local)
+    out = skin.skin_swap(source, target, mask, local, stats=fixed)
+    features = skin.feature_mask(local, shape)
+    src = skin.face_skin(source, local, valid=mask, features=features)
+    tgt = skin.face_skin(target, local, features=features)
+    inside = (mask > 0.5) & (tgt.weight > 0.5)
+    measured = np.array([src.shading[inside].mean(0), tgt.shading[inside].mean(0)])
+    assert len(seen) == 1 and np.allclose(seen[0], measured, atol=1e-3)
+    assert seen[0][1, 0] - seen[0][0, 0] > 10   # the source is darker
+    cheeks = skin.sample_mask(local, shape) & (features < 0.01) & (mask > 0.5)
+    gain = lab(out.image)[cheeks].mean(0) - lab(base.image)[cheeks].mean(0)
+    expected = (used[1] - measured[1]) - (used[0] - measured[0])   # -5.1, 13.0, 7.0
+    assert np.allclose(gain, expected, atol=0.4)
+
+
+def test_lower_face_cut_at_the_nose_wherever_the_face_is_in_the_frame(hopper):
+    """The cut just above the nose's base is clipped to the frame: with the nose's base above
+    the frame the whole visible lower face stays (from row 0); in a frame taller than wide
+    it is still at the nose (rows, not columns)."""
+    image, lm = hopper
+    h = face_height(lm)
+    raised = lm.copy()
+    raised[:, 1] -= lm[2, 1] + 5   # the nose's base 5 rows above the frame
+    assert skin.lower_face(raised, (400, 512))[0].max() > 0.5
+    lowered = lm.copy()
+    lowered[:, 1] += 300   # the nose's base at row 553 of a 1000 x 512 frame
+    tall = skin.lower_face(lowered, (1000, 512))
+    top = int(lowered[2, 1] - 0.02 * h)
+    assert top > 512 and tall[:top].max() == 0 and tall[top:top + 3].min(1).max() == 0
+    assert tall[top:top + 3].max() > 0.99
+
+
+def test_feature_mask_is_feathered(hopper):
+    """feature_mask is feathered by FEATURE_GROW face heights: a soft band round the
+    features, not a hard edge."""
+    image, lm = hopper
+    feats = skin.feature_mask(lm, image.shape[:2])
+    soft = (feats > 0.05) & (feats < 0.95)
+    assert soft.sum() > 0.3 * (feats > 0.5).sum()
+
+
+def _noisy(seed=5, shape=(120, 180)):
+    """A ramp (L* 30 -> 70 left to right, 20 more in the lower half) with noise of 10 L*."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    image = np.dstack([30 + 40 * xs / shape[1] + 20 * (ys > shape[0] / 2), 10 + 0 * xs,
+                       10 + 0 * xs]).astype(np.float32)
+    return image + rng.normal(0, 10, image.shape).astype(np.float32), ys, xs
+
+
+def test_skin_shading_at_a_reduced_size_averages_the_pixels_it_drops():
+    """At sigma 12 the shading is computed at a third of the size: area-averaged, so even on
+    noise it stays within 0.3 L* of the full-size Gaussian (point sampling would not)."""
+    image, _, _ = _noisy()
+    image[..., 0] += np.random.default_rng(6).normal(0, 10, image.shape[:2]).astype(np.float32)
+    ones = np.ones(image.shape[:2], np.float32)
+    for sigma in (12.0, 13.0):
+        out = skin.skin_shading(image, ones, sigma)
+        ref = cv2.GaussianBlur(image, (0, 0), sigma)
+        assert np.abs(out - ref)[20:-20, 20:-20].max() < 0.3
+
+
+def test_skin_shading_fills_a_hole_from_hole_scale_times_sigma():
+    """Inside a skin hole wider than sigma (no skin within its reach) the shading is the
+    normalised convolution at HOLE_SCALE x sigma -- the surrounding skin's, not the image's
+    overall mean; a weight totalling under 1 still gives the weighted mean far from it."""
+    image, ys, xs = _noisy()
+    weight = np.ones(image.shape[:2], np.float32)
+    weight[(ys - 50) ** 2 + (xs - 70) ** 2 < 35 ** 2] = 0
+    overall = (image * weight[..., None]).sum((0, 1)) / weight.sum()
+    for sigma in (4.0, 5.0):
+        out = skin.skin_shading(image, weight, sigma)
+        wide = skin.HOLE_SCALE * sigma
+        ref = cv2.GaussianBlur(image * weight[..., None], (0, 0), wide) \
+            / cv2.GaussianBlur(weight, (0, 0), wide)[..., None]
+        assert np.abs(out - ref)[45:56, 65:76].max() < 0.4
+        assert abs(out[50, 70, 0] - overall[0]) > 5
+    colour = np.float32([42, 7, -3])
+    flat = np.zeros((60, 90, 3), np.float32) + colour
+    one = np.zeros((60, 90), np.float32)
+    one[2, 2] = 0.5   # half a pixel of skin in the corner
+    out = skin.skin_shading(flat, one, 4.0)
+    assert np.allclose(out[40:, 60:], colour, atol=1e-3)
+
+
+def test_skin_swap_light_takes_the_targets_shading_across_the_face(astronaut):
+    """``light`` moves the lightness's variation across the face from the source's (0) to
+    the target's (1): a source lit 20 L* more from the right keeps less of that the higher
+    ``light`` is."""
+    image, lm = astronaut
+    target, local = box_of(image, lm)
+    shape = target.shape[:2]
+    xs = np.mgrid[0:shape[0], 0:shape[1]][1].astype(np.float32)
+    lit = lab(target)
+    lit[..., 0] += 20 * (xs / shape[1] - 0.5)
+    source = np.clip(lab_to_rgb(lit), 0, 1).astype(np.float32)
+    cheeks = skin.sample_mask(local, shape) & (skin.feature_mask(local, shape) < 0.01)
+    right, left = cheeks & (xs > local[4, 0]), cheeks & (xs < local[4, 0])
+
+    def tilt(rgb):   # right cheeks minus left cheeks, L*
+        light = lab(rgb)[..., 0]
+        return light[right].mean() - light[left].mean()
+
+    mask = np.ones(shape, np.float32)
+    tilts = [tilt(skin.skin_swap(source, target, mask, local, light=a).image)
+             for a in (0.0, 0.5, 1.0)]
+    assert tilt(target) < -8 and tilt(source) > tilt(target) + 6
+    assert tilts[0] > tilts[1] + 2 > tilts[2] + 4 and tilts[2] < tilt(source) - 1.5
+
+
+def test_skin_swap_dark_pixels_take_the_change_in_proportion_to_their_lightness(astronaut):
+    """Without exclusion a source pixel takes the tone change times its grey level over the
+    skin shading's, clipped to 0..1: black stays black, a grey half the shading's takes half
+    of what a pixel lighter than the shading takes (not more than all of it)."""
+    image, lm = astronaut
+    target, local = box_of(image, lm)
+    shape = target.shape[:2]
+    mask = np.ones(shape, np.float32)
+    source = shifted(target, (-15, 6, -8))
+    grey = lambda rgb: rgb @ np.float32([0.299, 0.587, 0.114])  # noqa: E731
+    shading = grey(lab_to_rgb(skin.face_skin(source, local).shading))
+    (x, y), (x2, y2) = ((int(v) for v in local[k, :2]) for k in (187, 411))   # lower cheeks
+    changes = []
+    for level in (0.75, 0.5 * shading[y2, x2]):
+        painted = source.copy()
+        painted[y - 3:y + 3, x - 3:x + 3] = 0.0
+        painted[y2 - 3:y2 + 3, x2 - 3:x2 + 3] = level
+        out = skin.skin_swap(painted, target, mask, local, exclude=False, occlusion=False).image
+        assert out[y - 2:y + 2, x - 2:x + 2].max() == 0
+        changes.append((out - painted)[y2 - 2:y2 + 2, x2 - 2:x2 + 2].mean((0, 1)))
+    assert 0.75 > 1.5 * shading[y2, x2] and changes[0].min() > 0.05
+    assert np.allclose(changes[1] / changes[0], 0.5, atol=0.04)
+
+
+def test_skin_swap_gives_a_sources_fringe_the_targets_skin(hopper):
+    """Dark strands on the source's forehead (16 L* darker: they pass its colour model) take
+    the target's skin shading through :func:`fringe`; with a learned own-face mask (no fringe
+    search) they stay more of their own."""
+    image, lm = hopper
+    target, local = box_of(image, lm)   # 203 px high: analysed at 128
+    shape = target.shape[:2]
+    h = face_height(local)
+    frame = lab(target)
+    x, y = (int(v) for v in local[151, :2])
+    band = np.zeros(shape, bool)
+    band[y - 2:y + 2, x - int(0.1 * h):x + int(0.1 * h)] = True
+    frame[band] -= [16, 0, 0]
+    source = np.clip(lab_to_rgb(frame), 0, 1).astype(np.float32)
+    mask = np.ones(shape, np.float32)
+    strands = lambda rgb: lab(rgb)[band][:, 0].mean()  # noqa: E731
+    out = skin.skin_swap(source, target, mask, local).image
+    learned = skin.skin_swap(source, target, mask, local,
+                             source_face=np.ones(shape, np.float32)).image
+    assert strands(target) > strands(source) + 15
+    assert strands(out) > strands(source) + 6 and strands(out) > strands(learned) + 3
+
+
+def test_skin_swap_cleans_a_beard_on_a_face_analysed_smaller(hopper):
+    """Grace Hopper (203 px high, analysed at 128 and the beard grown back to full size): a
+    grey chin 16 L* darker than her skin is replaced by her skin shading, one 2 L* darker is
+    kept."""
+    image, lm = hopper
+    target, local = box_of(image, lm)
+    mean = skin.face_skin(target, local).model.mean
+    bearded, bands = _chin_bands(target, local, [[mean[0] - 16, 0, 0], [mean[0] - 2, 0, 0]])
+    out = skin.skin_swap(target, bearded, np.ones(target.shape[:2], np.float32), local,
+                         occlusion=False)
+    assert out.target is not None and not out.occlusion.any()
+    hair, _ = _hair_share(out, bearded, local)
+    inner = [cv2.erode(b.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0 for b in bands]
+    assert np.median(hair[inner[0]]) > 0.9 and np.abs(hair[inner[1]]).max() < 0.05
+
+
+def test_fringe_searches_the_face_oval_grown_by_two_percent():
+    """Strands are looked for in the face oval grown by 2 % of the face height: a strand 20
+    L* darker just outside the oval (inside the grown band) is found in full, one further
+    out in the background is not."""
+    image, lm = face(HOPPER)
+    shape = image.shape[:2]
+    h = face_height(lm)
+    bare = skin.region_mask(lm, shape, ["face"])
+    grown = skin.region_mask(lm, shape, ["face"], grow=0.02 * h)
+    y = int(lm[[*skin.topo.RIGHT_BROW, *skin.topo.LEFT_BROW], 1].min()) - 25
+    edge = int(np.nonzero(bare[y] > 0.5)[0].min())   # the oval's left edge on that row
+    assert bare[y, edge - 4:edge].max() == 0 and grown[y, edge - 4:edge].min() == 1
+    flat = np.zeros(shape + (3,), np.float32) + [70, 10, 15]
+    colour = flat.copy()
+    colour[y - 2:y + 2, edge - 4:edge, 0] = 50   # in the grown band only
+    colour[y - 2:y + 2, edge - 60:edge - 50, 0] = 50   # in the background
+    fs = skin.FaceSkin(colour, np.ones(shape, np.float32), np.zeros(shape, np.float32), None,
+                       flat)
+    out = skin.fringe(fs, lm)
+    assert out[y - 1:y + 1, edge - 3:edge - 1].min() == 1
+    assert out[y - 5:y + 5, edge - 62:edge - 48].max() == 0
+
+
+def test_skin_swap_on_a_face_analysed_smaller_keeps_occluders_exactly(hopper):
+    """Grace Hopper (analysed at 128, the masks grown back): an occluder's inside is exactly
+    the target's (the grown mask snapped to 1 above 0.99, no 0.99x left), and a beard kept
+    with ``keep_beard`` is not also cleaned."""
+    image, lm = hopper
+    target, local = box_of(image, lm)
+    mask = np.ones(target.shape[:2], np.float32)
+    covered, box = paint(target, local, 205, [0.35, 0.2, 0.12])
+    occ = skin.skin_swap(target, covered, mask, local).occlusion
+    assert (occ[box] == 1).mean() > 0.5 and not ((occ > 0.99) & (occ < 1)).any()
+    mean = skin.face_skin(target, local).model.mean
+    bearded, bands = _chin_bands(target, local, [[mean[0] - 16, 0, 0]])
+    kept = skin.skin_swap(target, bearded, mask, local, keep_beard=True)
+    assert kept.occlusion[bands[0]].mean() > 0.9 and kept.target is None
