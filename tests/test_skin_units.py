@@ -844,13 +844,10 @@ def test_glasses_frames_ring_lines_and_contrast_on_a_synthetic_face():
     assert np.allclose(out[qy - 5:qy + 5, ex - 5:ex + 5], 0.5, atol=1e-6)
 
 
-def test_glasses_bridge_reads_the_strip_between_the_eyes_only():
-    """glasses_bridge on synthetic colours (flat L*a*b* 70, 10, 15) under Grace Hopper's mesh
-    tilted 15 degrees: lines 40 L* darker, 3 px high, drawn in the strip's own frame (across:
-    along the inner eye corners' line, the strip half their distance wide; down: from point 9
-    to point 197).  A line over the whole width reads ~40; over a quarter of it ~10; just
-    outside the strip's sides, above point 9 or below point 197 nothing; at its top and
-    bottom rows it is read in full."""
+def _bridge_strip_frame():
+    """Grace Hopper's mesh tilted 15 degrees, its frame's shape, and the glasses-bridge strip's
+    own coordinates per pixel: ``u`` across (along the inner eye corners' line, from their
+    midpoint), ``v`` down; the corners' distance ``span`` and ``v`` of points 9 and 197."""
     image, lm = face(HOPPER)
     shape = image.shape[:2]
     mesh = _tilted(lm, 15)
@@ -863,6 +860,17 @@ def test_glasses_bridge_reads_the_strip_between_the_eyes_only():
     ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     u = (xs - centre[0]) * across[0] + (ys - centre[1]) * across[1]
     v = (xs - centre[0]) * down[0] + (ys - centre[1]) * down[1]
+    return mesh, shape, span, u, v, top, bottom
+
+
+def test_glasses_bridge_reads_the_strip_between_the_eyes_only():
+    """glasses_bridge on synthetic colours (flat L*a*b* 70, 10, 15) under Grace Hopper's mesh
+    tilted 15 degrees: lines 40 L* darker, 3 px high, drawn in the strip's own frame (across:
+    along the inner eye corners' line, the strip half their distance wide; down: from point 9
+    to point 197).  A line over the whole width reads ~40; over a quarter of it ~10; just
+    outside the strip's sides, above point 9 or below point 197 nothing; at its top and
+    bottom rows it is read in full."""
+    mesh, shape, span, u, v, top, bottom = _bridge_strip_frame()
     mid, inside = (top + bottom) / 2, np.abs(u) < span / 4
 
     def reading(where):
@@ -890,18 +898,7 @@ def test_wears_glasses_reads_the_bridge_at_the_analysis_height():
     heights round the mesh) it is ~16 L*, at full size ~29; the same wherever the face is
     in the frame by whole pixels, the crop starting at the frame's edge when the face is cut
     by it (pinned: the resampling's phase then moves the reading)."""
-    image, lm = face(HOPPER)
-    shape = image.shape[:2]
-    mesh = _tilted(lm, 15)
-    right, left = mesh[133, :2], mesh[362, :2]
-    axis = left - right
-    span = np.hypot(*axis)
-    across, down = axis / span, np.array([-axis[1], axis[0]]) / span
-    centre = (right + left) / 2
-    top, bottom = ((mesh[k, :2] - centre) @ down for k in (9, 197))
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    u = (xs - centre[0]) * across[0] + (ys - centre[1]) * across[1]
-    v = (xs - centre[0]) * down[0] + (ys - centre[1]) * down[1]
+    mesh, shape, span, u, v, top, bottom = _bridge_strip_frame()
     painted = np.zeros(shape + (3,), np.float32) + [70, 10, 15]
     painted[(np.abs(u) < span / 4) & (np.abs(v - (top + bottom) / 2) < 1.0)] -= [30, 0, 0]
     rgb = np.clip(lab_to_rgb(painted), 0, 1).astype(np.float32)
